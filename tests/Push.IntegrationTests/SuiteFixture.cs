@@ -4,15 +4,22 @@ using Push.Testing;
 namespace Push.IntegrationTests;
 
 /// <summary>One real `push start` process (registry + gateway + demo worker) shared by a test class.</summary>
-public sealed class SuiteFixture : IAsyncLifetime
+public class SuiteFixture : IAsyncLifetime
 {
     public PushProcess Suite { get; private set; } = null!;
     public PushControlClient Control { get; private set; } = null!;
 
+    /// <summary>Extra arguments of `push start` (e.g. --set KEY=VALUE).</summary>
+    protected virtual IEnumerable<string> Arguments => [];
+
     public async Task InitializeAsync()
     {
-        Suite = await PushProcess.StartAsync("start", cancellationToken: TestTimeouts.Token(TestTimeouts.Long));
+        var ct = TestTimeouts.Token(TestTimeouts.Long);
+        Suite = await PushProcess.StartAsync("start", Arguments, cancellationToken: ct);
         Control = new PushControlClient(Suite.GrpcAddress);
+        // Ready (HTTP 200) does not wait for the gateway's stream to the demo worker, and the events of a client that
+        // connects before it is open are dropped (no greeting): wait for the stream.
+        await TestHelpers.WaitUntilAsync(async () => (await Control.GetStatusAsync(ct)).Gateways.All(g => g.WorkersConnected > 0), "the gateway has opened its stream to the demo worker", ct);
     }
 
     public async Task DisposeAsync()
@@ -23,4 +30,12 @@ public sealed class SuiteFixture : IAsyncLifetime
             await Suite.DisposeAsync();
         }
     }
+}
+
+/// <summary>`push start --set Gateway:MaxPushSize=1024`, for the payload size limit.</summary>
+public sealed class SmallPushSizeFixture : SuiteFixture
+{
+    public const int MaxPushSize = 1024;
+
+    protected override IEnumerable<string> Arguments => ["--set", $"Gateway:MaxPushSize={MaxPushSize}"];
 }
