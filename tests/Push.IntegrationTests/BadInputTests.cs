@@ -3,17 +3,18 @@ using Grpc.Core;
 using Push.Testing;
 using Push.V1;
 using static Push.IntegrationTests.TestHelpers;
+using Limits = Push.IntegrationTests.SmallLimitsFixture;
 
 namespace Push.IntegrationTests;
 
 /// <summary>
 /// Bad requests to the control API: each gets the right gRPC status with google.rpc.ErrorInfo (and BadRequest naming
-/// the field), and a follow-up query shows that nothing changed. Runs on `push start --set Gateway:MaxPushSize=1024`.
+/// the field), and a follow-up query shows that nothing changed. Runs on `push start` with small limits (<see cref="SmallLimitsFixture"/>).
 /// </summary>
 [Trait("Category", "Integration")]
-public sealed class BadInputTests(SmallPushSizeFixture fixture) : IClassFixture<SmallPushSizeFixture>
+public sealed class BadInputTests(SmallLimitsFixture fixture) : IClassFixture<SmallLimitsFixture>
 {
-    private const int Max = SmallPushSizeFixture.MaxPushSize;
+    private const int Max = Limits.MaxPushSize;
     private readonly GatewayService.GatewayServiceClient _raw = fixture.Control.Raw;
 
     /// <summary>Every method that takes one client id (IsOnline answers false instead of failing).</summary>
@@ -376,5 +377,50 @@ public sealed class BadInputTests(SmallPushSizeFixture fixture) : IClassFixture<
 
         await AssertTextAsync(ws, text, ct);
         await AssertBinaryAsync(ws, bytes, ct);
+    }
+    // ---------------- limits ----------------
+
+    [Fact]
+    public async Task SessionLargerThanMaxSessionSize_IsResourceExhausted_SessionUnchanged()
+    {
+        var ct = TestTimeouts.Token();
+        var (ws, g, u) = await VictimAsync(ct);
+        await using (ws)
+        {
+            var big = new Dictionary<string, string> { ["k"] = new string('v', Limits.MaxSessionSize) };
+            await AssertRpcErrorAsync(() => fixture.Control.SetSessionAsync(ws.ClientId, big, ct), StatusCode.ResourceExhausted, LimitExceeded, field: "session", messageContains: "MaxSessionSize");
+            await AssertRpcErrorAsync(() => fixture.Control.UpdateSessionAsync(ws.ClientId, big, ct), StatusCode.ResourceExhausted, LimitExceeded, field: "session");
+            // A merge is measured with what is kept: 1 + 1 (kept "s") + 1 + 61 = 64 fits, one more char does not.
+            await AssertRpcErrorAsync(() => fixture.Control.UpdateSessionAsync(ws.ClientId, new Dictionary<string, string> { ["k"] = new string('v', Limits.MaxSessionSize - 2) }, ct), StatusCode.ResourceExhausted, LimitExceeded, field: "session");
+            await AssertUnchangedAsync(ws, g, u, ct);
+
+            await fixture.Control.UpdateSessionAsync(ws.ClientId, new Dictionary<string, string> { ["k"] = new string('v', Limits.MaxSessionSize - 3) }, ct);
+            Assert.Equal(Limits.MaxSessionSize - 3, (await fixture.Control.GetSessionAsync(ws.ClientId, ct))["k"].Length);
+        }
+    }
+
+    [Fact]
+    public async Task JoiningMoreThanMaxGroupsPerConnection_IsResourceExhausted_GroupsUnchanged()
+    {
+        var ct = TestTimeouts.Token();
+        var (ws, g, u) = await VictimAsync(ct); // already in one group
+        await using (ws)
+        {
+            var more = Enumerable.Range(0, Limits.MaxGroupsPerConnection).Select(i => Unique($"more{i}")).ToArray();
+            foreach (var m in more[..^1])
+            {
+                await fixture.Control.JoinGroupAsync(ws.ClientId, m, ct);
+            }
+            await fixture.Control.JoinGroupAsync(ws.ClientId, g, ct); // re-joining a group it is in is no new group
+
+            await AssertRpcErrorAsync(() => fixture.Control.JoinGroupAsync(ws.ClientId, more[^1], ct), StatusCode.ResourceExhausted, LimitExceeded, field: "group", messageContains: "MaxGroupsPerConnection");
+
+            Assert.Equal(0, await fixture.Control.GetClientCountByGroupAsync(more[^1], ct));
+            foreach (var m in more[..^1])
+            {
+                await fixture.Control.LeaveGroupAsync(ws.ClientId, m, ct);
+            }
+            await AssertUnchangedAsync(ws, g, u, ct, more);
+        }
     }
 }

@@ -61,13 +61,14 @@ public sealed class ClusterWideTests(SuiteFixture fixture, ITestOutputHelper out
         try
         {
             var (a, b, c) = (sockets[0].ClientId, sockets[1].ClientId, sockets[2].ClientId);
-            var (g1, g2, u1, u2) = (Unique("g1"), Unique("g2"), Unique("u1"), Unique("u2"));
-            // a: u1, g1+g2, a session; b: u2, g1; c: nothing.
+            var (g1, g2, g3, u1, u2) = (Unique("g1"), Unique("g2"), Unique("g3"), Unique("u1"), Unique("u2"));
+            // a: u1, g1+g2, a session; b: u2, g1; c: no uid, g3.
             await fixture.Control.BindUidAsync(a, u1, ct);
             await fixture.Control.BindUidAsync(b, u2, ct);
             await fixture.Control.JoinGroupAsync(a, g1, ct);
             await fixture.Control.JoinGroupAsync(a, g2, ct);
             await fixture.Control.JoinGroupAsync(b, g1, ct);
+            await fixture.Control.JoinGroupAsync(c, g3, ct);
             await fixture.Control.SetSessionAsync(a, new Dictionary<string, string> { ["name"] = "alice" }, ct);
 
             Assert.Equal(3, await fixture.Control.GetAllClientCountAsync(ct));
@@ -77,10 +78,10 @@ public sealed class ClusterWideTests(SuiteFixture fixture, ITestOutputHelper out
 
             Assert.Equal(new[] { u1, u2 }.Order(StringComparer.Ordinal), await fixture.Control.GetAllUidListAsync(ct));
             Assert.Equal(2, await fixture.Control.GetAllUidCountAsync(ct));
-            Assert.Equal(new[] { g1, g2 }.Order(StringComparer.Ordinal), await fixture.Control.GetAllGroupIdListAsync(ct));
+            Assert.Equal(new[] { g1, g2, g3 }.Order(StringComparer.Ordinal), await fixture.Control.GetAllGroupIdListAsync(ct));
 
             var groupUids = await _raw.GetAllGroupUidListAsync(new GetAllGroupUidListRequest(), cancellationToken: ct);
-            Assert.Equal(2, groupUids.Uids.Count);
+            Assert.Equal(2, groupUids.Uids.Count); // g3 has no uids: left out
             Assert.Equal(new[] { u1, u2 }.Order(StringComparer.Ordinal), groupUids.Uids[g1].Uids);
             Assert.Equal([u1], groupUids.Uids[g2].Uids);
             Assert.Equal(1, groupUids.Reach.GatewaysAnswered);
@@ -89,12 +90,13 @@ public sealed class ClusterWideTests(SuiteFixture fixture, ITestOutputHelper out
             Assert.Equal(new Dictionary<string, long> { [g1] = 2, [g2] = 1 }, groupUidCounts.Counts);
 
             var groupIds = await _raw.GetAllGroupClientIdListAsync(new GetAllGroupClientIdListRequest(), cancellationToken: ct);
-            Assert.Equal(2, groupIds.ClientIds.Count);
+            Assert.Equal(3, groupIds.ClientIds.Count);
+            Assert.Equal([c], groupIds.ClientIds[g3].ClientIds);
             Assert.Equal(new[] { a, b }.Order(StringComparer.Ordinal), groupIds.ClientIds[g1].ClientIds.Order(StringComparer.Ordinal));
             Assert.Equal([a], groupIds.ClientIds[g2].ClientIds);
 
             var groupCounts = await _raw.GetAllGroupClientIdCountAsync(new GetAllGroupClientIdCountRequest(), cancellationToken: ct);
-            Assert.Equal(new Dictionary<string, long> { [g1] = 2, [g2] = 1 }, groupCounts.Counts);
+            Assert.Equal(new Dictionary<string, long> { [g1] = 2, [g2] = 1, [g3] = 1 }, groupCounts.Counts);
 
             var sessions = await fixture.Control.GetAllClientSessionsAsync(ct);
             Assert.Equal(new[] { a, b, c }.Order(StringComparer.Ordinal), sessions.Keys.Order(StringComparer.Ordinal));

@@ -70,7 +70,8 @@ public sealed class CallbackLog
 /// The test's business worker. Records every callback, greets like the demo ({"clientId":...}) and echoes text and
 /// binary; on connect it stores the path and a query value in the session, joins the group named by ?room= and binds
 /// the uid from the X-Probe-User header. Text commands: "set:K=V" (session), "session" (answers the session as JSON),
-/// "gateway" (uses ctx.Gateway from inside the callback), "kick" (CloseCurrentClient with a last message).
+/// "gateway" (uses ctx.Gateway from inside the callback), "leave:G", "unbind", "kick" (CloseCurrentClient with a
+/// last message).
 /// </summary>
 public sealed class ProbeEvents(CallbackLog log) : BusinessEvents
 {
@@ -129,6 +130,16 @@ public sealed class ProbeEvents(CallbackLog log) : BusinessEvents
             var uid = await client.Gateway.GetUidByClientIdAsync(client.ClientId);
             var groups = await client.Gateway.GetAllGroupIdListAsync();
             await client.Gateway.SendToClientAsync(client.ClientId, Encoding.UTF8.GetBytes($"online={online};uid={uid};groups={string.Join(',', groups)}"));
+        }
+        else if (text.StartsWith("leave:", StringComparison.Ordinal))
+        {
+            client.LeaveGroup(text[6..]);
+            client.SendToCurrentClient("left");
+        }
+        else if (text == "unbind")
+        {
+            client.UnbindUid();
+            client.SendToCurrentClient("unbound");
         }
         else if (text == "kick")
         {

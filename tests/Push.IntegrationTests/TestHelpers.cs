@@ -115,4 +115,5 @@ internal static class TestHelpers
     public const string InvalidField = "ERROR_REASON_INVALID_FIELD";
     public const string ClientNotFound = "ERROR_REASON_CLIENT_NOT_FOUND";
     public const string GatewayGone = "ERROR_REASON_GATEWAY_GONE";
+    public const string LimitExceeded = "ERROR_REASON_LIMIT_EXCEEDED";
 }

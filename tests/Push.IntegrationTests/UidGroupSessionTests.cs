@@ -81,8 +81,7 @@ public sealed class UidGroupSessionTests(SuiteFixture fixture) : IClassFixture<S
         await fixture.Control.BindUidAsync(a.ClientId, u, ct);
         await fixture.Control.BindUidAsync(b.ClientId, u, ct);
 
-        var ex = await Assert.ThrowsAsync<RpcException>(() => fixture.Control.UnbindUidAsync(a.ClientId, Unique("other"), ct));
-        Assert.Equal(StatusCode.FailedPrecondition, ex.StatusCode);
+        await AssertRpcErrorAsync(() => fixture.Control.UnbindUidAsync(a.ClientId, Unique("other"), ct), StatusCode.FailedPrecondition, InvalidField, field: "uid");
         Assert.Equal(u, await fixture.Control.GetUidByClientIdAsync(a.ClientId, ct));
 
         await fixture.Control.UnbindUidAsync(a.ClientId, u, ct);

@@ -221,4 +221,40 @@ public sealed class WorkerCallbackTests(WorkerClusterFixture fixture) : IClassFi
         Assert.StartsWith($"online=True;uid={user};groups=", m.Text, StringComparison.Ordinal);
         Assert.Contains(room, m.Text.Split("groups=")[1].Split(','));
     }
+    [Fact]
+    public async Task CurrentClientShortcuts_LeaveGroupAndUnbindUid_UndoTheMembership()
+    {
+        var ct = TestTimeouts.Token();
+        var (room, user) = (Unique("room"), Unique("user"));
+        await using var ws = await ConnectAsync(ct, $"/?room={room}", o => o.SetRequestHeader("X-Probe-User", user));
+
+        await ws.SendTextAsync("leave:" + room, ct);
+        await AssertTextAsync(ws, "left", ct);
+        await ws.SendTextAsync("unbind", ct);
+        await AssertTextAsync(ws, "unbound", ct);
+        await ws.DrainUntilEchoAsync(ct);
+
+        Assert.Equal(0, await fixture.Control.GetClientCountByGroupAsync(room, ct));
+        Assert.False(await fixture.Control.IsUidOnlineAsync(user, ct));
+        Assert.Null(await fixture.Control.GetUidByClientIdAsync(ws.ClientId, ct));
+        Assert.Null(Log.For(ws.ClientId).Last(c => c.Kind == "message").Uid); // the echo's event: no uid any more
+    }
+
+    [Fact]
+    public async Task OnClose_AfterCloseClientOrDestroyClientFromTheControlApi()
+    {
+        var ct = TestTimeouts.Token();
+        await using var closed = await ConnectAsync(ct);
+        await using var destroyed = await ConnectAsync(ct);
+
+        await fixture.Control.CloseClientAsync(closed.ClientId, "server-bye", ct);
+        await fixture.Control.DestroyClientAsync(destroyed.ClientId, ct);
+
+        await AssertTextAsync(closed, "server-bye", ct);
+        var c1 = await Log.WaitAsync("close", closed.ClientId, ct);
+        Assert.Equal(1000, c1.Code);
+        Assert.Equal("closed by server", c1.Reason);
+        var c2 = await Log.WaitAsync("close", destroyed.ClientId, ct);
+        Assert.Equal(1006, c2.Code); // cut without a close handshake
+    }
 }
