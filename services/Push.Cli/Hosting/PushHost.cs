@@ -120,6 +120,7 @@ internal static partial class PushHost
             {
                 t.AddAspNetCoreInstrumentation(o => o.Filter = ctx => !ctx.Request.Path.StartsWithSegments("/metrics") && !ctx.Request.Path.StartsWithSegments("/healthz"));
                 t.AddGrpcClientInstrumentation();
+                t.AddSource("Push.Gateway", "Push.Worker");
                 if (!string.IsNullOrEmpty(Environment.GetEnvironmentVariable("OTEL_EXPORTER_OTLP_ENDPOINT")))
                 {
                     t.AddOtlpExporter();
