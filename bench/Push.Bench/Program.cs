@@ -94,12 +94,24 @@ public static class Program
             string machine = Machine.Describe();
             Console.Error.WriteLine(machine);
 
-            ServerFactory baseline = purpose => ServerProcess.StartAsync(
-                "baseline", Children.Self(["baseline", "--ready-file", Path.Combine(work, $"baseline-{purpose}.json")]),
-                Path.Combine(work, $"baseline-{purpose}.json"), Path.Combine(work, $"baseline-{purpose}.log"), TimeSpan.FromSeconds(30));
+            // The baseline runs with the GC mode the suite's runtimeconfig asks for, so that memory compares like with like.
+            string? suiteGc = null;
+            int baselineStarts = 0;
+            ServerFactory baseline = purpose =>
+            {
+                string name = $"baseline-{purpose}-{++baselineStarts}";
+                var info = Children.Self(["baseline", "--ready-file", Path.Combine(work, name + ".json")]);
+                if (suiteGc is not null)
+                {
+                    info.Environment["DOTNET_gcServer"] = suiteGc.StartsWith("server", StringComparison.Ordinal) ? "1" : "0";
+                }
+                return ServerProcess.StartAsync("baseline", info, Path.Combine(work, name + ".json"), Path.Combine(work, name + ".log"), TimeSpan.FromSeconds(30));
+            };
 
-            var (suite, suiteLabel, suiteNote) = ResolveSuite(o, work, baseline);
-            string baselineLabel = $"baseline (Kestrel, {(System.Runtime.GCSettings.IsServerGC ? "server" : "workstation")} GC)";
+            var (suite, suiteLabel, suiteNote, gcOfSuite) = ResolveSuite(o, work, baseline);
+            suiteGc = gcOfSuite;
+            string baselineGc = suiteGc ?? (System.Runtime.GCSettings.IsServerGC ? "server" : "workstation");
+            string baselineLabel = $"baseline (Kestrel, {baselineGc.Split(' ')[0]} GC)";
             if (suiteNote is not null)
             {
                 Console.Error.WriteLine(suiteNote);
@@ -160,15 +172,15 @@ public static class Program
         }
     }
 
-    private static (ServerFactory? Start, string Label, string? Note) ResolveSuite(Options o, string work, ServerFactory baseline)
+    private static (ServerFactory? Start, string Label, string? Note, string? Gc) ResolveSuite(Options o, string work, ServerFactory baseline)
     {
         if (o.Suite == "none")
         {
-            return (null, "suite", "suite: skipped (--suite none)");
+            return (null, "suite", "suite: skipped (--suite none)", null);
         }
         if (o.Suite == "baseline")
         {
-            return (baseline, "suite = baseline again", "--suite baseline: the suite column is a second baseline server (the ratios show run-to-run noise)");
+            return (baseline, "suite = baseline again", "--suite baseline: the suite column is a second baseline server (the ratios show run-to-run noise)", null);
         }
         string? dll = o.Suite;
         if (dll is null)
@@ -177,19 +189,19 @@ public static class Program
             string? project = root is null ? null : Path.Combine(root, "services", "Push.Cli", "Push.Cli.csproj");
             if (project is null || !File.Exists(project))
             {
-                return (null, "suite", "suite: services/Push.Cli not found; pass --suite PATH_TO_push.dll (or --suite baseline to compare the baseline with itself)");
+                return (null, "suite", "suite: services/Push.Cli not found; pass --suite PATH_TO_push.dll (or --suite baseline to compare the baseline with itself)", null);
             }
             Console.Error.WriteLine("building services/Push.Cli (Release)...");
             var build = Process.Start(new ProcessStartInfo("dotnet", ["build", project, "-c", "Release", "--nologo", "-v", "q", "-clp:ErrorsOnly"]) { UseShellExecute = false })!;
             if (!build.WaitForExit(TimeSpan.FromMinutes(5)) || build.ExitCode != 0)
             {
-                return (null, "suite", "suite: building services/Push.Cli failed; pass --suite PATH_TO_push.dll");
+                return (null, "suite", "suite: building services/Push.Cli failed; pass --suite PATH_TO_push.dll", null);
             }
             dll = Path.Combine(root!, "services", "Push.Cli", "bin", "Release", "net10.0", "push.dll");
         }
         if (!File.Exists(dll))
         {
-            return (null, "suite", $"suite: {dll} not found");
+            return (null, "suite", $"suite: {dll} not found", null);
         }
         dll = Path.GetFullPath(dll);
         string gc = Machine.GcOf(Path.ChangeExtension(dll, ".runtimeconfig.json"));
@@ -204,7 +216,7 @@ public static class Program
             info.Environment["Logging__LogLevel__Default"] = "Warning";
             return ServerProcess.StartAsync("suite", info, ready, Path.Combine(work, $"suite-{purpose}.log"), TimeSpan.FromSeconds(60));
         };
-        return (start, $"suite (push start, {gc} GC)", $"suite: {dll}");
+        return (start, $"suite (push start, {gc.Split(' ')[0]} GC)", $"suite: {dll} (GC from its runtimeconfig: {gc}; the baseline is started with the same)", gc);
     }
 
     private static string? FindRepoRoot()

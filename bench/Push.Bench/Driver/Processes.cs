@@ -1,7 +1,10 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
+using System.Diagnostics.Tracing;
 using System.Text.Json;
+using Microsoft.Diagnostics.NETCore.Client;
+using Microsoft.Diagnostics.Tracing;
 
 namespace Push.Bench.Driver;
 
@@ -225,6 +228,53 @@ public static class ProcStats
         long utime = long.Parse(fields[11], System.Globalization.CultureInfo.InvariantCulture);
         long stime = long.Parse(fields[12], System.Globalization.CultureInfo.InvariantCulture);
         return (utime + stime) * 10.0; // USER_HZ is 100 on Linux
+    }
+
+    /// <summary>
+    /// Asks the runtime of process <paramref name="pid"/> for a full blocking GC, the way
+    /// dotnet-gcdump does: an EventPipe session enabling the runtime provider's GCHeapCollect
+    /// keyword. Returns the bytes that survived that gen2 GC (the live managed heap, from its
+    /// GCHeapStats event), or null when the process has no diagnostics port or no event came.
+    /// </summary>
+    public static async Task<long?> InduceGcAsync(int pid)
+    {
+        try
+        {
+            var client = new DiagnosticsClient(pid);
+            const long GcKeyword = 0x1;
+            const long GcHeapCollectKeyword = 0x800000;
+            var providers = new[] { new EventPipeProvider("Microsoft-Windows-DotNETRuntime", EventLevel.Informational, GcKeyword | GcHeapCollectKeyword) };
+            using var session = await client.StartEventPipeSessionAsync(providers, requestRundown: false, circularBufferMB: 16, CancellationToken.None).ConfigureAwait(false);
+            var live = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
+            var processing = Task.Run(() =>
+            {
+                try
+                {
+                    using var source = new EventPipeEventSource(session.EventStream);
+                    bool gen2 = false;
+                    source.Clr.GCStart += d => gen2 |= d.Depth == 2;
+                    source.Clr.GCHeapStats += d =>
+                    {
+                        if (gen2)
+                        {
+                            live.TrySetResult(d.TotalPromotedSize0 + d.TotalPromotedSize1 + d.TotalPromotedSize2 + d.TotalPromotedSize3 + d.TotalPromotedSize4);
+                        }
+                    };
+                    source.Process();
+                }
+                catch (Exception ex) when (ex is IOException or EndOfStreamException or ObjectDisposedException or InvalidOperationException or FormatException)
+                {
+                }
+            });
+            await Task.WhenAny(live.Task, Task.Delay(5000)).ConfigureAwait(false);
+            await session.StopAsync(CancellationToken.None).ConfigureAwait(false);
+            await Task.WhenAny(processing, Task.Delay(3000)).ConfigureAwait(false);
+            return live.Task.IsCompletedSuccessfully ? live.Task.Result : null;
+        }
+        catch (Exception ex) when (ex is ServerNotAvailableException or UnsupportedCommandException or ServerErrorException or IOException or TimeoutException or UnauthorizedAccessException)
+        {
+            return null;
+        }
     }
 
     /// <summary>Waits until the RSS stops moving (two readings 500 ms apart within 0.5%), at most <paramref name="max"/>.</summary>

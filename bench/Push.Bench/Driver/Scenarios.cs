@@ -159,6 +159,7 @@ public sealed class Scenarios(Options o, Report report)
         int pid = server.Pid;
 
         await Step("warm-up", column, () => WarmUpAsync(gw, ep)).ConfigureAwait(false);
+        await Task.Delay(1000).ConfigureAwait(false); // let tiered compilation finish on both sides
 
         using var pool = new ClientPool();
         string connectName = $"connect {o.Clients:N0} clients (64 at a time, until the first message)";
@@ -440,6 +441,23 @@ public sealed class Scenarios(Options o, Report report)
         using var channel = Channel(server.Grpc);
         var gw = new GatewayService.GatewayServiceClient(channel);
         int pid = server.Pid;
+        bool gcInduced = true;
+        async Task<(long RssKb, long? Live)> ReadingAsync()
+        {
+            // A full GC first, so that garbage left by the calls does not count as state.
+            long? live = await ProcStats.InduceGcAsync(pid).ConfigureAwait(false);
+            gcInduced &= live is not null;
+            return (await ProcStats.SettledRssKb(pid, TimeSpan.FromSeconds(6)).ConfigureAwait(false), live);
+        }
+        void Costs(string what, int count, (long RssKb, long? Live) before, (long RssKb, long? Live) after, Unit unit)
+        {
+            double scale = unit == Unit.KiB ? 1.0 / 1024 : 1.0;
+            report.Set($"idle: server RSS per {what}", unit, column, (after.RssKb - before.RssKb) * 1024.0 * scale / Math.Max(1, count));
+            if (before.Live is long b && after.Live is long a)
+            {
+                report.Set($"idle: server live managed heap per {what}", unit, column, (a - b) * scale / Math.Max(1, count));
+            }
+        }
 
         // Warm the server's code paths (connect, join, bind, the gRPC connection) before the first reading.
         using var warm = new ClientPool();
@@ -449,7 +467,7 @@ public sealed class Scenarios(Options o, Report report)
         await InFlightAsync(warmList.Count * 10, 64, i => gw.JoinGroupAsync(new JoinGroupRequest { ClientId = warmList[i % warmList.Count], Group = "warm" + (i / warmList.Count).ToString(CultureInfo.InvariantCulture) }).ResponseAsync).ConfigureAwait(false);
         await InFlightAsync(warmList.Count * 10, 64, i => gw.BindUidAsync(new BindUidRequest { ClientId = warmList[i % warmList.Count], Uid = "w" + i.ToString(CultureInfo.InvariantCulture) }).ResponseAsync).ConfigureAwait(false);
 
-        long rss0 = await ProcStats.SettledRssKb(pid, TimeSpan.FromSeconds(6)).ConfigureAwait(false);
+        var rss0 = await ReadingAsync().ConfigureAwait(false);
 
         // Children hold the idle connections (a process can open only about 20,000 files).
         int childCount = Math.Max(1, (o.Idle + 5999) / 6000);
@@ -484,9 +502,16 @@ public sealed class Scenarios(Options o, Report report)
                 report.Fail($"idle: connections that failed", column, $"{failed} of {o.Idle}: {err}");
             }
 
-            long rss1 = await ProcStats.SettledRssKb(pid, TimeSpan.FromSeconds(8)).ConfigureAwait(false);
-            report.Set($"idle: server RSS per connection ({connected:N0} connections)", Unit.KiB, column, (rss1 - rss0) / (double)Math.Max(1, connected));
-            report.Set("idle: server RSS with no client (after warm-up)", Unit.KiB, column, rss0);
+            var rss1 = await ReadingAsync().ConfigureAwait(false);
+            Costs($"connection ({connected:N0} connections)", connected, rss0, rss1, Unit.KiB);
+            report.Set("idle: server RSS before them (100 warm-up clients connected)", Unit.KiB, column, rss0.RssKb);
+
+            // Each state-changing round below is preceded by a control round of the same number
+            // of calls of the same shape that changes no lasting state (on the warm clients), so
+            // that heap growth caused by the calls' garbage is already in the reading before it.
+            int controlCalls = connected * 2;
+            await InFlightAsync(controlCalls, 64, i => gw.JoinGroupAsync(new JoinGroupRequest { ClientId = warmList[i % warmList.Count], Group = "warm" + (i / warmList.Count % 10).ToString(CultureInfo.InvariantCulture) }).ResponseAsync).ConfigureAwait(false);
+            var rss1b = await ReadingAsync().ConfigureAwait(false);
 
             var ids = (await gw.GetAllClientIdListAsync(new GetAllClientIdListRequest(), deadline: DateTime.UtcNow.AddSeconds(20)).ResponseAsync.ConfigureAwait(false))
                 .ClientIds.Where(id => !warmIds.Contains(id)).ToList();
@@ -497,8 +522,11 @@ public sealed class Scenarios(Options o, Report report)
                 ClientId = ids[i / GroupsPerClient],
                 Group = "idle" + (i % Groups).ToString(CultureInfo.InvariantCulture),
             }).ResponseAsync).ConfigureAwait(false);
-            long rss2 = await ProcStats.SettledRssKb(pid, TimeSpan.FromSeconds(8)).ConfigureAwait(false);
-            report.Set($"idle: server RSS per group membership ({joined:N0} in {Groups} groups)", Unit.Bytes, column, (rss2 - rss1) * 1024.0 / Math.Max(1, joined));
+            var rss2 = await ReadingAsync().ConfigureAwait(false);
+            Costs($"group membership ({joined:N0} in {Groups} groups)", (int)joined, rss1b, rss2, Unit.Bytes);
+
+            await InFlightAsync(ids.Count, 64, i => gw.BindUidAsync(new BindUidRequest { ClientId = warmList[i % warmList.Count], Uid = "w" + (i % (warmList.Count * 10)).ToString(CultureInfo.InvariantCulture) }).ResponseAsync).ConfigureAwait(false);
+            var rss2b = await ReadingAsync().ConfigureAwait(false);
             if (jerr > 0)
             {
                 report.Fail("idle: JoinGroup failures", column, $"{jerr}: {jfirst}");
@@ -509,8 +537,8 @@ public sealed class Scenarios(Options o, Report report)
                 ClientId = ids[i],
                 Uid = "iu" + i.ToString(CultureInfo.InvariantCulture),
             }).ResponseAsync).ConfigureAwait(false);
-            long rss3 = await ProcStats.SettledRssKb(pid, TimeSpan.FromSeconds(8)).ConfigureAwait(false);
-            report.Set($"idle: server RSS per uid binding ({bound:N0} distinct uids)", Unit.Bytes, column, (rss3 - rss2) * 1024.0 / Math.Max(1, bound));
+            var rss3 = await ReadingAsync().ConfigureAwait(false);
+            Costs($"uid binding ({bound:N0} distinct uids)", (int)bound, rss2b, rss3, Unit.Bytes);
             if (berr > 0)
             {
                 report.Fail("idle: BindUid failures", column, $"{berr}: {bfirst}");
@@ -518,6 +546,10 @@ public sealed class Scenarios(Options o, Report report)
         }
         finally
         {
+            if (!gcInduced)
+            {
+                report.Note($"{column}: a full GC could not be induced in the server before the memory readings (no diagnostics port); they include uncollected garbage");
+            }
             foreach (var p in children)
             {
                 try
