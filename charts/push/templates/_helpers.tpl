@@ -1,0 +1,351 @@
+{{/*
+Chart name, at most 63 characters.
+*/}}
+{{- define "push.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Full name prefix of every resource, at most 63 characters. The chart name is left out when the
+release name already contains it.
+*/}}
+{{- define "push.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Name of a component resource: "<fullname>-<suffix>". The full name is shortened first so the
+suffix always survives and two suffixes never collide after truncation.
+Usage: include "push.componentName" (list $ "gateway-grpc")
+       include "push.componentName" (list $ "registry" 52)   (52: StatefulSet names, whose pods get a
+                                                               63-character controller-revision-hash label)
+*/}}
+{{- define "push.componentName" -}}
+{{- $root := index . 0 }}
+{{- $suffix := index . 1 }}
+{{- $max := 63 }}
+{{- if gt (len .) 2 }}{{ $max = index . 2 }}{{ end }}
+{{- $prefix := include "push.fullname" $root | trunc (int (sub $max (add (len $suffix) 1))) | trimSuffix "-" }}
+{{- printf "%s-%s" $prefix $suffix }}
+{{- end }}
+
+{{- define "push.registryStatefulSetName" -}}
+{{- include "push.componentName" (list . "registry" 52) }}
+{{- end }}
+
+{{- define "push.registryHeadlessName" -}}
+{{- include "push.componentName" (list . "registry-headless") }}
+{{- end }}
+
+{{/*
+Chart label value: name-version.
+*/}}
+{{- define "push.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Selector labels. Usage: include "push.selectorLabels" (list $ "gateway"); an empty component
+leaves app.kubernetes.io/component out (resources shared by all components).
+*/}}
+{{- define "push.selectorLabels" -}}
+{{- $root := index . 0 }}
+{{- $component := index . 1 -}}
+app.kubernetes.io/name: {{ include "push.name" $root }}
+app.kubernetes.io/instance: {{ $root.Release.Name }}
+{{- if $component }}
+app.kubernetes.io/component: {{ $component }}
+{{- end }}
+{{- end }}
+
+{{/*
+Common labels. Usage: include "push.labels" (list $ "gateway")
+*/}}
+{{- define "push.labels" -}}
+{{- $root := index . 0 -}}
+helm.sh/chart: {{ include "push.chart" $root }}
+{{ include "push.selectorLabels" . }}
+app.kubernetes.io/version: {{ $root.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ $root.Release.Service }}
+app.kubernetes.io/part-of: {{ include "push.name" $root }}
+{{- with $root.Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/*
+Image reference: [registry/]repository:tag[@digest]; the tag defaults to the chart's appVersion.
+*/}}
+{{- define "push.image" -}}
+{{- $registry := default .Values.image.registry .Values.global.imageRegistry }}
+{{- $tag := default .Chart.AppVersion .Values.image.tag | toString }}
+{{- $ref := printf "%s:%s" .Values.image.repository $tag }}
+{{- if $registry }}{{ $ref = printf "%s/%s" (trimSuffix "/" $registry) $ref }}{{ end }}
+{{- if .Values.image.digest }}{{ $ref = printf "%s@%s" $ref .Values.image.digest }}{{ end }}
+{{- $ref }}
+{{- end }}
+
+{{/*
+Service account name.
+*/}}
+{{- define "push.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "push.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/*
+Comma-separated registry addresses for gateways and workers (PUSH_REGISTRY): one per registry pod,
+through the registry's headless Service, or registry.externalUrls when the registry is not deployed.
+*/}}
+{{- define "push.registryUrls" -}}
+{{- if .Values.registry.enabled }}
+{{- $sts := include "push.registryStatefulSetName" . }}
+{{- $svc := include "push.registryHeadlessName" . }}
+{{- $urls := list }}
+{{- range $i := until (int .Values.registry.replicaCount) }}
+{{- $urls = append $urls (printf "http://%s-%d.%s.%s.svc.%s:%d" $sts $i $svc $.Release.Namespace $.Values.global.clusterDomain (int $.Values.containerPorts.grpc)) }}
+{{- end }}
+{{- join "," $urls }}
+{{- else }}
+{{- if not .Values.registry.externalUrls }}
+{{- fail "registry.enabled is false: set registry.externalUrls to the registry addresses the gateways and workers should use" }}
+{{- end }}
+{{- join "," .Values.registry.externalUrls }}
+{{- end }}
+{{- end }}
+
+{{/*
+A "host:port" listen address. Usage: include "push.listen" (list $ port)
+*/}}
+{{- define "push.listen" -}}
+{{- $root := index . 0 }}
+{{- printf "%s:%d" $root.Values.global.listenHost (int (index . 1)) }}
+{{- end }}
+
+{{/*
+A probe from values: drops the chart's `enabled` toggle, and the default httpGet when another
+handler (grpc, tcpSocket, exec) is set. Renders nothing when disabled.
+Usage: include "push.probe" (list "readinessProbe" .Values.gateway.readinessProbe)
+*/}}
+{{- define "push.probe" -}}
+{{- $name := index . 0 }}
+{{- $probe := index . 1 }}
+{{- if $probe.enabled }}
+{{- $spec := omit $probe "enabled" }}
+{{- if or $spec.grpc $spec.tcpSocket $spec.exec }}
+{{- $spec = omit $spec "httpGet" }}
+{{- end }}
+{{ $name }}:
+  {{- toYaml $spec | nindent 2 }}
+{{- end }}
+{{- end }}
+
+{{/*
+Pod annotations: checksum of the shared ConfigMap (rolls pods when it changes) plus values.
+Usage: include "push.podAnnotations" (list $ .Values.gateway)
+*/}}
+{{- define "push.podAnnotations" -}}
+{{- $root := index . 0 }}
+{{- $values := index . 1 -}}
+checksum/config: {{ include (print $root.Template.BasePath "/configmap.yaml") $root | sha256sum }}
+{{- with $values.podAnnotations }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/*
+Pod-level fields shared by all components. Usage: include "push.podSpec" (list $ "gateway" .Values.gateway)
+*/}}
+{{- define "push.podSpec" -}}
+{{- $root := index . 0 }}
+{{- $component := index . 1 }}
+{{- $values := index . 2 -}}
+serviceAccountName: {{ include "push.serviceAccountName" $root }}
+automountServiceAccountToken: {{ $root.Values.serviceAccount.automountServiceAccountToken }}
+{{- with $root.Values.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+securityContext:
+  {{- toYaml $root.Values.podSecurityContext | nindent 2 }}
+terminationGracePeriodSeconds: {{ $values.terminationGracePeriodSeconds }}
+{{- with $values.priorityClassName }}
+priorityClassName: {{ . }}
+{{- end }}
+{{- with $values.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with $values.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with $values.affinity }}
+affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with $values.topologySpreadConstraints }}
+{{- $selector := include "push.selectorLabels" (list $root $component) | fromYaml }}
+{{- $constraints := list }}
+{{- range . }}
+{{- $constraint := . }}
+{{- if not (hasKey $constraint "labelSelector") }}
+{{- $constraint = merge (dict "labelSelector" (dict "matchLabels" $selector)) $constraint }}
+{{- end }}
+{{- $constraints = append $constraints $constraint }}
+{{- end }}
+topologySpreadConstraints:
+  {{- toYaml $constraints | nindent 2 }}
+{{- end }}
+{{- end }}
+
+{{/*
+Environment variables every container gets: pod identity from the downward API and the internal
+auth secret. Usage: include "push.commonEnv" $
+*/}}
+{{- define "push.commonEnv" -}}
+- name: POD_NAME
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.name
+- name: POD_NAMESPACE
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.namespace
+- name: POD_IP
+  valueFrom:
+    fieldRef:
+      fieldPath: status.podIP
+{{- if .Values.auth.existingSecret }}
+- name: PUSH_SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.auth.existingSecret }}
+      key: {{ .Values.auth.existingSecretKey }}
+{{- end }}
+{{- end }}
+
+{{/*
+Container fields shared by all components (image, security, config, resources, probes, /tmp).
+Usage: include "push.containerCommon" (list $ .Values.gateway)
+*/}}
+{{- define "push.containerCommon" -}}
+{{- $root := index . 0 }}
+{{- $values := index . 1 -}}
+image: {{ include "push.image" $root }}
+imagePullPolicy: {{ $root.Values.image.pullPolicy }}
+securityContext:
+  {{- toYaml $root.Values.containerSecurityContext | nindent 2 }}
+envFrom:
+  - configMapRef:
+      name: {{ include "push.componentName" (list $root "env") }}
+{{- with $values.resources }}
+resources:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- include "push.probe" (list "startupProbe" $values.startupProbe) }}
+{{- include "push.probe" (list "livenessProbe" $values.livenessProbe) }}
+{{- include "push.probe" (list "readinessProbe" $values.readinessProbe) }}
+{{- end }}
+
+{{/*
+The /tmp emptyDir volume. Usage: include "push.tmpVolume" $
+*/}}
+{{- define "push.tmpVolume" -}}
+- name: tmp
+  emptyDir:
+    sizeLimit: {{ .Values.tmpVolume.sizeLimit }}
+{{- end }}
+
+{{/*
+Container ports. Usage: include "push.containerPorts" (list $ true) (true adds the ws port).
+*/}}
+{{- define "push.containerPorts" -}}
+{{- $root := index . 0 }}
+{{- if index . 1 -}}
+- name: ws
+  containerPort: {{ $root.Values.containerPorts.ws }}
+  protocol: TCP
+{{ end -}}
+- name: grpc
+  containerPort: {{ $root.Values.containerPorts.grpc }}
+  protocol: TCP
+- name: http-internal
+  containerPort: {{ $root.Values.containerPorts.httpInternal }}
+  protocol: TCP
+{{- end }}
+
+{{/*
+PodDisruptionBudget spec body. Usage: include "push.pdbSpec" (list $ "gateway" .Values.gateway.podDisruptionBudget)
+*/}}
+{{- define "push.pdbSpec" -}}
+{{- $root := index . 0 }}
+{{- $pdb := index . 2 }}
+{{- if ne (toString $pdb.minAvailable) "" -}}
+minAvailable: {{ $pdb.minAvailable }}
+{{- else if ne (toString $pdb.maxUnavailable) "" -}}
+maxUnavailable: {{ $pdb.maxUnavailable }}
+{{- else }}
+{{- fail (printf "%s.podDisruptionBudget: set minAvailable or maxUnavailable" (index . 1)) }}
+{{- end }}
+selector:
+  matchLabels:
+    {{- include "push.selectorLabels" (list $root (index . 1)) | nindent 4 }}
+{{- end }}
+
+{{/*
+HorizontalPodAutoscaler spec body. Usage: include "push.hpaSpec" (list $ "gateway" .Values.gateway.autoscaling)
+*/}}
+{{- define "push.hpaSpec" -}}
+{{- $root := index . 0 }}
+{{- $component := index . 1 }}
+{{- $hpa := index . 2 }}
+{{- if gt (int $hpa.minReplicas) (int $hpa.maxReplicas) }}
+{{- fail (printf "%s.autoscaling: minReplicas (%d) is above maxReplicas (%d)" $component (int $hpa.minReplicas) (int $hpa.maxReplicas)) }}
+{{- end }}
+{{- if not (or (gt (int $hpa.targetCPUUtilizationPercentage) 0) (gt (int $hpa.targetMemoryUtilizationPercentage) 0) $hpa.customMetrics) }}
+{{- fail (printf "%s.autoscaling: enable at least one metric (targetCPUUtilizationPercentage, targetMemoryUtilizationPercentage or customMetrics)" $component) }}
+{{- end -}}
+scaleTargetRef:
+  apiVersion: apps/v1
+  kind: Deployment
+  name: {{ include "push.componentName" (list $root $component) }}
+minReplicas: {{ $hpa.minReplicas }}
+maxReplicas: {{ $hpa.maxReplicas }}
+metrics:
+  {{- if gt (int $hpa.targetCPUUtilizationPercentage) 0 }}
+  - type: Resource
+    resource:
+      name: cpu
+      target:
+        type: Utilization
+        averageUtilization: {{ $hpa.targetCPUUtilizationPercentage }}
+  {{- end }}
+  {{- if gt (int $hpa.targetMemoryUtilizationPercentage) 0 }}
+  - type: Resource
+    resource:
+      name: memory
+      target:
+        type: Utilization
+        averageUtilization: {{ $hpa.targetMemoryUtilizationPercentage }}
+  {{- end }}
+  {{- with $hpa.customMetrics }}
+  {{- toYaml . | nindent 2 }}
+  {{- end }}
+{{- with $hpa.behavior }}
+behavior:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}

@@ -1,0 +1,312 @@
+#!/usr/bin/env node
+// Validates manifests rendered by `helm template` (run by charts/validate.sh).
+//
+//   node charts/validate-manifests.js <label>=<rendered.yaml> [<label>=<rendered.yaml> ...]
+//
+// For each YAML document:
+//   1. schema: kubernetes-models (`require('kubernetes-models/<group>/<version>')[kind]`, then
+//      `new Model(doc).validate()`); ServiceMonitor through @kubernetes-models/prometheus-operator.
+//      Note: these validators check types, enums and required fields but do not reject unknown fields.
+//   2. chart rules: the internal Services (gRPC, http-internal) are never NodePort/LoadBalancer; every
+//      container is hardened; probes, downward-API env, advertise address, drain timing; HPA targets
+//      have no replicas; Service, PDB and HPA selectors match a workload; names fit DNS limits; the
+//      chart renders no Secret.
+// Prints one line per failure and a summary; exits 1 on any failure.
+'use strict';
+
+const fs = require('fs');
+const path = require('path');
+
+const toolsModules = path.join(__dirname, '..', 'tools', 'node_modules');
+const load = (name) => require(require.resolve(name, { paths: [toolsModules, __dirname] }));
+const yaml = load('js-yaml');
+
+const failures = [];
+const counts = { documents: 0, schemaValidated: 0, ruleChecks: 0, containers: 0 };
+const kinds = new Map();
+
+function fail(where, message) {
+  failures.push(`${where}: ${message}`);
+}
+
+function check(where, condition, message) {
+  counts.ruleChecks += 1;
+  if (!condition) fail(where, message);
+  return Boolean(condition);
+}
+
+// ---- 1. schema validation ------------------------------------------------------------------
+
+function modelFor(apiVersion, kind) {
+  let modulePath;
+  if (apiVersion === 'monitoring.coreos.com/v1') {
+    modulePath = '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
+  } else if (!apiVersion.includes('/')) {
+    modulePath = `kubernetes-models/${apiVersion}`; // core group: "v1"
+  } else {
+    modulePath = `kubernetes-models/${apiVersion}`; // "apps/v1", "policy/v1", "autoscaling/v2"
+  }
+  let group;
+  try {
+    group = load(modulePath);
+  } catch (e) {
+    return { error: `no schema module for apiVersion ${apiVersion} (${modulePath})` };
+  }
+  const Model = group[kind];
+  if (typeof Model !== 'function') {
+    return { error: `no schema for kind ${kind} in ${modulePath}` };
+  }
+  return { Model };
+}
+
+function validateSchema(where, doc) {
+  const { Model, error } = modelFor(String(doc.apiVersion || ''), String(doc.kind || ''));
+  if (error) {
+    fail(where, error);
+    return;
+  }
+  try {
+    new Model(doc).validate();
+    counts.schemaValidated += 1;
+  } catch (e) {
+    const details = Array.isArray(e.errors)
+      ? e.errors.map((x) => `${x.instancePath || '/'} ${x.message}`).join('; ')
+      : e.message;
+    fail(where, `schema: ${details}`);
+  }
+}
+
+// ---- 2. chart rules ------------------------------------------------------------------------
+
+const dns1123Label = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const dns1035Label = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+
+function matches(selector, labels) {
+  return Object.entries(selector || {}).every(([k, v]) => labels && labels[k] === v);
+}
+
+function podTemplateOf(doc) {
+  return doc.spec && doc.spec.template;
+}
+
+function envValue(container, name) {
+  const entry = (container.env || []).find((e) => e.name === name);
+  return entry;
+}
+
+function checkContainer(where, podSpec, container, component) {
+  counts.containers += 1;
+  const here = `${where} container ${container.name}`;
+  const sc = container.securityContext || {};
+  const podSc = podSpec.securityContext || {};
+  check(here, sc.runAsNonRoot === true || (sc.runAsNonRoot === undefined && podSc.runAsNonRoot === true),
+    'securityContext.runAsNonRoot must be true');
+  check(here, sc.readOnlyRootFilesystem === true, 'securityContext.readOnlyRootFilesystem must be true');
+  check(here, sc.allowPrivilegeEscalation === false, 'securityContext.allowPrivilegeEscalation must be false');
+  check(here, sc.privileged !== true, 'securityContext.privileged must not be true');
+  check(here, ((sc.capabilities || {}).drop || []).includes('ALL'), 'securityContext.capabilities.drop must contain ALL');
+  check(here, ((sc.capabilities || {}).add || []).length === 0, 'securityContext.capabilities.add must be empty');
+  const seccomp = (sc.seccompProfile || podSc.seccompProfile || {}).type;
+  check(here, seccomp === 'RuntimeDefault' || seccomp === 'Localhost', 'seccompProfile must be RuntimeDefault (or Localhost)');
+  const tmpMount = (container.volumeMounts || []).find((m) => m.mountPath === '/tmp');
+  const tmpVolume = tmpMount && (podSpec.volumes || []).find((v) => v.name === tmpMount.name);
+  check(here, tmpVolume && tmpVolume.emptyDir, '/tmp must be an emptyDir mount (the root filesystem is read-only)');
+
+  const portNames = (container.ports || []).map((p) => p.name);
+  check(here, portNames.includes('grpc') && portNames.includes('http-internal'), 'ports grpc and http-internal must be declared');
+  if (component === 'gateway') check(here, portNames.includes('ws'), 'gateway must declare the ws port');
+  check(here, container.readinessProbe, 'readinessProbe is required');
+  check(here, container.livenessProbe, 'livenessProbe is required');
+  const ready = (container.readinessProbe || {}).httpGet;
+  if (ready) check(here, ready.path === '/healthz/ready', `readinessProbe path is ${ready.path}, expected /healthz/ready`);
+  const live = (container.livenessProbe || {}).httpGet;
+  if (live) check(here, live.path === '/healthz/live', `livenessProbe path is ${live.path}, expected /healthz/live`);
+  check(here, container.resources && container.resources.requests, 'resources.requests must be set');
+
+  const env = container.env || [];
+  const names = env.map((e) => e.name);
+  for (const [name, fieldPath] of [['POD_NAME', 'metadata.name'], ['POD_NAMESPACE', 'metadata.namespace'], ['POD_IP', 'status.podIP']]) {
+    const entry = envValue(container, name);
+    check(here, entry && entry.valueFrom && entry.valueFrom.fieldRef && entry.valueFrom.fieldRef.fieldPath === fieldPath,
+      `${name} must come from the downward API (${fieldPath})`);
+  }
+  const secret = envValue(container, 'PUSH_SECRET');
+  if (secret) {
+    check(here, secret.valueFrom && secret.valueFrom.secretKeyRef && !('value' in secret),
+      'PUSH_SECRET must come from a secretKeyRef, never a literal value');
+  }
+  check(here, (container.args || [])[0] === component, `first argument must be the subcommand "${component}"`);
+  if (component === 'gateway' || component === 'worker') {
+    const registry = envValue(container, 'PUSH_REGISTRY');
+    check(here, registry && /^https?:\/\//.test(registry.value || ''), 'PUSH_REGISTRY must list registry URLs');
+    const advertise = envValue(container, 'PUSH_ADVERTISE');
+    check(here, advertise && advertise.value, 'PUSH_ADVERTISE must be set');
+    if (advertise && advertise.value && advertise.value.includes('$(POD_IP)')) {
+      check(here, names.indexOf('POD_IP') >= 0 && names.indexOf('POD_IP') < names.indexOf('PUSH_ADVERTISE'),
+        'POD_IP must be defined before PUSH_ADVERTISE for $(POD_IP) to expand');
+    }
+  }
+  if (component === 'gateway') {
+    const drain = Number((envValue(container, 'PUSH_DRAIN_TIMEOUT') || {}).value);
+    check(here, Number.isFinite(drain), 'PUSH_DRAIN_TIMEOUT must be set');
+    const preStop = container.lifecycle && container.lifecycle.preStop;
+    const sleep = preStop && preStop.sleep ? Number(preStop.sleep.seconds) : 0;
+    const grace = podSpec.terminationGracePeriodSeconds === undefined ? 30 : podSpec.terminationGracePeriodSeconds;
+    check(here, grace > drain + sleep,
+      `terminationGracePeriodSeconds (${grace}) must exceed preStop sleep (${sleep}) + PUSH_DRAIN_TIMEOUT (${drain})`);
+    const cert = envValue(container, 'PUSH_TLS_CERT');
+    if (cert) {
+      const mounts = container.volumeMounts || [];
+      check(here, mounts.some((m) => cert.value.startsWith(`${m.mountPath}/`)), 'PUSH_TLS_CERT must point into a mounted volume');
+      const tlsVolume = (podSpec.volumes || []).find((v) => v.secret && mounts.some((m) => m.name === v.name));
+      check(here, tlsVolume, 'the TLS files must come from a mounted Secret');
+    }
+  }
+}
+
+function checkWorkload(where, doc, hpaTargets) {
+  const template = podTemplateOf(doc);
+  const podSpec = (template && template.spec) || {};
+  const labels = (template && template.metadata && template.metadata.labels) || {};
+  const component = labels['app.kubernetes.io/component'];
+  check(where, ['registry', 'gateway', 'worker'].includes(component), `unexpected component label "${component}"`);
+  check(where, matches(doc.spec.selector.matchLabels, labels), 'selector.matchLabels must match the pod labels');
+  check(where, podSpec.automountServiceAccountToken === false, 'automountServiceAccountToken must be false');
+  check(where, template.metadata.annotations && template.metadata.annotations['checksum/config'],
+    'pod template needs a checksum/config annotation');
+  const podSc = podSpec.securityContext || {};
+  check(where, podSc.runAsNonRoot === true, 'pod securityContext.runAsNonRoot must be true');
+  check(where, (podSc.seccompProfile || {}).type === 'RuntimeDefault', 'pod seccompProfile must be RuntimeDefault');
+  const containers = [...(podSpec.initContainers || []), ...(podSpec.containers || [])];
+  check(where, containers.length > 0, 'no containers');
+  for (const container of containers) checkContainer(where, podSpec, container, component);
+  if (hpaTargets.has(`${doc.kind}/${doc.metadata.name}`)) {
+    check(where, doc.spec.replicas === undefined, 'replicas must be left out when an HPA scales this workload');
+  }
+  if (doc.kind === 'StatefulSet') {
+    check(where, doc.metadata.name.length <= 52, 'StatefulSet names must be at most 52 characters (controller-revision-hash label)');
+  }
+  return { component, labels };
+}
+
+function checkService(where, doc, workloads) {
+  const spec = doc.spec || {};
+  const type = spec.type || 'ClusterIP';
+  const ports = spec.ports || [];
+  const component = (doc.metadata.labels || {})['app.kubernetes.io/component'];
+  check(where, dns1035Label.test(doc.metadata.name), 'Service name must be a DNS-1035 label');
+  for (const port of ports) {
+    check(where, port.name, 'every Service port must be named');
+  }
+  if (type === 'NodePort' || type === 'LoadBalancer') {
+    // Only the public WebSocket port may leave the cluster.
+    for (const port of ports) {
+      check(where, port.name === 'ws', `${type} Service exposes internal port "${port.name}"; only "ws" may be public`);
+    }
+  }
+  for (const port of ports.filter((p) => p.name === 'grpc')) {
+    check(where, port.appProtocol === 'kubernetes.io/h2c', 'grpc ports must declare appProtocol kubernetes.io/h2c');
+  }
+  const isGatewayGrpc = component === 'gateway' && ports.length === 1 && ports[0].name === 'grpc';
+  if (isGatewayGrpc) {
+    check(where, type === 'ClusterIP' && spec.clusterIP !== 'None', 'the gateway gRPC control Service must be a ClusterIP Service');
+  }
+  const selected = workloads.filter((w) => matches(spec.selector, w.labels));
+  check(where, spec.selector && selected.length > 0, 'selector matches no workload of the chart');
+  check(where, selected.every((w) => w.component === component), 'selector matches pods of another component');
+  return { component, isGatewayGrpc, type, headless: spec.clusterIP === 'None', ports };
+}
+
+function validateFile(label, file) {
+  const text = fs.readFileSync(file, 'utf8');
+  const docs = yaml.loadAll(text).filter((d) => d && typeof d === 'object');
+  const where = (d) => `[${label}] ${d.kind}/${(d.metadata || {}).name}`;
+  const seen = new Set();
+  const hpaTargets = new Set(docs.filter((d) => d.kind === 'HorizontalPodAutoscaler')
+    .map((d) => `${d.spec.scaleTargetRef.kind}/${d.spec.scaleTargetRef.name}`));
+
+  for (const doc of docs) {
+    counts.documents += 1;
+    kinds.set(doc.kind, (kinds.get(doc.kind) || 0) + 1);
+    validateSchema(where(doc), doc);
+    const id = `${doc.kind}/${(doc.metadata || {}).namespace || ''}/${(doc.metadata || {}).name}`;
+    check(where(doc), !seen.has(id), 'duplicate resource');
+    seen.add(id);
+    const name = (doc.metadata || {}).name || '';
+    check(where(doc), name.length <= 63 && dns1123Label.test(name), 'name must be a DNS-1123 label of at most 63 characters');
+    check(where(doc), doc.kind !== 'Secret', 'the chart must never create Secrets');
+    const labels = (doc.metadata || {}).labels || {};
+    check(where(doc), labels['app.kubernetes.io/managed-by'] && labels['helm.sh/chart'], 'standard labels missing');
+  }
+
+  const workloads = [];
+  for (const doc of docs.filter((d) => d.kind === 'Deployment' || d.kind === 'StatefulSet')) {
+    workloads.push({ doc, ...checkWorkload(where(doc), doc, hpaTargets) });
+  }
+  const services = [];
+  for (const doc of docs.filter((d) => d.kind === 'Service')) {
+    services.push({ doc, ...checkService(where(doc), doc, workloads) });
+  }
+  for (const doc of docs.filter((d) => d.kind === 'StatefulSet')) {
+    const svc = services.find((s) => s.doc.metadata.name === doc.spec.serviceName);
+    check(where(doc), svc && svc.headless, 'serviceName must name a headless Service of the chart');
+  }
+  for (const doc of docs.filter((d) => d.kind === 'PodDisruptionBudget')) {
+    const selector = doc.spec.selector.matchLabels;
+    check(where(doc), workloads.some((w) => matches(selector, w.labels)), 'selector matches no workload');
+    check(where(doc), (doc.spec.minAvailable === undefined) !== (doc.spec.maxUnavailable === undefined),
+      'exactly one of minAvailable and maxUnavailable');
+  }
+  for (const doc of docs.filter((d) => d.kind === 'HorizontalPodAutoscaler')) {
+    const ref = doc.spec.scaleTargetRef;
+    check(where(doc), workloads.some((w) => w.doc.kind === ref.kind && w.doc.metadata.name === ref.name),
+      `scaleTargetRef ${ref.kind}/${ref.name} is not rendered`);
+    check(where(doc), (doc.spec.metrics || []).length > 0, 'needs at least one metric');
+    check(where(doc), doc.spec.minReplicas <= doc.spec.maxReplicas, 'minReplicas above maxReplicas');
+  }
+  for (const doc of docs.filter((d) => d.kind === 'ServiceMonitor')) {
+    const selected = services.filter((s) => matches(doc.spec.selector.matchLabels, s.doc.metadata.labels)
+      && s.ports.some((p) => doc.spec.endpoints.some((e) => e.port === p.name)));
+    check(where(doc), selected.length > 0, 'selects no Service with the scraped port');
+    check(where(doc), selected.every((s) => s.headless), 'scrapes a non-headless Service (pods would be scraped twice)');
+  }
+
+  // Per values set: the components that exist have their Services.
+  const components = new Set(workloads.map((w) => w.component));
+  if (components.has('gateway')) {
+    const grpc = services.filter((s) => s.isGatewayGrpc);
+    check(`[${label}]`, grpc.length === 1, 'expected exactly one gateway gRPC control Service');
+    check(`[${label}]`, services.some((s) => s.component === 'gateway' && s.ports.some((p) => p.name === 'ws') && !s.headless),
+      'expected the public gateway ws Service');
+  }
+  for (const component of components) {
+    check(`[${label}]`, services.some((s) => s.component === component && s.headless), `expected a headless Service for ${component}`);
+  }
+  return docs.length;
+}
+
+function main() {
+  const args = process.argv.slice(2);
+  if (args.length === 0) {
+    console.error('usage: validate-manifests.js <label>=<rendered.yaml> ...');
+    process.exit(2);
+  }
+  const perSet = [];
+  for (const arg of args) {
+    const eq = arg.indexOf('=');
+    const label = eq > 0 ? arg.slice(0, eq) : path.basename(arg);
+    const file = eq > 0 ? arg.slice(eq + 1) : arg;
+    const before = failures.length;
+    const n = validateFile(label, file);
+    perSet.push(`${label}: ${n} documents, ${failures.length - before} failure(s)`);
+  }
+  for (const f of failures) console.log(`FAIL ${f}`);
+  for (const line of perSet) console.log(`  ${line}`);
+  const kindList = [...kinds.entries()].sort().map(([k, n]) => `${k}=${n}`).join(' ');
+  console.log(`  kinds: ${kindList}`);
+  console.log(`  manifests: ${counts.documents} documents, ${counts.schemaValidated} schema-valid, `
+    + `${counts.containers} containers, ${counts.ruleChecks} rule checks, ${failures.length} failure(s)`);
+  process.exit(failures.length === 0 ? 0 : 1);
+}
+
+main();

@@ -1,0 +1,60 @@
+namespace Push.Cli.Commands;
+
+internal static class HelpText
+{
+    public const string Main = """
+push - Push.Grpc: real-time WebSocket push over gRPC (GatewayWorker's model, any language)
+
+Usage: push <command> [flags]
+
+Commands:
+  start       registry + gateway + demo worker in one process (the all-in-one default)
+  registry    the registry alone (cluster address book)
+  gateway     a gateway alone (WebSocket clients + control API)
+  worker      the demo business worker alone
+  status      show the gateways, workers, connections, groups, uids and message counts of a running cluster
+  send        push a message from the shell (to a client, uid, group or everyone)
+
+Run 'push <command> --help' for the flags of a command.
+""";
+
+    public const string Roles = """
+Flags (start, registry, gateway, worker):
+  --ws HOST:PORT         public WebSocket endpoint (start, gateway)     [start: 127.0.0.1:8282, gateway: 0.0.0.0:8282]   env PUSH_WS
+  --grpc HOST:PORT       gRPC endpoint of the role (h2c)                 [127.0.0.1:8283]                                  env PUSH_GRPC
+  --http HOST:PORT       internal HTTP/1.1 endpoint: /healthz/live, /healthz/ready, /metrics  [127.0.0.1:8284; 'none' disables] env PUSH_HTTP
+  --registry URL         registry address, repeatable (gateway, worker)  e.g. http://127.0.0.1:1236                        env PUSH_REGISTRY (comma separated)
+  --advertise URL        gRPC address others use to reach this process   [the bound --grpc address]                        env PUSH_ADVERTISE
+  --secret SECRET        shared secret required on internal gRPC and the control API (Bearer token)                        env PUSH_SECRET
+  --tls-cert FILE        PEM certificate for wss:// on the WebSocket port (with --tls-key)                                  env PUSH_TLS_CERT
+  --tls-key FILE         PEM private key for --tls-cert                                                                     env PUSH_TLS_KEY
+  --ready-file FILE      write {"ws":..,"grpc":..,"http":..,"pid":..} once listening (ports chosen with :0)
+  --set KEY=VALUE        any setting, e.g. --set Gateway:PingInterval=00:00:10 (repeatable)
+
+Settings (appsettings.json, environment variables with __ for ':', or --set):
+  Gateway:PingInterval (00:00:25)  Gateway:PingNotResponseLimit (2)  Gateway:PingData ("")
+  Gateway:MaxMessageSize (65536)   Gateway:MaxPushSize (1048576)     Gateway:MaxConnections (100000)
+  Gateway:SendQueueLimit (4096)    Gateway:SendQueueBytes (1048576)  Gateway:SlowConsumerPolicy (Close|DropOldest)
+  Gateway:HandshakeTimeout (00:00:10)  Gateway:MaxHandshakeSize (16384)  Gateway:AllowedOrigins:0 (any)
+  Gateway:MaxGroupsPerConnection (1000)  Gateway:MaxSessionSize (65536)  Gateway:MaxNameLength (256)
+  Gateway:MaxMessagesPerSecond (0 = off)  Gateway:RateLimitPolicy (Close|Drop)  Gateway:WorkerQueueCapacity (65536)
+  Gateway:DrainTimeout (00:00:10, env PUSH_DRAIN_TIMEOUT in seconds)  Gateway:DemoPage (true with start)
+  Cluster:LeaseTtl (00:00:05)  Cluster:PeerTimeout (00:00:02)  Worker:Concurrency (16)  Worker:QueueCapacity (4096)
+  OTEL_EXPORTER_OTLP_ENDPOINT   export metrics and traces over OTLP as well as /metrics
+""";
+
+    public const string Status = """
+Usage: push status [--grpc ADDRESS] [--secret SECRET] [--json]
+  Shows every gateway (connections, groups, uids, messages in/out/dropped, workers connected, uptime) and worker.
+  --grpc ADDRESS   any gateway's gRPC address [http://127.0.0.1:8283]   env PUSH_GRPC
+""";
+
+    public const string Send = """
+Usage: push send (--client ID | --uid UID... | --group GROUP... | --all) (--text TEXT | --binary --text BASE64) [--grpc ADDRESS] [--secret SECRET]
+  Pushes one message and prints how many connections it was handed to.
+  Examples:
+    push send --group room1 --text hello
+    push send --uid alice --uid bob --text '{"type":"notice"}'
+    push send --all --text 'maintenance in 5 minutes'
+""";
+}

@@ -1,0 +1,107 @@
+using System.Text.Json;
+using Google.Protobuf;
+using Grpc.Core;
+using Push.Control;
+using Push.V1;
+
+namespace Push.Cli.Commands;
+
+/// <summary>`push status` and `push send`: thin shells over the control API.</summary>
+internal static class ShellCommands
+{
+    private static PushControlClient Client(CliArgs cli)
+        => new(cli.Get("grpc") ?? Environment.GetEnvironmentVariable("PUSH_GRPC") ?? "http://127.0.0.1:8283",
+            new PushControlOptions { Secret = cli.Get("secret") ?? Environment.GetEnvironmentVariable("PUSH_SECRET"), Timeout = TimeSpan.FromSeconds(10) });
+
+    public static async Task<int> StatusAsync(CliArgs cli)
+    {
+        using var client = Client(cli);
+        GetStatusResponse status;
+        try
+        {
+            status = await client.GetStatusAsync().ConfigureAwait(false);
+        }
+        catch (RpcException ex)
+        {
+            Console.Error.WriteLine($"push status: {ex.StatusCode}: {ex.Status.Detail}");
+            return 1;
+        }
+        if (cli.Has("json"))
+        {
+            Console.WriteLine(JsonFormatter.Default.Format(status));
+            return 0;
+        }
+        Console.WriteLine($"Gateways: {status.Gateways.Count} answering of {status.Reach.GatewaysTotal}" + (status.Reach.UnreachableGatewayIds.Count > 0 ? $" (unreachable: {string.Join(", ", status.Reach.UnreachableGatewayIds)})" : string.Empty));
+        Console.WriteLine($"{"gateway",-18} {"address",-28} {"conns",8} {"groups",7} {"uids",7} {"msgs in",10} {"msgs out",10} {"dropped",8} {"workers",7} {"uptime",10} state");
+        foreach (var g in status.Gateways)
+        {
+            Console.WriteLine($"{g.Id,-18} {g.Address,-28} {g.Connections,8} {g.Groups,7} {g.Uids,7} {g.MessagesIn,10} {g.MessagesOut,10} {g.MessagesDropped,8} {g.WorkersConnected,7} {FormatUptime(g.Uptime.ToTimeSpan()),10} {(g.Draining ? "draining" : "serving")}");
+        }
+        Console.WriteLine($"Totals: {status.Gateways.Sum(g => g.Connections)} connections, {status.Gateways.Sum(g => g.MessagesIn)} messages in, {status.Gateways.Sum(g => g.MessagesOut)} out");
+        Console.WriteLine($"Workers: {status.Workers.Count}");
+        foreach (var w in status.Workers)
+        {
+            Console.WriteLine($"  {w.Id,-18} {w.Address}");
+        }
+        return 0;
+    }
+
+    private static string FormatUptime(TimeSpan t) => t.TotalHours >= 1 ? $"{(int)t.TotalHours}h{t.Minutes:00}m" : $"{t.Minutes}m{t.Seconds:00}s";
+
+    public static async Task<int> SendAsync(CliArgs cli)
+    {
+        var text = cli.Get("text");
+        if (text is null)
+        {
+            Console.Error.WriteLine("push send: --text is required\n\n" + HelpText.Send);
+            return 2;
+        }
+        var item = new BatchItem();
+        if (cli.Has("binary"))
+        {
+            item.Binary = ByteString.FromBase64(text);
+        }
+        else
+        {
+            item.Text = text;
+        }
+        var targets = 0;
+        if (cli.Get("client") is { } id)
+        {
+            item.ClientId = id;
+            targets++;
+        }
+        if (cli.All("uid").Count > 0)
+        {
+            item.Uids.AddRange(cli.All("uid"));
+            targets++;
+        }
+        if (cli.All("group").Count > 0)
+        {
+            item.Groups.AddRange(cli.All("group"));
+            targets++;
+        }
+        if (cli.Has("all"))
+        {
+            item.All = true;
+            targets++;
+        }
+        if (targets != 1)
+        {
+            Console.Error.WriteLine("push send: name exactly one target: --client ID, --uid UID, --group GROUP or --all\n\n" + HelpText.Send);
+            return 2;
+        }
+        using var client = Client(cli);
+        try
+        {
+            var r = await client.Raw.SendBatchAsync(new SendBatchRequest { Items = { item } }, deadline: DateTime.UtcNow.AddSeconds(10)).ConfigureAwait(false);
+            Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, long> { ["delivered"] = r.Delivered, ["gatewaysAnswered"] = r.Reach.GatewaysAnswered, ["gatewaysTotal"] = r.Reach.GatewaysTotal }));
+            return 0;
+        }
+        catch (RpcException ex)
+        {
+            Console.Error.WriteLine($"push send: {ex.StatusCode}: {ex.Status.Detail}");
+            return 1;
+        }
+    }
+}

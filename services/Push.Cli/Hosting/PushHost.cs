@@ -1,0 +1,321 @@
+using System.Net;
+using System.Security.Cryptography.X509Certificates;
+using System.Text.Json;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
+using OpenTelemetry;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Trace;
+using Push.Cli.Commands;
+using Push.Cli.Demo;
+using Push.Gateway;
+using Push.Gateway.WebSockets;
+using Push.Hosting;
+using Push.Hosting.Cluster;
+using Push.Hosting.Security;
+
+namespace Push.Cli.Hosting;
+
+/// <summary>Builds the web host of one or more roles (registry, gateway, worker) from the command line.</summary>
+internal static partial class PushHost
+{
+    [LoggerMessage(1, LogLevel.Warning, "SECURITY: listening on a non-loopback address without a cluster secret: anyone who reaches the gRPC port can push to every client. Set --secret / PUSH_SECRET.", EventName = "InsecureBind")]
+    private static partial void InsecureBind(ILogger logger);
+
+    [Flags]
+    public enum Roles
+    {
+        None = 0,
+        Registry = 1,
+        Gateway = 2,
+        Worker = 4,
+    }
+
+    public static WebApplication Build(Roles roles, CliArgs args, string[]? extraConfig = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ApplicationName = "push" });
+        builder.Configuration.AddJsonFile("appsettings.json", optional: true);
+        builder.Configuration.AddEnvironmentVariables();
+        var overrides = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
+        MapEnvironment(overrides);
+        if (roles.HasFlag(Roles.Gateway) && roles.HasFlag(Roles.Registry))
+        {
+            overrides.TryAdd("Gateway:DemoPage", "true");
+        }
+        foreach (var r in args.All("registry"))
+        {
+            overrides[$"Cluster:Registry:{args.All("registry").ToList().IndexOf(r)}"] = r;
+        }
+        if (args.Get("advertise") is { } adv)
+        {
+            overrides["Cluster:Advertise"] = adv;
+        }
+        if (args.Get("secret") is { } secret)
+        {
+            overrides["Cluster:Secret"] = secret;
+        }
+        foreach (var kv in args.All("set").Concat(extraConfig ?? []))
+        {
+            var eq = kv.IndexOf('=');
+            if (eq <= 0)
+            {
+                throw new ArgumentException($"--set expects KEY=VALUE, got '{kv}'");
+            }
+            overrides[kv[..eq]] = kv[(eq + 1)..];
+        }
+        builder.Configuration.AddInMemoryCollection(overrides);
+
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = "HH:mm:ss.fff ";
+        });
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Warning);
+        builder.Logging.AddFilter("Grpc", LogLevel.Warning);
+
+        var s = builder.Services;
+        s.AddSingleton(TimeProvider.System);
+        s.AddOptions<ClusterOptions>().BindConfiguration(ClusterOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        s.AddSingleton<ClusterMembership>();
+        s.AddSingleton<AdvertisedAddress>();
+        s.AddSingleton<SecretAuthInterceptor>();
+        s.AddGrpc(o =>
+        {
+            o.Interceptors.Add<SecretAuthInterceptor>();
+            o.MaxReceiveMessageSize = 64 * 1024 * 1024;
+            o.EnableDetailedErrors = false;
+        });
+        s.AddGrpcReflection();
+        s.AddGrpcHealthChecks().AddCheck<ReadinessCheck>("ready", tags: ["ready"]);
+        s.AddHealthChecks().AddCheck("live", () => HealthCheckResult.Healthy(), tags: ["live"]);
+        s.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
+        s.AddSingleton(new RoleSet(roles));
+
+        if (roles.HasFlag(Roles.Registry))
+        {
+            s.AddPushRegistry();
+        }
+        if (roles.HasFlag(Roles.Gateway))
+        {
+            s.AddPushGateway();
+        }
+        if (roles.HasFlag(Roles.Worker))
+        {
+            s.AddPushWorker<ChatEvents>();
+        }
+        if (roles.HasFlag(Roles.Gateway) || roles.HasFlag(Roles.Worker))
+        {
+            s.AddHostedService<RegistryClientService>();
+            if (roles.HasFlag(Roles.Registry))
+            {
+                // all-in-one: the embedded registry is this process's own gRPC endpoint
+                s.PostConfigure<ClusterOptions>(o => o.UseOwnAddressAsRegistry = o.Registry.Count == 0);
+            }
+        }
+
+        s.AddOpenTelemetry()
+            .WithMetrics(m =>
+            {
+                m.AddMeter("Push.Gateway", "Push.Registry", "Push.Worker", "Microsoft.AspNetCore.Server.Kestrel", "Microsoft.AspNetCore.Hosting", "System.Runtime");
+                m.AddPrometheusExporter();
+                if (!string.IsNullOrEmpty(Environment.GetEnvironmentVariable("OTEL_EXPORTER_OTLP_ENDPOINT")))
+                {
+                    m.AddOtlpExporter();
+                }
+            })
+            .WithTracing(t =>
+            {
+                t.AddAspNetCoreInstrumentation(o => o.Filter = ctx => !ctx.Request.Path.StartsWithSegments("/metrics") && !ctx.Request.Path.StartsWithSegments("/healthz"));
+                t.AddGrpcClientInstrumentation();
+                if (!string.IsNullOrEmpty(Environment.GetEnvironmentVariable("OTEL_EXPORTER_OTLP_ENDPOINT")))
+                {
+                    t.AddOtlpExporter();
+                }
+            });
+
+        var endpoints = new BoundEndpoints();
+        s.AddSingleton(endpoints);
+        var defaultWs = roles.HasFlag(Roles.Registry) ? "127.0.0.1:8282" : "0.0.0.0:8282";
+        var wsSpec = args.Get("ws") ?? Environment.GetEnvironmentVariable("PUSH_WS") ?? defaultWs;
+        var grpcSpec = args.Get("grpc") ?? Environment.GetEnvironmentVariable("PUSH_GRPC") ?? "127.0.0.1:8283";
+        var httpSpec = args.Get("http") ?? Environment.GetEnvironmentVariable("PUSH_HTTP") ?? "127.0.0.1:8284";
+        var certFile = args.Get("tls-cert") ?? Environment.GetEnvironmentVariable("PUSH_TLS_CERT");
+        var keyFile = args.Get("tls-key") ?? Environment.GetEnvironmentVariable("PUSH_TLS_KEY");
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.AddServerHeader = false;
+            k.Limits.MaxRequestBodySize = 64 * 1024 * 1024;
+            k.Limits.Http2.KeepAlivePingDelay = TimeSpan.FromSeconds(10);
+            k.Limits.Http2.KeepAlivePingTimeout = TimeSpan.FromSeconds(10);
+            k.Limits.Http2.MaxStreamsPerConnection = 1000;
+            if (roles.HasFlag(Roles.Gateway))
+            {
+                k.Listen(ParseEndpoint(wsSpec, "--ws"), lo =>
+                {
+                    lo.Protocols = HttpProtocols.Http1;
+                    if (certFile is not null)
+                    {
+                        var cert = X509Certificate2.CreateFromPemFile(certFile, keyFile);
+                        lo.UseHttps(cert);
+                    }
+                    lo.UseConnectionHandler<WebSocketConnectionHandler>();
+                    endpoints.Ws = lo;
+                    endpoints.WsTls = certFile is not null;
+                });
+            }
+            k.Listen(ParseEndpoint(grpcSpec, "--grpc"), lo =>
+            {
+                lo.Protocols = HttpProtocols.Http2;
+                endpoints.Grpc = lo;
+            });
+            if (!string.Equals(httpSpec, "none", StringComparison.OrdinalIgnoreCase))
+            {
+                k.Listen(ParseEndpoint(httpSpec, "--http"), lo =>
+                {
+                    lo.Protocols = HttpProtocols.Http1;
+                    endpoints.Http = lo;
+                });
+            }
+        });
+
+        var app = builder.Build();
+        app.MapGrpcReflectionService();
+        app.MapGrpcHealthChecksService();
+        app.MapHealthChecks("/healthz/live", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions { Predicate = c => c.Tags.Contains("live") });
+        app.MapHealthChecks("/healthz/ready", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") });
+        app.MapPrometheusScrapingEndpoint("/metrics");
+        if (roles.HasFlag(Roles.Registry))
+        {
+            app.MapPushRegistry();
+        }
+        if (roles.HasFlag(Roles.Gateway))
+        {
+            app.MapPushGateway();
+        }
+        if (roles.HasFlag(Roles.Worker))
+        {
+            app.MapPushWorker();
+        }
+
+        var readyFile = args.Get("ready-file");
+        app.Lifetime.ApplicationStarted.Register(() => OnStarted(app, roles, endpoints, readyFile));
+        return app;
+    }
+
+    private static void OnStarted(WebApplication app, Roles roles, BoundEndpoints endpoints, string? readyFile)
+    {
+        var cluster = app.Services.GetRequiredService<IOptions<ClusterOptions>>().Value;
+        var grpc = Url(endpoints.Grpc!, false);
+        var advertise = cluster.Advertise ?? Environment.GetEnvironmentVariable("PUSH_ADVERTISE");
+        if (string.IsNullOrEmpty(advertise))
+        {
+            var ep = endpoints.Grpc!.IPEndPoint!;
+            advertise = ep.Address.Equals(IPAddress.Any) || ep.Address.Equals(IPAddress.IPv6Any)
+                ? $"http://{Environment.GetEnvironmentVariable("POD_IP") ?? "127.0.0.1"}:{ep.Port}"
+                : grpc;
+        }
+        if (cluster.UseOwnAddressAsRegistry)
+        {
+            cluster.Registry.Add(advertise);
+        }
+        app.Services.GetRequiredService<AdvertisedAddress>().Set(advertise);
+        var ws = endpoints.Ws is null ? null : Url(endpoints.Ws, endpoints.WsTls);
+        var http = endpoints.Http is null ? null : Url(endpoints.Http, false);
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("push");
+        if (ws is not null)
+        {
+            var wsUrl = ws.Replace("http", "ws", StringComparison.Ordinal);
+            Console.WriteLine($"push: WebSocket clients: {wsUrl}/" + (app.Services.GetRequiredService<IOptions<GatewayOptions>>().Value.DemoPage ? $"   demo page: {ws}/" : string.Empty));
+        }
+        Console.WriteLine($"push: gRPC ({RoleNames(roles)}): {grpc}   advertised as {advertise}");
+        if (http is not null)
+        {
+            Console.WriteLine($"push: health and metrics: {http}/healthz/ready  {http}/metrics");
+        }
+        if (string.IsNullOrEmpty(cluster.Secret) && (IsPublic(endpoints.Grpc) || IsPublic(endpoints.Ws)))
+        {
+            InsecureBind(logger);
+        }
+        if (readyFile is not null)
+        {
+            var json = JsonSerializer.Serialize(new Dictionary<string, object?> { ["ws"] = ws, ["grpc"] = grpc, ["http"] = http, ["pid"] = Environment.ProcessId, ["advertise"] = advertise });
+            File.WriteAllText(readyFile + ".tmp", json);
+            File.Move(readyFile + ".tmp", readyFile, overwrite: true);
+        }
+    }
+
+    private static bool IsPublic(ListenOptions? lo) => lo?.IPEndPoint is { } ep && !IPAddress.IsLoopback(ep.Address);
+
+    private static string RoleNames(Roles roles) => string.Join('+', Enum.GetValues<Roles>().Where(r => r != Roles.None && roles.HasFlag(r)).Select(r => r.ToString().ToLowerInvariant()));
+
+    private static string Url(ListenOptions lo, bool tls)
+    {
+        var ep = lo.IPEndPoint!;
+        var host = ep.Address.Equals(IPAddress.Any) ? "0.0.0.0" : ep.Address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{ep.Address}]" : ep.Address.ToString();
+        return $"{(tls ? "https" : "http")}://{host}:{ep.Port}";
+    }
+
+    public static IPEndPoint ParseEndpoint(string spec, string flag)
+    {
+        var s = spec.Contains("://", StringComparison.Ordinal) ? spec[(spec.IndexOf("://", StringComparison.Ordinal) + 3)..].TrimEnd('/') : spec;
+        var colon = s.LastIndexOf(':');
+        if (colon <= 0 || !int.TryParse(s[(colon + 1)..], out var port) || port is < 0 or > 65535)
+        {
+            throw new ArgumentException($"{flag} '{spec}' is not HOST:PORT (e.g. 127.0.0.1:8282, 0.0.0.0:8282, [::]:8282; port 0 picks a free port)");
+        }
+        var host = s[..colon].Trim('[', ']');
+        if (host is "localhost")
+        {
+            return new IPEndPoint(IPAddress.Loopback, port);
+        }
+        if (host is "*" or "")
+        {
+            return new IPEndPoint(IPAddress.Any, port);
+        }
+        if (!IPAddress.TryParse(host, out var ip))
+        {
+            throw new ArgumentException($"{flag} '{spec}': '{host}' is not an IP address (use 0.0.0.0 to listen on every interface)");
+        }
+        return new IPEndPoint(ip, port);
+    }
+
+    private static void MapEnvironment(Dictionary<string, string?> o)
+    {
+        if (Environment.GetEnvironmentVariable("PUSH_REGISTRY") is { Length: > 0 } reg)
+        {
+            var i = 0;
+            foreach (var r in reg.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            {
+                o[$"Cluster:Registry:{i++}"] = r;
+            }
+        }
+        if (Environment.GetEnvironmentVariable("PUSH_SECRET") is { Length: > 0 } secret)
+        {
+            o["Cluster:Secret"] = secret;
+        }
+        if (Environment.GetEnvironmentVariable("PUSH_ADVERTISE") is { Length: > 0 } adv)
+        {
+            o["Cluster:Advertise"] = adv;
+        }
+        if (Environment.GetEnvironmentVariable("PUSH_DRAIN_TIMEOUT") is { Length: > 0 } drain && double.TryParse(drain, System.Globalization.CultureInfo.InvariantCulture, out var seconds))
+        {
+            o["Gateway:DrainTimeout"] = TimeSpan.FromSeconds(seconds).ToString("c");
+        }
+    }
+}
+
+/// <summary>The Kestrel endpoints, with their bound ports once started.</summary>
+internal sealed class BoundEndpoints
+{
+    public ListenOptions? Ws { get; set; }
+    public bool WsTls { get; set; }
+    public ListenOptions? Grpc { get; set; }
+    public ListenOptions? Http { get; set; }
+}
+
+/// <summary>The roles this process runs.</summary>
+internal sealed record RoleSet(PushHost.Roles Roles);

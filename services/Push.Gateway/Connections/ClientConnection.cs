@@ -1,0 +1,315 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using Microsoft.AspNetCore.Connections;
+using Push.Gateway.Diagnostics;
+using Push.Gateway.WebSockets;
+using Push.Gateway.Workers;
+
+namespace Push.Gateway.Connections;
+
+/// <summary>
+/// One WebSocket client. While idle it holds no buffer, task, timer or queue array beyond what it once needed:
+/// the send queue and its pump exist only while there is something to send (the pump is this object itself,
+/// queued on the thread pool), and heartbeats are driven by one shared timer over all connections.
+/// </summary>
+internal sealed class ClientConnection : IThreadPoolWorkItem
+{
+    private readonly ConnectionContext _transport;
+    private readonly PipeWriter _output;
+    private readonly GatewayMetrics _metrics;
+    private readonly int _queueLimit;
+    private readonly int _queueBytesLimit;
+    private readonly SlowConsumerPolicy _policy;
+
+    private readonly Lock _sendSync = new();
+    private Queue<OutboundFrame>? _queue;
+    private int _queuedBytes;
+    private bool _pumping;
+    private bool _closeQueued;
+    private bool _outputDone;
+    private TaskCompletionSource? _closeFlushed;
+
+    public ClientConnection(long sequence, string clientId, ConnectionContext transport, GatewayMetrics metrics, GatewayOptions options)
+    {
+        Sequence = sequence;
+        ClientId = clientId;
+        _transport = transport;
+        _output = transport.Transport.Output;
+        _metrics = metrics;
+        _queueLimit = options.SendQueueLimit;
+        _queueBytesLimit = options.SendQueueBytes;
+        _policy = options.SlowConsumerPolicy;
+        LastActivity = Environment.TickCount64;
+    }
+
+    public long Sequence { get; }
+    public string ClientId { get; }
+
+    // Uid and groups are guarded by ConnectionTable's lock.
+    public string? Uid { get; set; }
+    public List<string>? Groups { get; set; }
+
+    // Session, guarded by SessionSync.
+    public Lock SessionSync { get; } = new();
+    public Dictionary<string, string>? Session { get; set; }
+    public int SessionVersion { get; set; }
+    public int SessionSentVersion { get; set; }
+
+    /// <summary>The worker this connection's events go to (kept while that worker lives).</summary>
+    public WorkerLink? Worker { get; set; }
+
+    // Heartbeat and close state, read by the shared heartbeat timer.
+    public long LastActivity;
+    public int MissedPings;
+    public long ClosingSince;
+    public long LastPing;
+
+    /// <summary>Code and reason of a close the server started (reported to the worker in OnClose).</summary>
+    public int ServerCloseCode;
+    public string? ServerCloseReason;
+
+    // Rate limit (token bucket), touched only by the receive loop.
+    public double RateTokens = -1;
+    public long RateStamp;
+
+    public int QueueDepth
+    {
+        get { lock (_sendSync) { return _queue?.Count ?? 0; } }
+    }
+
+    public bool IsClosing => Volatile.Read(ref ClosingSince) != 0;
+
+    /// <summary>Queues a frame; false if the connection is closing or the frame was dropped.</summary>
+    public bool Send(OutboundFrame frame)
+    {
+        var dropped = 0;
+        var overflow = false;
+        var schedule = false;
+        lock (_sendSync)
+        {
+            if (_closeQueued || _outputDone)
+            {
+                return false;
+            }
+            _queue ??= new Queue<OutboundFrame>(4);
+            if (_queue.Count >= _queueLimit || _queuedBytes + frame.Length > _queueBytesLimit)
+            {
+                if (_policy == SlowConsumerPolicy.DropOldest && _queue.Count > 0)
+                {
+                    while (_queue.Count > 0 && (_queue.Count >= _queueLimit || _queuedBytes + frame.Length > _queueBytesLimit))
+                    {
+                        var old = _queue.Dequeue();
+                        _queuedBytes -= old.Length;
+                        dropped++;
+                    }
+                }
+                else
+                {
+                    overflow = true;
+                }
+            }
+            if (!overflow)
+            {
+                _queue.Enqueue(frame);
+                _queuedBytes += frame.Length;
+                schedule = StartPumpLocked();
+            }
+        }
+        if (dropped > 0)
+        {
+            _metrics.Dropped(dropped);
+        }
+        if (overflow)
+        {
+            _metrics.Dropped(1);
+            Close(CloseCodes.SlowConsumer, "slow consumer: send queue full", dropQueued: true);
+            return false;
+        }
+        if (schedule)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+        }
+        return true;
+    }
+
+    /// <summary>Queues a close frame (after what is queued, unless <paramref name="dropQueued"/>); later sends are refused.</summary>
+    public void Close(int code, string reason, bool dropQueued = false, OutboundFrame? lastMessage = null)
+    {
+        var dropped = 0;
+        var schedule = false;
+        lock (_sendSync)
+        {
+            if (_closeQueued || _outputDone)
+            {
+                return;
+            }
+            _queue ??= new Queue<OutboundFrame>(2);
+            if (dropQueued)
+            {
+                dropped = _queue.Count;
+                _queue.Clear();
+                _queuedBytes = 0;
+            }
+            if (lastMessage is not null)
+            {
+                _queue.Enqueue(lastMessage);
+            }
+            _queue.Enqueue(OutboundFrame.Close(code, reason));
+            _closeQueued = true;
+            ServerCloseCode = code;
+            ServerCloseReason = reason;
+            _closeFlushed ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            Interlocked.CompareExchange(ref ClosingSince, Environment.TickCount64, 0);
+            schedule = StartPumpLocked();
+        }
+        if (dropped > 0)
+        {
+            _metrics.Dropped(dropped);
+        }
+        if (schedule)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+        }
+    }
+
+    /// <summary>Waits (bounded) until a queued close frame has been flushed.</summary>
+    public Task WhenCloseFlushedAsync(TimeSpan timeout)
+    {
+        Task? t;
+        lock (_sendSync)
+        {
+            t = _closeFlushed?.Task;
+        }
+        return t is null ? Task.CompletedTask : t.WaitAsync(timeout).ContinueWith(static _ => { }, TaskScheduler.Default);
+    }
+
+    /// <summary>Closes the TCP connection at once, discarding what is queued (DestroyClient, timeouts).</summary>
+    public void Abort(string reason)
+    {
+        lock (_sendSync)
+        {
+            _queue?.Clear();
+            _queuedBytes = 0;
+            _closeQueued = true;
+            Interlocked.CompareExchange(ref ClosingSince, Environment.TickCount64, 0);
+        }
+        _transport.Abort(new ConnectionAbortedException(reason));
+    }
+
+    /// <summary>Releases the queue's array of an idle connection (called by the heartbeat timer).</summary>
+    public void TrimIfIdle()
+    {
+        lock (_sendSync)
+        {
+            if (!_pumping && _queue is { Count: 0 })
+            {
+                _queue = null;
+            }
+        }
+    }
+
+    /// <summary>Called when the receive loop has ended: no more writes.</summary>
+    public void MarkDone()
+    {
+        lock (_sendSync)
+        {
+            _outputDone = true;
+            _queue = null;
+            _queuedBytes = 0;
+            _closeFlushed?.TrySetResult();
+        }
+    }
+
+    // Caller holds _sendSync; returns true when the caller must schedule the pump.
+    private bool StartPumpLocked()
+    {
+        if (_pumping)
+        {
+            return false;
+        }
+        _pumping = true;
+        return true;
+    }
+
+    void IThreadPoolWorkItem.Execute() => _ = PumpAsync();
+
+    private async Task PumpAsync()
+    {
+        try
+        {
+            while (true)
+            {
+                var count = 0;
+                long bytes = 0;
+                var closeWritten = false;
+                lock (_sendSync)
+                {
+                    if (_outputDone || _queue is null)
+                    {
+                        _pumping = false;
+                        return;
+                    }
+                    while (bytes < 64 * 1024 && _queue.TryDequeue(out var frame))
+                    {
+                        _queuedBytes -= frame.Length;
+                        _output.Write(frame.Bytes);
+                        bytes += frame.Length;
+                        if (frame.CountsAsMessage)
+                        {
+                            count++;
+                        }
+                        if (frame.IsClose)
+                        {
+                            closeWritten = true;
+                            _queue.Clear();
+                            _queuedBytes = 0;
+                            break;
+                        }
+                    }
+                    if (bytes == 0)
+                    {
+                        _pumping = false;
+                        return;
+                    }
+                }
+                var result = await _output.FlushAsync().ConfigureAwait(false);
+                if (count > 0)
+                {
+                    _metrics.MessagesSent(count, bytes);
+                }
+                if (closeWritten)
+                {
+                    lock (_sendSync)
+                    {
+                        _outputDone = true;
+                        _pumping = false;
+                        _closeFlushed?.TrySetResult();
+                    }
+                    return;
+                }
+                if (result.IsCompleted || result.IsCanceled)
+                {
+                    lock (_sendSync)
+                    {
+                        _outputDone = true;
+                        _pumping = false;
+                        _queue?.Clear();
+                        _queuedBytes = 0;
+                    }
+                    return;
+                }
+            }
+        }
+        catch (Exception)
+        {
+            lock (_sendSync)
+            {
+                _outputDone = true;
+                _pumping = false;
+                _queue?.Clear();
+                _queuedBytes = 0;
+                _closeFlushed?.TrySetResult();
+            }
+        }
+    }
+}

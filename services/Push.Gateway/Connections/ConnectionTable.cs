@@ -1,0 +1,391 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using Push.Gateway.WebSockets;
+
+namespace Push.Gateway.Connections;
+
+/// <summary>
+/// This gateway's clients, and the uids and groups they belong to. Groups and uids live only here and are released
+/// when their last connection leaves. Fan-out copies the targets under the lock and sends outside it.
+/// </summary>
+internal sealed class ConnectionTable(GatewayIdentity identity)
+{
+    private readonly ConcurrentDictionary<long, ClientConnection> _byId = new();
+    private readonly Lock _sync = new();
+    private readonly Dictionary<string, HashSet<ClientConnection>> _groups = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, HashSet<ClientConnection>> _uids = new(StringComparer.Ordinal);
+    private long _sequence;
+
+    public string GatewayId => identity.Id;
+
+    public int Count => _byId.Count;
+
+    public int GroupCount { get { lock (_sync) { return _groups.Count; } } }
+
+    public int UidCount { get { lock (_sync) { return _uids.Count; } } }
+
+    public IEnumerable<ClientConnection> All => _byId.Values;
+
+    public long NextSequence() => Interlocked.Increment(ref _sequence);
+
+    public void Add(ClientConnection connection) => _byId[connection.Sequence] = connection;
+
+    public void Remove(ClientConnection connection)
+    {
+        if (!_byId.TryRemove(connection.Sequence, out _))
+        {
+            return;
+        }
+        lock (_sync)
+        {
+            if (connection.Uid is { } uid)
+            {
+                RemoveFrom(_uids, uid, connection);
+            }
+            if (connection.Groups is { } groups)
+            {
+                foreach (var g in groups)
+                {
+                    RemoveFrom(_groups, g, connection);
+                }
+            }
+        }
+    }
+
+    /// <summary>Finds a local connection by client id (null when the id is not this gateway's or not connected).</summary>
+    public ClientConnection? Find(string clientId)
+    {
+        if (!ClientId.TryParse(clientId, out var gw, out var seq) || !string.Equals(gw, identity.Id, StringComparison.Ordinal))
+        {
+            return null;
+        }
+        return _byId.TryGetValue(seq, out var c) ? c : null;
+    }
+
+    public ClientConnection? Find(long sequence) => _byId.TryGetValue(sequence, out var c) ? c : null;
+
+    public void BindUid(ClientConnection c, string uid)
+    {
+        lock (_sync)
+        {
+            if (string.Equals(c.Uid, uid, StringComparison.Ordinal))
+            {
+                return;
+            }
+            if (c.Uid is { } old)
+            {
+                RemoveFrom(_uids, old, c);
+            }
+            if (!_byId.ContainsKey(c.Sequence))
+            {
+                return; // closed meanwhile
+            }
+            c.Uid = uid;
+            AddTo(_uids, uid, c);
+        }
+    }
+
+    public void UnbindUid(ClientConnection c)
+    {
+        lock (_sync)
+        {
+            if (c.Uid is { } old)
+            {
+                RemoveFrom(_uids, old, c);
+                c.Uid = null;
+            }
+        }
+    }
+
+    /// <summary>Adds the connection to a group; false when it is already in <paramref name="maxGroups"/> groups.</summary>
+    public bool JoinGroup(ClientConnection c, string group, int maxGroups)
+    {
+        lock (_sync)
+        {
+            c.Groups ??= new List<string>(1);
+            if (c.Groups.Contains(group))
+            {
+                return true;
+            }
+            if (c.Groups.Count >= maxGroups)
+            {
+                return false;
+            }
+            if (!_byId.ContainsKey(c.Sequence))
+            {
+                return true; // closed meanwhile
+            }
+            c.Groups.Add(group);
+            AddTo(_groups, group, c);
+            return true;
+        }
+    }
+
+    public void LeaveGroup(ClientConnection c, string group)
+    {
+        lock (_sync)
+        {
+            if (c.Groups is { } groups && groups.Remove(group))
+            {
+                RemoveFrom(_groups, group, c);
+                if (groups.Count == 0)
+                {
+                    c.Groups = null;
+                }
+            }
+        }
+    }
+
+    public int Ungroup(string group)
+    {
+        lock (_sync)
+        {
+            if (!_groups.Remove(group, out var members))
+            {
+                return 0;
+            }
+            foreach (var c in members)
+            {
+                c.Groups?.Remove(group);
+                if (c.Groups is { Count: 0 })
+                {
+                    c.Groups = null;
+                }
+            }
+            return members.Count;
+        }
+    }
+
+    /// <summary>Sends a frame to every member of the groups (once per connection), minus exclusions.</summary>
+    public int SendToGroups(IReadOnlyList<string> groups, HashSet<long>? exclude, OutboundFrame frame)
+    {
+        ClientConnection[] targets;
+        int n;
+        lock (_sync)
+        {
+            if (groups.Count == 1)
+            {
+                if (!_groups.TryGetValue(groups[0], out var members))
+                {
+                    return 0;
+                }
+                targets = ArrayPool<ClientConnection>.Shared.Rent(members.Count);
+                members.CopyTo(targets);
+                n = members.Count;
+            }
+            else
+            {
+                HashSet<ClientConnection>? union = null;
+                foreach (var g in groups)
+                {
+                    if (_groups.TryGetValue(g, out var members))
+                    {
+                        union ??= new HashSet<ClientConnection>(members.Count);
+                        union.UnionWith(members);
+                    }
+                }
+                if (union is null)
+                {
+                    return 0;
+                }
+                targets = ArrayPool<ClientConnection>.Shared.Rent(union.Count);
+                union.CopyTo(targets);
+                n = union.Count;
+            }
+        }
+        return SendAndReturn(targets, n, exclude, frame);
+    }
+
+    public int SendToUids(IReadOnlyList<string> uids, OutboundFrame frame)
+    {
+        ClientConnection[] targets;
+        var n = 0;
+        lock (_sync)
+        {
+            var total = 0;
+            foreach (var u in uids)
+            {
+                if (_uids.TryGetValue(u, out var set))
+                {
+                    total += set.Count;
+                }
+            }
+            if (total == 0)
+            {
+                return 0;
+            }
+            targets = ArrayPool<ClientConnection>.Shared.Rent(total);
+            foreach (var u in uids)
+            {
+                if (_uids.TryGetValue(u, out var set))
+                {
+                    foreach (var c in set)
+                    {
+                        // a connection has one uid, so only repeated uids in the request can repeat it
+                        if (Array.IndexOf(targets, c, 0, n) < 0 || uids.Count == 1)
+                        {
+                            targets[n++] = c;
+                        }
+                    }
+                }
+            }
+        }
+        return SendAndReturn(targets, n, null, frame);
+    }
+
+    public int SendToAll(HashSet<long>? exclude, OutboundFrame frame)
+    {
+        var sent = 0;
+        foreach (var (seq, c) in _byId)
+        {
+            if (exclude is not null && exclude.Contains(seq))
+            {
+                continue;
+            }
+            if (c.Send(frame))
+            {
+                sent++;
+            }
+        }
+        return sent;
+    }
+
+    private static int SendAndReturn(ClientConnection[] targets, int n, HashSet<long>? exclude, OutboundFrame frame)
+    {
+        var sent = 0;
+        try
+        {
+            for (var i = 0; i < n; i++)
+            {
+                var c = targets[i];
+                if (exclude is not null && exclude.Contains(c.Sequence))
+                {
+                    continue;
+                }
+                if (c.Send(frame))
+                {
+                    sent++;
+                }
+            }
+        }
+        finally
+        {
+            Array.Clear(targets, 0, n);
+            ArrayPool<ClientConnection>.Shared.Return(targets);
+        }
+        return sent;
+    }
+
+    // ---- queries (local) ----
+
+    public ClientConnection[] GroupMembers(string group)
+    {
+        lock (_sync)
+        {
+            return _groups.TryGetValue(group, out var m) ? [.. m] : [];
+        }
+    }
+
+    public ClientConnection[] UidMembers(string uid)
+    {
+        lock (_sync)
+        {
+            return _uids.TryGetValue(uid, out var m) ? [.. m] : [];
+        }
+    }
+
+    public int GroupSize(string group)
+    {
+        lock (_sync)
+        {
+            return _groups.TryGetValue(group, out var m) ? m.Count : 0;
+        }
+    }
+
+    public bool HasUid(string uid)
+    {
+        lock (_sync)
+        {
+            return _uids.ContainsKey(uid);
+        }
+    }
+
+    public string[] GroupNames()
+    {
+        lock (_sync)
+        {
+            return [.. _groups.Keys];
+        }
+    }
+
+    public string[] UidNames()
+    {
+        lock (_sync)
+        {
+            return [.. _uids.Keys];
+        }
+    }
+
+    public string[] UidsOfGroup(string group)
+    {
+        lock (_sync)
+        {
+            if (!_groups.TryGetValue(group, out var m))
+            {
+                return [];
+            }
+            var set = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var c in m)
+            {
+                if (c.Uid is { } u)
+                {
+                    set.Add(u);
+                }
+            }
+            return [.. set];
+        }
+    }
+
+    public Dictionary<string, string[]> AllGroupMembers()
+    {
+        lock (_sync)
+        {
+            return _groups.ToDictionary(kv => kv.Key, kv => kv.Value.Select(c => c.ClientId).ToArray(), StringComparer.Ordinal);
+        }
+    }
+
+    public Dictionary<string, string[]> AllGroupUids()
+    {
+        lock (_sync)
+        {
+            var result = new Dictionary<string, string[]>(StringComparer.Ordinal);
+            foreach (var (g, m) in _groups)
+            {
+                var uids = m.Where(c => c.Uid is not null).Select(c => c.Uid!).Distinct(StringComparer.Ordinal).ToArray();
+                if (uids.Length > 0)
+                {
+                    result[g] = uids;
+                }
+            }
+            return result;
+        }
+    }
+
+    private static void AddTo(Dictionary<string, HashSet<ClientConnection>> map, string key, ClientConnection c)
+    {
+        if (!map.TryGetValue(key, out var set))
+        {
+            set = new HashSet<ClientConnection>();
+            map[key] = set;
+        }
+        set.Add(c);
+    }
+
+    private static void RemoveFrom(Dictionary<string, HashSet<ClientConnection>> map, string key, ClientConnection c)
+    {
+        if (map.TryGetValue(key, out var set) && set.Remove(c) && set.Count == 0)
+        {
+            map.Remove(key);
+        }
+    }
+}

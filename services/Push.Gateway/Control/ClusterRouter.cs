@@ -1,0 +1,154 @@
+using Grpc.Core;
+using Microsoft.Extensions.Options;
+using Push.Gateway.Connections;
+using Push.Hosting;
+using Push.Hosting.Cluster;
+using Push.V1;
+
+namespace Push.Gateway.Control;
+
+/// <summary>
+/// Routes control calls over the cluster: a client id goes to the gateway it names; uid, group, all and query calls
+/// run here and on every other live gateway in parallel (marked "push-scope: local" so they do not fan out again),
+/// each peer under a deadline; the caller merges the answers and learns which gateways answered.
+/// </summary>
+internal sealed class ClusterRouter(
+    ConnectionTable table,
+    GatewayIdentity identity,
+    ClusterMembership membership,
+    PeerDirectory peers,
+    IOptions<ClusterOptions> cluster,
+    TimeProvider time)
+{
+    public const string ScopeHeader = "push-scope";
+
+    public string GatewayId => identity.Id;
+
+    public static bool IsForwarded(ServerCallContext context) => context.RequestHeaders.GetValue(ScopeHeader) == "local";
+
+    /// <summary>Validates a client id and returns its gateway id.</summary>
+    public static (string GatewayId, long Sequence) ParseClientId(string? clientId, string field = "client_id")
+    {
+        if (string.IsNullOrEmpty(clientId))
+        {
+            throw Errors.InvalidField(field, "must not be empty");
+        }
+        if (!ClientId.TryParse(clientId, out var gw, out var seq))
+        {
+            throw Errors.InvalidField(field, ClientId.Describe(clientId));
+        }
+        return (gw, seq);
+    }
+
+    /// <summary>Runs an operation on the gateway that owns <paramref name="clientId"/>.</summary>
+    public async Task<TResponse> OnOwnerAsync<TResponse>(
+        string clientId,
+        ServerCallContext context,
+        Func<ClientConnection, TResponse> local,
+        Func<GatewayService.GatewayServiceClient, CallOptions, AsyncUnaryCall<TResponse>> remote,
+        Func<TResponse>? whenOffline = null)
+    {
+        var (gw, _) = ParseClientId(clientId);
+        if (string.Equals(gw, identity.Id, StringComparison.Ordinal))
+        {
+            var c = table.Find(clientId);
+            if (c is null)
+            {
+                return whenOffline is not null ? whenOffline() : throw Errors.ClientNotFound(clientId);
+            }
+            return local(c);
+        }
+        if (IsForwarded(context))
+        {
+            return whenOffline is not null ? whenOffline() : throw Errors.ClientNotFound(clientId);
+        }
+        var member = membership.FindGateway(gw);
+        if (member is null)
+        {
+            return whenOffline is not null ? whenOffline() : throw Errors.GatewayGone(clientId, gw);
+        }
+        try
+        {
+            return await remote(peers.Get(member), PeerOptions(context)).ResponseAsync.ConfigureAwait(false);
+        }
+        catch (RpcException ex) when (ex.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded or StatusCode.Internal or StatusCode.Unknown or StatusCode.Cancelled && !context.CancellationToken.IsCancellationRequested)
+        {
+            throw Errors.GatewayUnreachable(gw, ex.Status.Detail);
+        }
+    }
+
+    /// <summary>Runs an operation here and on every other live gateway (or only on <paramref name="only"/>), in parallel.</summary>
+    public async Task<(List<TResponse> Results, ClusterReach Reach)> ScatterAsync<TResponse>(
+        ServerCallContext context,
+        Func<TResponse> local,
+        Func<GatewayService.GatewayServiceClient, CallOptions, AsyncUnaryCall<TResponse>> remote,
+        ISet<string>? only = null)
+    {
+        var results = new List<TResponse>();
+        var reach = new ClusterReach();
+        var includeSelf = only is null || only.Contains(identity.Id);
+        if (IsForwarded(context))
+        {
+            results.Add(local());
+            reach.GatewaysTotal = reach.GatewaysAnswered = 1;
+            return (results, reach);
+        }
+        var others = membership.Gateways.Where(g => !string.Equals(g.Id, identity.Id, StringComparison.Ordinal) && (only is null || only.Contains(g.Id))).ToArray();
+        var options = PeerOptions(context);
+        var calls = new Task<TResponse>[others.Length];
+        for (var i = 0; i < others.Length; i++)
+        {
+            try
+            {
+                calls[i] = remote(peers.Get(others[i]), options).ResponseAsync;
+            }
+            catch (Exception ex)
+            {
+                calls[i] = Task.FromException<TResponse>(ex);
+            }
+        }
+        if (includeSelf)
+        {
+            results.Add(local());
+            reach.GatewaysTotal++;
+            reach.GatewaysAnswered++;
+        }
+        for (var i = 0; i < others.Length; i++)
+        {
+            reach.GatewaysTotal++;
+            try
+            {
+                results.Add(await calls[i].ConfigureAwait(false));
+                reach.GatewaysAnswered++;
+            }
+            catch (Exception)
+            {
+                reach.UnreachableGatewayIds.Add(others[i].Id);
+            }
+        }
+        // Ids of gateways that are gone (named by `only` but not members) are reported too.
+        if (only is not null)
+        {
+            foreach (var id in only)
+            {
+                if (!string.Equals(id, identity.Id, StringComparison.Ordinal) && !others.Any(o => string.Equals(o.Id, id, StringComparison.Ordinal)))
+                {
+                    reach.GatewaysTotal++;
+                    reach.UnreachableGatewayIds.Add(id);
+                }
+            }
+        }
+        return (results, reach);
+    }
+
+    private CallOptions PeerOptions(ServerCallContext context)
+    {
+        var deadline = time.GetUtcNow().UtcDateTime + cluster.Value.PeerTimeout;
+        if (context.Deadline < deadline)
+        {
+            deadline = context.Deadline;
+        }
+        var headers = new Metadata { { ScopeHeader, "local" } };
+        return new CallOptions(headers, deadline, context.CancellationToken);
+    }
+}

@@ -1,0 +1,66 @@
+using Grpc.Net.Client;
+using Microsoft.Extensions.Options;
+using Push.Hosting;
+using Push.Hosting.Cluster;
+using Push.V1;
+
+namespace Push.Gateway.Control;
+
+/// <summary>gRPC clients of the other gateways, one channel per address, dropped when the gateway leaves.</summary>
+internal sealed class PeerDirectory : IDisposable
+{
+    private readonly Lock _sync = new();
+    private readonly Dictionary<string, (GrpcChannel Channel, GatewayService.GatewayServiceClient Client)> _peers = new(StringComparer.Ordinal);
+    private readonly ClusterMembership _membership;
+    private readonly string? _secret;
+
+    public PeerDirectory(ClusterMembership membership, IOptions<ClusterOptions> options)
+    {
+        _membership = membership;
+        _secret = options.Value.Secret;
+        membership.Changed += Prune;
+    }
+
+    public GatewayService.GatewayServiceClient Get(Member gateway)
+    {
+        lock (_sync)
+        {
+            if (!_peers.TryGetValue(gateway.Address, out var peer))
+            {
+                var channel = PushChannel.Create(gateway.Address);
+                peer = (channel, new GatewayService.GatewayServiceClient(PushChannel.Invoker(channel, _secret)));
+                _peers[gateway.Address] = peer;
+            }
+            return peer.Client;
+        }
+    }
+
+    private void Prune()
+    {
+        var live = _membership.Gateways.Select(g => g.Address).ToHashSet(StringComparer.Ordinal);
+        lock (_sync)
+        {
+            foreach (var address in _peers.Keys.ToArray())
+            {
+                if (!live.Contains(address))
+                {
+                    _peers.Remove(address, out var gone);
+                    gone.Channel.Dispose();
+                }
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        _membership.Changed -= Prune;
+        lock (_sync)
+        {
+            foreach (var p in _peers.Values)
+            {
+                p.Channel.Dispose();
+            }
+            _peers.Clear();
+        }
+    }
+}

@@ -1,0 +1,102 @@
+using System.Diagnostics.Metrics;
+
+namespace Push.Gateway.Diagnostics;
+
+/// <summary>The gateway's instruments (Meter "Push.Gateway").</summary>
+internal sealed class GatewayMetrics
+{
+    public const string MeterName = "Push.Gateway";
+
+    private readonly UpDownCounter<long> _active;
+    private readonly Counter<long> _opened;
+    private readonly Counter<long> _closed;
+    private readonly Counter<long> _received;
+    private readonly Counter<long> _receivedBytes;
+    private readonly Counter<long> _sent;
+    private readonly Counter<long> _sentBytes;
+    private readonly Counter<long> _dropped;
+    private readonly Counter<long> _pushes;
+    private readonly Histogram<long> _fanout;
+    private readonly Histogram<double> _pushDuration;
+    private readonly Counter<long> _eventsDropped;
+    private readonly Counter<long> _handshakeRejected;
+
+    // Totals for GetStatus (cheap, process-wide).
+    public long MessagesIn;
+    public long MessagesOut;
+    public long MessagesDropped;
+
+    public GatewayMetrics(IMeterFactory factory)
+    {
+        var meter = factory.Create(MeterName);
+        _active = meter.CreateUpDownCounter<long>("push.gateway.connections.active", "{connection}", "Connected WebSocket clients.");
+        _opened = meter.CreateCounter<long>("push.gateway.connections.opened", "{connection}", "WebSocket connections accepted.");
+        _closed = meter.CreateCounter<long>("push.gateway.connections.closed", "{connection}", "WebSocket connections closed, by reason.");
+        _received = meter.CreateCounter<long>("push.gateway.messages.received", "{message}", "Messages received from clients.");
+        _receivedBytes = meter.CreateCounter<long>("push.gateway.bytes.received", "By", "Payload bytes received from clients.");
+        _sent = meter.CreateCounter<long>("push.gateway.messages.sent", "{message}", "Messages written to clients.");
+        _sentBytes = meter.CreateCounter<long>("push.gateway.bytes.sent", "By", "Frame bytes written to clients.");
+        _dropped = meter.CreateCounter<long>("push.gateway.send_queue.dropped", "{message}", "Messages dropped because a client's send queue was full.");
+        _pushes = meter.CreateCounter<long>("push.gateway.pushes", "{push}", "Control API pushes handled, by kind (client, uid, group, all, batch).");
+        _fanout = meter.CreateHistogram<long>("push.gateway.push.fanout", "{connection}", "Connections one push was handed to on this gateway.");
+        _pushDuration = meter.CreateHistogram<double>("push.gateway.push.duration", "s", "Time to hand a push to every target connection of the cluster.");
+        _eventsDropped = meter.CreateCounter<long>("push.gateway.worker_events.dropped", "{event}", "Connection events that could not be handed to any worker.");
+        _handshakeRejected = meter.CreateCounter<long>("push.gateway.handshakes.rejected", "{handshake}", "WebSocket handshakes refused, by reason.");
+        meter.CreateObservableGauge("push.gateway.send_queue.depth", () => SendQueueDepth(), "{message}", "Messages queued towards clients, summed over connections.");
+        meter.CreateObservableGauge("push.gateway.worker_streams.open", () => OpenWorkerStreams(), "{stream}", "Worker streams this gateway has open.");
+    }
+
+    public Func<long> SendQueueDepth { get; set; } = static () => 0;
+    public Func<int> OpenWorkerStreams { get; set; } = static () => 0;
+
+    public void ConnectionOpened()
+    {
+        _active.Add(1);
+        _opened.Add(1);
+    }
+
+    public void ConnectionClosed(string reason)
+    {
+        _active.Add(-1);
+        _closed.Add(1, new KeyValuePair<string, object?>("push.close_reason", reason));
+    }
+
+    public void MessageReceived(int bytes)
+    {
+        Interlocked.Increment(ref MessagesIn);
+        _received.Add(1);
+        _receivedBytes.Add(bytes);
+    }
+
+    public void MessagesSent(int count, long bytes)
+    {
+        Interlocked.Add(ref MessagesOut, count);
+        _sent.Add(count);
+        _sentBytes.Add(bytes);
+    }
+
+    public void Dropped(int count)
+    {
+        Interlocked.Add(ref MessagesDropped, count);
+        _dropped.Add(count);
+    }
+
+    public void Push(string kind, long fanout)
+    {
+        var tag = new KeyValuePair<string, object?>("push.target", kind);
+        _pushes.Add(1, tag);
+        _fanout.Record(fanout, tag);
+    }
+
+    public void PushDuration(string kind, double seconds)
+        => _pushDuration.Record(seconds, new KeyValuePair<string, object?>("push.target", kind));
+
+    public void EventDropped(string reason)
+    {
+        Interlocked.Increment(ref MessagesDropped);
+        _eventsDropped.Add(1, new KeyValuePair<string, object?>("push.reason", reason));
+    }
+
+    public void HandshakeRejected(string reason)
+        => _handshakeRejected.Add(1, new KeyValuePair<string, object?>("push.reason", reason));
+}

@@ -1,0 +1,102 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Push.Gateway;
+
+/// <summary>What to do when a client's send queue is full.</summary>
+public enum SlowConsumerPolicy
+{
+    /// <summary>Close the client with 4001 (slow consumer).</summary>
+    Close,
+    /// <summary>Drop the oldest queued messages to make room.</summary>
+    DropOldest,
+}
+
+/// <summary>What to do when a client sends faster than Gateway:MaxMessagesPerSecond.</summary>
+public enum RateLimitPolicy
+{
+    /// <summary>Close the client with 1008 (policy violation).</summary>
+    Close,
+    /// <summary>Drop the excess messages.</summary>
+    Drop,
+}
+
+/// <summary>Gateway settings (section "Gateway", env Gateway__Name).</summary>
+public sealed class GatewayOptions
+{
+    public const string SectionName = "Gateway";
+
+    /// <summary>Interval of the heartbeat (GatewayWorker pingInterval). 0 disables it. Defaults to 25 seconds.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
+    public TimeSpan PingInterval { get; set; } = TimeSpan.FromSeconds(25);
+
+    /// <summary>Intervals without any data or pong before the client is closed with 4000 (pingNotResponseLimit). 0: only send pings. Defaults to 2.</summary>
+    [Range(0, 1000)]
+    public int PingNotResponseLimit { get; set; } = 2;
+
+    /// <summary>Text message sent as the ping (pingData). Empty: a WebSocket ping control frame, which browsers answer by themselves.</summary>
+    public string PingData { get; set; } = string.Empty;
+
+    /// <summary>Largest message a client may send, in bytes (close 1009 above). Defaults to 64 KiB.</summary>
+    [Range(125, 64 * 1024 * 1024)]
+    public int MaxMessageSize { get; set; } = 64 * 1024;
+
+    /// <summary>Largest payload a push may carry, in bytes (INVALID_ARGUMENT above). Defaults to 1 MiB.</summary>
+    [Range(1, 64 * 1024 * 1024)]
+    public int MaxPushSize { get; set; } = 1024 * 1024;
+
+    /// <summary>Messages a client's send queue holds before the slow-consumer policy applies. Defaults to 4096.</summary>
+    [Range(1, 1_000_000)]
+    public int SendQueueLimit { get; set; } = 4096;
+
+    /// <summary>Bytes a client's send queue holds before the slow-consumer policy applies (sendToClientBufferSize). Defaults to 1 MiB.</summary>
+    [Range(1024, 1024 * 1024 * 1024)]
+    public int SendQueueBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>What happens to a client whose send queue is full. Defaults to Close.</summary>
+    public SlowConsumerPolicy SlowConsumerPolicy { get; set; } = SlowConsumerPolicy.Close;
+
+    /// <summary>Most clients this gateway holds; more get HTTP 503. Defaults to 100,000.</summary>
+    [Range(1, 10_000_000)]
+    public int MaxConnections { get; set; } = 100_000;
+
+    /// <summary>Time a new TCP connection has to complete the WebSocket handshake. Defaults to 10 seconds.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "00:10:00")]
+    public TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Largest handshake request (request line + headers), in bytes (HTTP 431 above). Defaults to 16 KiB.</summary>
+    [Range(512, 1024 * 1024)]
+    public int MaxHandshakeSize { get; set; } = 16 * 1024;
+
+    /// <summary>Origins allowed to connect (e.g. https://app.example.com). Empty allows any origin.</summary>
+    public List<string> AllowedOrigins { get; set; } = [];
+
+    /// <summary>Most groups one connection may join. Defaults to 1,000.</summary>
+    [Range(1, 1_000_000)]
+    public int MaxGroupsPerConnection { get; set; } = 1000;
+
+    /// <summary>Largest session (sum of key and value lengths in UTF-16 chars). Defaults to 64 Ki.</summary>
+    [Range(16, 64 * 1024 * 1024)]
+    public int MaxSessionSize { get; set; } = 64 * 1024;
+
+    /// <summary>Largest group or uid name, in characters. Defaults to 256.</summary>
+    [Range(1, 65536)]
+    public int MaxNameLength { get; set; } = 256;
+
+    /// <summary>Messages per second a client may send (a burst of twice that is allowed). 0: unlimited.</summary>
+    [Range(0, 1_000_000)]
+    public int MaxMessagesPerSecond { get; set; }
+
+    /// <summary>What happens to a client that sends too fast. Defaults to Close (1008).</summary>
+    public RateLimitPolicy RateLimitPolicy { get; set; } = RateLimitPolicy.Close;
+
+    /// <summary>Events queued towards one worker before client reads wait (backpressure). Defaults to 65,536.</summary>
+    [Range(16, 10_000_000)]
+    public int WorkerQueueCapacity { get; set; } = 65536;
+
+    /// <summary>Time clients get to go when the gateway drains (SIGTERM or Drain). Defaults to 10 seconds.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:10:00")]
+    public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Serve the demo page at GET / on the WebSocket port. Defaults to false (on with `push start`).</summary>
+    public bool DemoPage { get; set; }
+}

@@ -1,0 +1,589 @@
+using System.Diagnostics;
+using Grpc.Core;
+using Microsoft.Extensions.Options;
+using Push.Gateway.Connections;
+using Push.Gateway.Control;
+using Push.Gateway.Diagnostics;
+using Push.Gateway.Hosting;
+using Push.Gateway.WebSockets;
+using Push.Hosting;
+using Push.V1;
+
+namespace Push.Gateway.Grpc;
+
+/// <summary>
+/// The control API (GatewayClient's surface). Validates each request, then lets <see cref="ClusterRouter"/> run it on
+/// the owning gateway or on every gateway, and <see cref="ConnectionTable"/> do the local part.
+/// </summary>
+internal sealed class GatewayGrpcService(
+    ConnectionTable table,
+    ClusterRouter router,
+    GatewayMetrics metrics,
+    DrainCoordinator drain,
+    StatusReporter status,
+    IOptions<GatewayOptions> options) : GatewayService.GatewayServiceBase
+{
+    private GatewayOptions O => options.Value;
+
+    // ---------------- sends ----------------
+
+    public override Task<SendToClientResponse> SendToClient(SendToClientRequest request, ServerCallContext context)
+    {
+        ClusterRouter.ParseClientId(request.ClientId);
+        var frame = Payload.Encode(request.DataCase == SendToClientRequest.DataOneofCase.Text, request.Text, request.DataCase == SendToClientRequest.DataOneofCase.Binary ? request.Binary : null, O.MaxPushSize);
+        var start = Stopwatch.GetTimestamp();
+        return router.OnOwnerAsync(request.ClientId, context,
+            c =>
+            {
+                var n = c.Send(frame) ? 1 : 0;
+                metrics.Push("client", n);
+                metrics.PushDuration("client", Stopwatch.GetElapsedTime(start).TotalSeconds);
+                return new SendToClientResponse { Delivered = n };
+            },
+            (client, o) => client.SendToClientAsync(request, o));
+    }
+
+    public override async Task<SendToAllResponse> SendToAll(SendToAllRequest request, ServerCallContext context)
+    {
+        var frame = Payload.Encode(request.DataCase == SendToAllRequest.DataOneofCase.Text, request.Text, request.DataCase == SendToAllRequest.DataOneofCase.Binary ? request.Binary : null, O.MaxPushSize);
+        var exclude = LocalExclusions(request.ExcludeClientIds);
+        var start = Stopwatch.GetTimestamp();
+        HashSet<string>? only = null;
+        if (request.ClientIds.Count > 0)
+        {
+            only = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var id in request.ClientIds)
+            {
+                only.Add(ClusterRouter.ParseClientId(id, "client_ids").GatewayId);
+            }
+        }
+        var (results, reach) = await router.ScatterAsync(context, () =>
+        {
+            int n;
+            if (request.ClientIds.Count > 0)
+            {
+                n = 0;
+                foreach (var id in request.ClientIds.Distinct(StringComparer.Ordinal))
+                {
+                    var c = table.Find(id);
+                    if (c is not null && (exclude is null || !exclude.Contains(c.Sequence)) && c.Send(frame))
+                    {
+                        n++;
+                    }
+                }
+            }
+            else
+            {
+                n = table.SendToAll(exclude, frame);
+            }
+            metrics.Push("all", n);
+            return new SendToAllResponse { Delivered = n };
+        }, (client, o) => client.SendToAllAsync(request, o), only).ConfigureAwait(false);
+        metrics.PushDuration("all", Stopwatch.GetElapsedTime(start).TotalSeconds);
+        return new SendToAllResponse { Delivered = results.Sum(r => r.Delivered), Reach = reach };
+    }
+
+    public override async Task<SendToUidResponse> SendToUid(SendToUidRequest request, ServerCallContext context)
+    {
+        ValidateNames(request.Uids, "uids");
+        var frame = Payload.Encode(request.DataCase == SendToUidRequest.DataOneofCase.Text, request.Text, request.DataCase == SendToUidRequest.DataOneofCase.Binary ? request.Binary : null, O.MaxPushSize);
+        var start = Stopwatch.GetTimestamp();
+        var (results, reach) = await router.ScatterAsync(context, () =>
+        {
+            var n = table.SendToUids(request.Uids, frame);
+            metrics.Push("uid", n);
+            return new SendToUidResponse { Delivered = n };
+        }, (client, o) => client.SendToUidAsync(request, o)).ConfigureAwait(false);
+        metrics.PushDuration("uid", Stopwatch.GetElapsedTime(start).TotalSeconds);
+        return new SendToUidResponse { Delivered = results.Sum(r => r.Delivered), Reach = reach };
+    }
+
+    public override async Task<SendToGroupResponse> SendToGroup(SendToGroupRequest request, ServerCallContext context)
+    {
+        ValidateNames(request.Groups, "groups");
+        var frame = Payload.Encode(request.DataCase == SendToGroupRequest.DataOneofCase.Text, request.Text, request.DataCase == SendToGroupRequest.DataOneofCase.Binary ? request.Binary : null, O.MaxPushSize);
+        var exclude = LocalExclusions(request.ExcludeClientIds);
+        var start = Stopwatch.GetTimestamp();
+        var (results, reach) = await router.ScatterAsync(context, () =>
+        {
+            var n = table.SendToGroups(request.Groups, exclude, frame);
+            metrics.Push("group", n);
+            return new SendToGroupResponse { Delivered = n };
+        }, (client, o) => client.SendToGroupAsync(request, o)).ConfigureAwait(false);
+        metrics.PushDuration("group", Stopwatch.GetElapsedTime(start).TotalSeconds);
+        return new SendToGroupResponse { Delivered = results.Sum(r => r.Delivered), Reach = reach };
+    }
+
+    public override async Task<SendBatchResponse> SendBatch(SendBatchRequest request, ServerCallContext context)
+    {
+        if (request.Items.Count == 0)
+        {
+            throw Errors.InvalidField("items", "must not be empty");
+        }
+        var frames = new OutboundFrame[request.Items.Count];
+        for (var i = 0; i < request.Items.Count; i++)
+        {
+            var item = request.Items[i];
+            var targets = (item.ClientId.Length > 0 ? 1 : 0) + (item.Uids.Count > 0 ? 1 : 0) + (item.Groups.Count > 0 ? 1 : 0) + (item.All ? 1 : 0);
+            if (targets != 1)
+            {
+                throw Errors.InvalidField($"items[{i}]", "set exactly one target: client_id, uids, groups or all");
+            }
+            if (item.ClientId.Length > 0)
+            {
+                ClusterRouter.ParseClientId(item.ClientId, $"items[{i}].client_id");
+            }
+            ValidateNames(item.Uids, $"items[{i}].uids", allowEmpty: true);
+            ValidateNames(item.Groups, $"items[{i}].groups", allowEmpty: true);
+            frames[i] = Payload.Encode(item.DataCase == BatchItem.DataOneofCase.Text, item.Text, item.DataCase == BatchItem.DataOneofCase.Binary ? item.Binary : null, O.MaxPushSize);
+        }
+        var (results, reach) = await router.ScatterAsync(context, () =>
+        {
+            long n = 0;
+            for (var i = 0; i < frames.Length; i++)
+            {
+                var item = request.Items[i];
+                if (item.ClientId.Length > 0)
+                {
+                    n += table.Find(item.ClientId)?.Send(frames[i]) == true ? 1 : 0;
+                }
+                else if (item.Uids.Count > 0)
+                {
+                    n += table.SendToUids(item.Uids, frames[i]);
+                }
+                else if (item.Groups.Count > 0)
+                {
+                    n += table.SendToGroups(item.Groups, null, frames[i]);
+                }
+                else
+                {
+                    n += table.SendToAll(null, frames[i]);
+                }
+            }
+            metrics.Push("batch", n);
+            return new SendBatchResponse { Delivered = n };
+        }, (client, o) => client.SendBatchAsync(request, o)).ConfigureAwait(false);
+        return new SendBatchResponse { Delivered = results.Sum(r => r.Delivered), Reach = reach };
+    }
+
+    // ---------------- one client ----------------
+
+    public override Task<CloseClientResponse> CloseClient(CloseClientRequest request, ServerCallContext context)
+    {
+        OutboundFrame? last = request.DataCase == CloseClientRequest.DataOneofCase.None
+            ? null
+            : Payload.Encode(request.DataCase == CloseClientRequest.DataOneofCase.Text, request.Text, request.DataCase == CloseClientRequest.DataOneofCase.Binary ? request.Binary : null, O.MaxPushSize);
+        return router.OnOwnerAsync(request.ClientId, context, c =>
+        {
+            c.Close(CloseCodes.Normal, "closed by server", lastMessage: last);
+            return new CloseClientResponse();
+        }, (client, o) => client.CloseClientAsync(request, o));
+    }
+
+    public override Task<DestroyClientResponse> DestroyClient(DestroyClientRequest request, ServerCallContext context)
+        => router.OnOwnerAsync(request.ClientId, context, c =>
+        {
+            c.Abort("destroyed by server");
+            return new DestroyClientResponse();
+        }, (client, o) => client.DestroyClientAsync(request, o));
+
+    public override Task<IsOnlineResponse> IsOnline(IsOnlineRequest request, ServerCallContext context)
+        => router.OnOwnerAsync(request.ClientId, context, _ => new IsOnlineResponse { Online = true }, (client, o) => client.IsOnlineAsync(request, o), () => new IsOnlineResponse { Online = false });
+
+    public override Task<BindUidResponse> BindUid(BindUidRequest request, ServerCallContext context)
+    {
+        ValidateName(request.Uid, "uid");
+        return router.OnOwnerAsync(request.ClientId, context, c =>
+        {
+            table.BindUid(c, request.Uid);
+            return new BindUidResponse();
+        }, (client, o) => client.BindUidAsync(request, o));
+    }
+
+    public override Task<UnbindUidResponse> UnbindUid(UnbindUidRequest request, ServerCallContext context)
+        => router.OnOwnerAsync(request.ClientId, context, c =>
+        {
+            if (request.Uid.Length > 0 && c.Uid is not null && !string.Equals(c.Uid, request.Uid, StringComparison.Ordinal))
+            {
+                throw Errors.Create(Google.Rpc.Code.FailedPrecondition, ErrorReason.InvalidField, $"uid: client_id '{request.ClientId}' is bound to another uid, not '{request.Uid}'", "uid");
+            }
+            table.UnbindUid(c);
+            return new UnbindUidResponse();
+        }, (client, o) => client.UnbindUidAsync(request, o));
+
+    public override Task<GetUidByClientIdResponse> GetUidByClientId(GetUidByClientIdRequest request, ServerCallContext context)
+        => router.OnOwnerAsync(request.ClientId, context, c => new GetUidByClientIdResponse { Uid = c.Uid ?? string.Empty }, (client, o) => client.GetUidByClientIdAsync(request, o));
+
+    public override Task<JoinGroupResponse> JoinGroup(JoinGroupRequest request, ServerCallContext context)
+    {
+        ValidateName(request.Group, "group");
+        return router.OnOwnerAsync(request.ClientId, context, c =>
+        {
+            if (!table.JoinGroup(c, request.Group, O.MaxGroupsPerConnection))
+            {
+                throw Errors.LimitExceeded("group", $"client is already in {O.MaxGroupsPerConnection} groups (Gateway:MaxGroupsPerConnection)");
+            }
+            return new JoinGroupResponse();
+        }, (client, o) => client.JoinGroupAsync(request, o));
+    }
+
+    public override Task<LeaveGroupResponse> LeaveGroup(LeaveGroupRequest request, ServerCallContext context)
+    {
+        ValidateName(request.Group, "group");
+        return router.OnOwnerAsync(request.ClientId, context, c =>
+        {
+            table.LeaveGroup(c, request.Group);
+            return new LeaveGroupResponse();
+        }, (client, o) => client.LeaveGroupAsync(request, o));
+    }
+
+    public override async Task<UngroupResponse> Ungroup(UngroupRequest request, ServerCallContext context)
+    {
+        ValidateName(request.Group, "group");
+        var (results, reach) = await router.ScatterAsync(context, () => new UngroupResponse { Removed = table.Ungroup(request.Group) }, (client, o) => client.UngroupAsync(request, o)).ConfigureAwait(false);
+        return new UngroupResponse { Removed = results.Sum(r => r.Removed), Reach = reach };
+    }
+
+    public override Task<SetSessionResponse> SetSession(SetSessionRequest request, ServerCallContext context)
+        => router.OnOwnerAsync(request.ClientId, context, c =>
+        {
+            if (!SessionStore.Write(c, request.Session, merge: false, O.MaxSessionSize, workerHasIt: false))
+            {
+                throw Errors.LimitExceeded("session", $"larger than Gateway:MaxSessionSize ({O.MaxSessionSize})");
+            }
+            return new SetSessionResponse();
+        }, (client, o) => client.SetSessionAsync(request, o));
+
+    public override Task<UpdateSessionResponse> UpdateSession(UpdateSessionRequest request, ServerCallContext context)
+        => router.OnOwnerAsync(request.ClientId, context, c =>
+        {
+            if (!SessionStore.Write(c, request.Session, merge: true, O.MaxSessionSize, workerHasIt: false))
+            {
+                throw Errors.LimitExceeded("session", $"larger than Gateway:MaxSessionSize ({O.MaxSessionSize})");
+            }
+            return new UpdateSessionResponse();
+        }, (client, o) => client.UpdateSessionAsync(request, o));
+
+    public override Task<GetSessionResponse> GetSession(GetSessionRequest request, ServerCallContext context)
+        => router.OnOwnerAsync(request.ClientId, context, c => new GetSessionResponse { Session = { SessionStore.Read(c) } }, (client, o) => client.GetSessionAsync(request, o));
+
+    // ---------------- queries ----------------
+
+    public override async Task<IsUidOnlineResponse> IsUidOnline(IsUidOnlineRequest request, ServerCallContext context)
+    {
+        ValidateName(request.Uid, "uid");
+        var (results, reach) = await router.ScatterAsync(context, () => new IsUidOnlineResponse { Online = table.HasUid(request.Uid) }, (client, o) => client.IsUidOnlineAsync(request, o)).ConfigureAwait(false);
+        return new IsUidOnlineResponse { Online = results.Any(r => r.Online), Reach = reach };
+    }
+
+    public override async Task<IsUidsOnlineResponse> IsUidsOnline(IsUidsOnlineRequest request, ServerCallContext context)
+    {
+        ValidateNames(request.Uids, "uids");
+        var (results, reach) = await router.ScatterAsync(context, () =>
+        {
+            var r = new IsUidsOnlineResponse();
+            foreach (var u in request.Uids)
+            {
+                r.Online[u] = table.HasUid(u);
+            }
+            return r;
+        }, (client, o) => client.IsUidsOnlineAsync(request, o)).ConfigureAwait(false);
+        var merged = new IsUidsOnlineResponse { Reach = reach };
+        foreach (var u in request.Uids)
+        {
+            merged.Online[u] = results.Any(r => r.Online.TryGetValue(u, out var on) && on);
+        }
+        return merged;
+    }
+
+    public override async Task<GetClientIdByUidResponse> GetClientIdByUid(GetClientIdByUidRequest request, ServerCallContext context)
+    {
+        ValidateName(request.Uid, "uid");
+        var (results, reach) = await router.ScatterAsync(context, () => new GetClientIdByUidResponse { ClientIds = { table.UidMembers(request.Uid).Select(c => c.ClientId) } }, (client, o) => client.GetClientIdByUidAsync(request, o)).ConfigureAwait(false);
+        return new GetClientIdByUidResponse { ClientIds = { results.SelectMany(r => r.ClientIds).Order(StringComparer.Ordinal) }, Reach = reach };
+    }
+
+    public override async Task<BatchGetClientIdByUidResponse> BatchGetClientIdByUid(BatchGetClientIdByUidRequest request, ServerCallContext context)
+    {
+        ValidateNames(request.Uids, "uids");
+        var (results, reach) = await router.ScatterAsync(context, () =>
+        {
+            var r = new BatchGetClientIdByUidResponse();
+            foreach (var u in request.Uids.Distinct(StringComparer.Ordinal))
+            {
+                var ids = table.UidMembers(u);
+                if (ids.Length > 0)
+                {
+                    r.ClientIds[u] = new ClientIdList { ClientIds = { ids.Select(c => c.ClientId) } };
+                }
+            }
+            return r;
+        }, (client, o) => client.BatchGetClientIdByUidAsync(request, o)).ConfigureAwait(false);
+        var merged = new BatchGetClientIdByUidResponse { Reach = reach };
+        foreach (var (uid, list) in results.SelectMany(r => r.ClientIds))
+        {
+            if (!merged.ClientIds.TryGetValue(uid, out var existing))
+            {
+                merged.ClientIds[uid] = existing = new ClientIdList();
+            }
+            existing.ClientIds.AddRange(list.ClientIds);
+        }
+        return merged;
+    }
+
+    public override async Task<GetClientSessionsByGroupResponse> GetClientSessionsByGroup(GetClientSessionsByGroupRequest request, ServerCallContext context)
+    {
+        ValidateName(request.Group, "group");
+        var (results, reach) = await router.ScatterAsync(context, () => Sessions<GetClientSessionsByGroupResponse>(table.GroupMembers(request.Group), (r, id, s) => r.Sessions[id] = s), (client, o) => client.GetClientSessionsByGroupAsync(request, o)).ConfigureAwait(false);
+        var merged = new GetClientSessionsByGroupResponse { Reach = reach };
+        foreach (var r in results)
+        {
+            merged.Sessions.Add(r.Sessions);
+        }
+        return merged;
+    }
+
+    public override async Task<GetAllClientSessionsResponse> GetAllClientSessions(GetAllClientSessionsRequest request, ServerCallContext context)
+    {
+        if (request.Group.Length > 0)
+        {
+            ValidateName(request.Group, "group");
+        }
+        var (results, reach) = await router.ScatterAsync(context, () => Sessions<GetAllClientSessionsResponse>(request.Group.Length > 0 ? table.GroupMembers(request.Group) : table.All, (r, id, s) => r.Sessions[id] = s), (client, o) => client.GetAllClientSessionsAsync(request, o)).ConfigureAwait(false);
+        var merged = new GetAllClientSessionsResponse { Reach = reach };
+        foreach (var r in results)
+        {
+            merged.Sessions.Add(r.Sessions);
+        }
+        return merged;
+    }
+
+    public override async Task<GetClientCountByGroupResponse> GetClientCountByGroup(GetClientCountByGroupRequest request, ServerCallContext context)
+    {
+        if (request.Group.Length > 0)
+        {
+            ValidateName(request.Group, "group");
+        }
+        var (results, reach) = await router.ScatterAsync(context, () => new GetClientCountByGroupResponse { Count = request.Group.Length > 0 ? table.GroupSize(request.Group) : table.Count }, (client, o) => client.GetClientCountByGroupAsync(request, o)).ConfigureAwait(false);
+        return new GetClientCountByGroupResponse { Count = results.Sum(r => r.Count), Reach = reach };
+    }
+
+    public override async Task<BatchGetClientCountByGroupResponse> BatchGetClientCountByGroup(BatchGetClientCountByGroupRequest request, ServerCallContext context)
+    {
+        ValidateNames(request.Groups, "groups");
+        var (results, reach) = await router.ScatterAsync(context, () =>
+        {
+            var r = new BatchGetClientCountByGroupResponse();
+            foreach (var g in request.Groups.Distinct(StringComparer.Ordinal))
+            {
+                r.Counts[g] = table.GroupSize(g);
+            }
+            return r;
+        }, (client, o) => client.BatchGetClientCountByGroupAsync(request, o)).ConfigureAwait(false);
+        var merged = new BatchGetClientCountByGroupResponse { Reach = reach };
+        foreach (var g in request.Groups.Distinct(StringComparer.Ordinal))
+        {
+            merged.Counts[g] = results.Sum(r => r.Counts.TryGetValue(g, out var n) ? n : 0);
+        }
+        return merged;
+    }
+
+    public override async Task<GetAllClientCountResponse> GetAllClientCount(GetAllClientCountRequest request, ServerCallContext context)
+    {
+        var (results, reach) = await router.ScatterAsync(context, () => new GetAllClientCountResponse { Count = table.Count }, (client, o) => client.GetAllClientCountAsync(request, o)).ConfigureAwait(false);
+        return new GetAllClientCountResponse { Count = results.Sum(r => r.Count), Reach = reach };
+    }
+
+    public override async Task<GetClientIdListByGroupResponse> GetClientIdListByGroup(GetClientIdListByGroupRequest request, ServerCallContext context)
+    {
+        ValidateName(request.Group, "group");
+        var (results, reach) = await router.ScatterAsync(context, () => new GetClientIdListByGroupResponse { ClientIds = { table.GroupMembers(request.Group).Select(c => c.ClientId) } }, (client, o) => client.GetClientIdListByGroupAsync(request, o)).ConfigureAwait(false);
+        return new GetClientIdListByGroupResponse { ClientIds = { results.SelectMany(r => r.ClientIds).Order(StringComparer.Ordinal) }, Reach = reach };
+    }
+
+    public override async Task<GetAllClientIdListResponse> GetAllClientIdList(GetAllClientIdListRequest request, ServerCallContext context)
+    {
+        var (results, reach) = await router.ScatterAsync(context, () => new GetAllClientIdListResponse { ClientIds = { table.All.Select(c => c.ClientId) } }, (client, o) => client.GetAllClientIdListAsync(request, o)).ConfigureAwait(false);
+        return new GetAllClientIdListResponse { ClientIds = { results.SelectMany(r => r.ClientIds).Order(StringComparer.Ordinal) }, Reach = reach };
+    }
+
+    public override async Task<GetUidListByGroupResponse> GetUidListByGroup(GetUidListByGroupRequest request, ServerCallContext context)
+    {
+        ValidateName(request.Group, "group");
+        var (results, reach) = await router.ScatterAsync(context, () => new GetUidListByGroupResponse { Uids = { table.UidsOfGroup(request.Group) } }, (client, o) => client.GetUidListByGroupAsync(request, o)).ConfigureAwait(false);
+        return new GetUidListByGroupResponse { Uids = { results.SelectMany(r => r.Uids).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal) }, Reach = reach };
+    }
+
+    public override async Task<GetUidCountByGroupResponse> GetUidCountByGroup(GetUidCountByGroupRequest request, ServerCallContext context)
+    {
+        ValidateName(request.Group, "group");
+        var list = await GetUidListByGroup(new GetUidListByGroupRequest { Group = request.Group }, context).ConfigureAwait(false);
+        return new GetUidCountByGroupResponse { Count = list.Uids.Count, Reach = list.Reach };
+    }
+
+    public override async Task<GetAllUidListResponse> GetAllUidList(GetAllUidListRequest request, ServerCallContext context)
+    {
+        var (results, reach) = await router.ScatterAsync(context, () => new GetAllUidListResponse { Uids = { table.UidNames() } }, (client, o) => client.GetAllUidListAsync(request, o)).ConfigureAwait(false);
+        return new GetAllUidListResponse { Uids = { results.SelectMany(r => r.Uids).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal) }, Reach = reach };
+    }
+
+    public override async Task<GetAllUidCountResponse> GetAllUidCount(GetAllUidCountRequest request, ServerCallContext context)
+    {
+        var list = await GetAllUidList(new GetAllUidListRequest(), context).ConfigureAwait(false);
+        return new GetAllUidCountResponse { Count = list.Uids.Count, Reach = list.Reach };
+    }
+
+    public override async Task<GetAllGroupIdListResponse> GetAllGroupIdList(GetAllGroupIdListRequest request, ServerCallContext context)
+    {
+        var (results, reach) = await router.ScatterAsync(context, () => new GetAllGroupIdListResponse { Groups = { table.GroupNames() } }, (client, o) => client.GetAllGroupIdListAsync(request, o)).ConfigureAwait(false);
+        return new GetAllGroupIdListResponse { Groups = { results.SelectMany(r => r.Groups).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal) }, Reach = reach };
+    }
+
+    public override async Task<GetAllGroupUidListResponse> GetAllGroupUidList(GetAllGroupUidListRequest request, ServerCallContext context)
+    {
+        var (results, reach) = await router.ScatterAsync(context, () =>
+        {
+            var r = new GetAllGroupUidListResponse();
+            foreach (var (g, uids) in table.AllGroupUids())
+            {
+                r.Uids[g] = new UidList { Uids = { uids } };
+            }
+            return r;
+        }, (client, o) => client.GetAllGroupUidListAsync(request, o)).ConfigureAwait(false);
+        var merged = new GetAllGroupUidListResponse { Reach = reach };
+        foreach (var g in results.SelectMany(r => r.Uids.Keys).Distinct(StringComparer.Ordinal))
+        {
+            merged.Uids[g] = new UidList { Uids = { results.SelectMany(r => r.Uids.TryGetValue(g, out var l) ? l.Uids : []).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal) } };
+        }
+        return merged;
+    }
+
+    public override async Task<GetAllGroupUidCountResponse> GetAllGroupUidCount(GetAllGroupUidCountRequest request, ServerCallContext context)
+    {
+        var list = await GetAllGroupUidList(new GetAllGroupUidListRequest(), context).ConfigureAwait(false);
+        var r = new GetAllGroupUidCountResponse { Reach = list.Reach };
+        foreach (var (g, l) in list.Uids)
+        {
+            r.Counts[g] = l.Uids.Count;
+        }
+        return r;
+    }
+
+    public override async Task<GetAllGroupClientIdListResponse> GetAllGroupClientIdList(GetAllGroupClientIdListRequest request, ServerCallContext context)
+    {
+        var (results, reach) = await router.ScatterAsync(context, () =>
+        {
+            var r = new GetAllGroupClientIdListResponse();
+            foreach (var (g, ids) in table.AllGroupMembers())
+            {
+                r.ClientIds[g] = new ClientIdList { ClientIds = { ids } };
+            }
+            return r;
+        }, (client, o) => client.GetAllGroupClientIdListAsync(request, o)).ConfigureAwait(false);
+        var merged = new GetAllGroupClientIdListResponse { Reach = reach };
+        foreach (var (g, l) in results.SelectMany(r => r.ClientIds))
+        {
+            if (!merged.ClientIds.TryGetValue(g, out var existing))
+            {
+                merged.ClientIds[g] = existing = new ClientIdList();
+            }
+            existing.ClientIds.AddRange(l.ClientIds);
+        }
+        return merged;
+    }
+
+    public override async Task<GetAllGroupClientIdCountResponse> GetAllGroupClientIdCount(GetAllGroupClientIdCountRequest request, ServerCallContext context)
+    {
+        var (results, reach) = await router.ScatterAsync(context, () =>
+        {
+            var r = new GetAllGroupClientIdCountResponse();
+            foreach (var g in table.GroupNames())
+            {
+                r.Counts[g] = table.GroupSize(g);
+            }
+            return r;
+        }, (client, o) => client.GetAllGroupClientIdCountAsync(request, o)).ConfigureAwait(false);
+        var merged = new GetAllGroupClientIdCountResponse { Reach = reach };
+        foreach (var (g, n) in results.SelectMany(r => r.Counts))
+        {
+            merged.Counts[g] = (merged.Counts.TryGetValue(g, out var m) ? m : 0) + n;
+        }
+        return merged;
+    }
+
+    // ---------------- operations ----------------
+
+    public override async Task<GetStatusResponse> GetStatus(GetStatusRequest request, ServerCallContext context)
+    {
+        var (results, reach) = await router.ScatterAsync(context, status.Local, (client, o) => client.GetStatusAsync(request, o)).ConfigureAwait(false);
+        var merged = new GetStatusResponse { Reach = reach, Gateways = { results.SelectMany(r => r.Gateways).OrderBy(g => g.Id, StringComparer.Ordinal) } };
+        merged.Workers.AddRange(status.Workers());
+        return merged;
+    }
+
+    public override async Task<DrainResponse> Drain(DrainRequest request, ServerCallContext context)
+    {
+        var grace = request.Grace?.ToTimeSpan() ?? TimeSpan.Zero;
+        if (grace < TimeSpan.Zero || grace > TimeSpan.FromMinutes(10))
+        {
+            throw Errors.InvalidField("grace", "must be between 0 and 10 minutes");
+        }
+        var closed = await drain.DrainAsync(grace == TimeSpan.Zero ? O.DrainTimeout : grace).ConfigureAwait(false);
+        return new DrainResponse { ClientsClosed = closed };
+    }
+
+    // ---------------- helpers ----------------
+
+    private static TResponse Sessions<TResponse>(IEnumerable<ClientConnection> members, Action<TResponse, string, Session> add)
+        where TResponse : new()
+    {
+        var r = new TResponse();
+        foreach (var c in members)
+        {
+            add(r, c.ClientId, SessionStore.ToProto(c));
+        }
+        return r;
+    }
+
+    private HashSet<long>? LocalExclusions(Google.Protobuf.Collections.RepeatedField<string> ids)
+    {
+        if (ids.Count == 0)
+        {
+            return null;
+        }
+        var set = new HashSet<long>();
+        foreach (var id in ids)
+        {
+            var (gw, seq) = ClusterRouter.ParseClientId(id, "exclude_client_ids");
+            if (string.Equals(gw, router.GatewayId, StringComparison.Ordinal))
+            {
+                set.Add(seq);
+            }
+        }
+        return set;
+    }
+
+    private void ValidateName(string? value, string field)
+    {
+        if (string.IsNullOrEmpty(value))
+        {
+            throw Errors.InvalidField(field, "must not be empty");
+        }
+        if (value.Length > O.MaxNameLength)
+        {
+            throw Errors.InvalidField(field, $"is longer than {O.MaxNameLength} characters (Gateway:MaxNameLength)");
+        }
+    }
+
+    private void ValidateNames(Google.Protobuf.Collections.RepeatedField<string> values, string field, bool allowEmpty = false)
+    {
+        if (values.Count == 0 && !allowEmpty)
+        {
+            throw Errors.InvalidField(field, "must name at least one");
+        }
+        for (var i = 0; i < values.Count; i++)
+        {
+            ValidateName(values[i], $"{field}[{i}]");
+        }
+    }
+}

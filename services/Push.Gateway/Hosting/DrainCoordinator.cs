@@ -1,0 +1,78 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Push.Gateway.Connections;
+using Push.Gateway.WebSockets;
+using Microsoft.Extensions.DependencyInjection;
+using Push.Hosting.Cluster;
+
+namespace Push.Gateway.Hosting;
+
+/// <summary>
+/// Drains the gateway (SIGTERM or the Drain RPC): refuse new clients, leave the registry so no new pushes are routed
+/// here, close every client with 1001 (going away), wait up to the grace time for them to go, then abort the rest.
+/// </summary>
+internal sealed partial class DrainCoordinator(
+    ConnectionTable table,
+    GatewayIdentity identity,
+    IEnumerable<LocalMember> locals,
+    IServiceProvider services,
+    ILogger<DrainCoordinator> logger) : IHostedLifecycleService
+{
+    private Task<long>? _drain;
+    private readonly Lock _sync = new();
+
+    public Task<long> DrainAsync(TimeSpan grace)
+    {
+        lock (_sync)
+        {
+            return _drain ??= RunAsync(grace);
+        }
+    }
+
+    private async Task<long> RunAsync(TimeSpan grace)
+    {
+        identity.Draining = true;
+        var clients = table.All.ToArray();
+        Log.Draining(logger, clients.Length, grace.TotalSeconds);
+        var registry = services.GetServices<IHostedService>().OfType<RegistryClientService>().FirstOrDefault();
+        var gatewayMember = locals.FirstOrDefault(l => l.Role == V1.MemberRole.Gateway && l.Id == identity.Id);
+        if (registry is not null && gatewayMember is not null)
+        {
+            await registry.DeregisterAsync(gatewayMember).ConfigureAwait(false);
+        }
+        foreach (var c in clients)
+        {
+            c.Close(CloseCodes.GoingAway, "gateway draining: reconnect");
+        }
+        var deadline = Environment.TickCount64 + (long)grace.TotalMilliseconds;
+        while (table.Count > 0 && Environment.TickCount64 < deadline)
+        {
+            await Task.Delay(50).ConfigureAwait(false);
+        }
+        foreach (var c in table.All)
+        {
+            c.Abort("drain grace time over");
+        }
+        Log.Drained(logger, clients.Length);
+        return clients.Length;
+    }
+
+    public Task StoppingAsync(CancellationToken cancellationToken)
+        => DrainAsync(services.GetRequiredService<IOptions<GatewayOptions>>().Value.DrainTimeout);
+
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    private static partial class Log
+    {
+        [LoggerMessage(3301, LogLevel.Information, "Draining: closing {Clients} clients with 1001 within {GraceSeconds} s.", EventName = "Draining")]
+        public static partial void Draining(ILogger logger, int clients, double graceSeconds);
+
+        [LoggerMessage(3302, LogLevel.Information, "Drained: {Clients} clients were asked to go.", EventName = "Drained")]
+        public static partial void Drained(ILogger logger, int clients);
+    }
+}

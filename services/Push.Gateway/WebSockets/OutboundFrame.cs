@@ -1,0 +1,91 @@
+using System.Buffers.Binary;
+using System.Text;
+
+namespace Push.Gateway.WebSockets;
+
+/// <summary>
+/// A server-to-client WebSocket frame, encoded once (header + payload, unmasked) and shared by every connection
+/// a push fans out to.
+/// </summary>
+internal sealed class OutboundFrame
+{
+    public const byte OpText = 0x1;
+    public const byte OpBinary = 0x2;
+    public const byte OpClose = 0x8;
+    public const byte OpPing = 0x9;
+    public const byte OpPong = 0xA;
+
+    private OutboundFrame(byte[] bytes, bool isClose, bool countsAsMessage)
+    {
+        Bytes = bytes;
+        IsClose = isClose;
+        CountsAsMessage = countsAsMessage;
+    }
+
+    public byte[] Bytes { get; }
+    public bool IsClose { get; }
+    public bool CountsAsMessage { get; }
+    public int Length => Bytes.Length;
+
+    public static int HeaderLength(int payloadLength) => payloadLength < 126 ? 2 : payloadLength <= ushort.MaxValue ? 4 : 10;
+
+    public static OutboundFrame Text(string text)
+    {
+        var count = Encoding.UTF8.GetByteCount(text);
+        var header = HeaderLength(count);
+        var bytes = new byte[header + count];
+        WriteHeader(bytes, OpText, count);
+        Encoding.UTF8.GetBytes(text, bytes.AsSpan(header));
+        return new OutboundFrame(bytes, false, true);
+    }
+
+    public static OutboundFrame Binary(ReadOnlySpan<byte> payload) => Create(OpBinary, payload, countsAsMessage: true);
+
+    public static OutboundFrame Ping(ReadOnlySpan<byte> payload) => Create(OpPing, payload, countsAsMessage: false);
+
+    public static OutboundFrame Pong(ReadOnlySpan<byte> payload) => Create(OpPong, payload, countsAsMessage: false);
+
+    public static OutboundFrame Close(int code, string reason)
+    {
+        Span<byte> payload = stackalloc byte[125];
+        BinaryPrimitives.WriteUInt16BigEndian(payload, (ushort)code);
+        var max = Math.Min(reason.Length, 123);
+        var n = 2;
+        // Reasons are short ASCII; truncate safely to 123 bytes.
+        if (!Encoding.UTF8.TryGetBytes(reason.AsSpan(0, max), payload[2..], out var written))
+        {
+            written = 0;
+        }
+        n += Math.Min(written, 123);
+        var frame = Create(OpClose, payload[..n], countsAsMessage: false);
+        return new OutboundFrame(frame.Bytes, true, false);
+    }
+
+    private static OutboundFrame Create(byte opcode, ReadOnlySpan<byte> payload, bool countsAsMessage)
+    {
+        var header = HeaderLength(payload.Length);
+        var bytes = new byte[header + payload.Length];
+        WriteHeader(bytes, opcode, payload.Length);
+        payload.CopyTo(bytes.AsSpan(header));
+        return new OutboundFrame(bytes, false, countsAsMessage);
+    }
+
+    private static void WriteHeader(Span<byte> dest, byte opcode, int length)
+    {
+        dest[0] = (byte)(0x80 | opcode);
+        if (length < 126)
+        {
+            dest[1] = (byte)length;
+        }
+        else if (length <= ushort.MaxValue)
+        {
+            dest[1] = 126;
+            BinaryPrimitives.WriteUInt16BigEndian(dest[2..], (ushort)length);
+        }
+        else
+        {
+            dest[1] = 127;
+            BinaryPrimitives.WriteUInt64BigEndian(dest[2..], (ulong)length);
+        }
+    }
+}

@@ -1,0 +1,499 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.IO.Pipelines;
+using System.Net;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Unicode;
+using Google.Protobuf;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Push.Gateway.Connections;
+using Push.Gateway.Diagnostics;
+using Push.Gateway.Workers;
+using Push.V1;
+
+namespace Push.Gateway.WebSockets;
+
+/// <summary>
+/// Accepts WebSocket clients straight on Kestrel's transport (no HTTP middleware layer stays alive under the socket):
+/// parses and validates the upgrade request, answers 101, then reads RFC 6455 frames from the pipe. Everything
+/// written to the client goes through the connection's send queue.
+/// </summary>
+internal sealed partial class WebSocketConnectionHandler(
+    ConnectionTable table,
+    WorkerRouter router,
+    GatewayMetrics metrics,
+    GatewayIdentity identity,
+    IOptions<GatewayOptions> options,
+    ILogger<WebSocketConnectionHandler> logger) : ConnectionHandler
+{
+    private static readonly byte[] Guid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"u8.ToArray();
+    private static readonly SearchValues<char> KeyChars = SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=");
+
+    public override async Task OnConnectedAsync(ConnectionContext connection)
+    {
+        var o = options.Value;
+        var input = connection.Transport.Input;
+        var output = connection.Transport.Output;
+        HandshakeRequest? request;
+        using (var timeout = new CancellationTokenSource(o.HandshakeTimeout))
+        {
+            try
+            {
+                request = await ReadHeadAsync(input, output, o, timeout.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                metrics.HandshakeRejected("timeout");
+                await RespondAsync(output, 408, "Request Timeout", "handshake not completed within Gateway:HandshakeTimeout").ConfigureAwait(false);
+                return;
+            }
+            catch (Exception ex) when (ex is IOException or ConnectionResetException or ConnectionAbortedException)
+            {
+                return;
+            }
+        }
+        if (request is null)
+        {
+            return;
+        }
+        if (!request.HeaderHasToken("Upgrade", "websocket"))
+        {
+            await ServePlainAsync(request, output, o).ConfigureAwait(false);
+            return;
+        }
+        var reject = Validate(request, o);
+        if (reject is { } r)
+        {
+            metrics.HandshakeRejected(r.Tag);
+            await RespondAsync(output, r.Status, r.Phrase, r.Message, r.Extra).ConfigureAwait(false);
+            return;
+        }
+        var key = request.Header("Sec-WebSocket-Key")!;
+#pragma warning disable CA5350 // RFC 6455 mandates SHA-1 for Sec-WebSocket-Accept; it is not used for security.
+        var accept = Convert.ToBase64String(SHA1.HashData([.. Encoding.ASCII.GetBytes(key), .. Guid]));
+#pragma warning restore CA5350
+        var protocol = request.Header("Sec-WebSocket-Protocol")?.Split(',')[0].Trim();
+        var response = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " + accept + "\r\n"
+            + (string.IsNullOrEmpty(protocol) ? string.Empty : "Sec-WebSocket-Protocol: " + protocol + "\r\n") + "\r\n";
+        try
+        {
+            await output.WriteAsync(Encoding.ASCII.GetBytes(response)).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or ConnectionResetException or ConnectionAbortedException or InvalidOperationException)
+        {
+            return;
+        }
+
+        var sequence = table.NextSequence();
+        var client = new ClientConnection(sequence, ClientId.Format(identity.Id, sequence), connection, metrics, o);
+        table.Add(client);
+        metrics.ConnectionOpened();
+        Log.Connected(logger, client.ClientId, connection.RemoteEndPoint?.ToString() ?? "?");
+        var (code, reason) = (CloseCodes.Abnormal, "connection lost");
+        try
+        {
+            await router.PostAsync(client, ConnectEvent(client, request, connection), connection.ConnectionClosed).ConfigureAwait(false);
+            (code, reason) = await ReceiveAsync(client, input, o, connection.ConnectionClosed).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or ConnectionResetException or ConnectionAbortedException or OperationCanceledException or InvalidOperationException)
+        {
+        }
+        finally
+        {
+            table.Remove(client);
+            router.PostClose(client, new Event { ClientId = client.ClientId, Close = new CloseEvent { Code = code, Reason = reason } });
+            await client.WhenCloseFlushedAsync(TimeSpan.FromSeconds(1)).ConfigureAwait(false);
+            client.MarkDone();
+            metrics.ConnectionClosed(ReasonTag(code));
+            Log.Closed(logger, client.ClientId, code, reason);
+        }
+    }
+
+    private static async Task<HandshakeRequest?> ReadHeadAsync(PipeReader input, PipeWriter output, GatewayOptions o, CancellationToken ct)
+    {
+        while (true)
+        {
+            var result = await input.ReadAsync(ct).ConfigureAwait(false);
+            var buffer = result.Buffer;
+            var end = HandshakeRequest.FindHeadEnd(buffer);
+            if (end >= 0)
+            {
+                if (end > o.MaxHandshakeSize)
+                {
+                    input.AdvanceTo(buffer.End);
+                    await RespondAsync(output, 431, "Request Header Fields Too Large", "handshake larger than Gateway:MaxHandshakeSize").ConfigureAwait(false);
+                    return null;
+                }
+                var head = buffer.Slice(0, end - 4).ToArray();
+                input.AdvanceTo(buffer.GetPosition(end));
+                var request = HandshakeRequest.Parse(head);
+                if (request is null)
+                {
+                    await RespondAsync(output, 400, "Bad Request", "malformed HTTP request").ConfigureAwait(false);
+                }
+                return request;
+            }
+            if (buffer.Length > o.MaxHandshakeSize)
+            {
+                input.AdvanceTo(buffer.End);
+                await RespondAsync(output, 431, "Request Header Fields Too Large", "handshake larger than Gateway:MaxHandshakeSize").ConfigureAwait(false);
+                return null;
+            }
+            if (result.IsCompleted)
+            {
+                return null;
+            }
+            input.AdvanceTo(buffer.Start, buffer.End);
+        }
+    }
+
+    private readonly record struct Rejection(int Status, string Phrase, string Message, string Tag, string? Extra = null);
+
+    private Rejection? Validate(HandshakeRequest request, GatewayOptions o)
+    {
+        if (!string.Equals(request.Method, "GET", StringComparison.Ordinal) || !string.Equals(request.Version, "HTTP/1.1", StringComparison.Ordinal))
+        {
+            return new Rejection(400, "Bad Request", "a WebSocket handshake is GET over HTTP/1.1", "bad_request");
+        }
+        if (!request.HeaderHasToken("Connection", "upgrade"))
+        {
+            return new Rejection(400, "Bad Request", "missing 'Connection: Upgrade'", "bad_request");
+        }
+        if (!string.Equals(request.Header("Sec-WebSocket-Version"), "13", StringComparison.Ordinal))
+        {
+            return new Rejection(426, "Upgrade Required", "only WebSocket version 13 is supported", "bad_version", "Sec-WebSocket-Version: 13\r\n");
+        }
+        var key = request.Header("Sec-WebSocket-Key");
+        if (key is null || key.Length != 24 || key.AsSpan().IndexOfAnyExcept(KeyChars) >= 0 || !Convert.TryFromBase64String(key, new byte[18], out var n) || n != 16)
+        {
+            return new Rejection(400, "Bad Request", "missing or invalid Sec-WebSocket-Key", "bad_request");
+        }
+        if (request.Header("Host") is null)
+        {
+            return new Rejection(400, "Bad Request", "missing Host header", "bad_request");
+        }
+        if (o.AllowedOrigins.Count > 0)
+        {
+            var origin = request.Header("Origin");
+            if (origin is null || !o.AllowedOrigins.Any(a => string.Equals(a.TrimEnd('/'), origin.TrimEnd('/'), StringComparison.OrdinalIgnoreCase)))
+            {
+                return new Rejection(403, "Forbidden", "origin not allowed (Gateway:AllowedOrigins)", "origin");
+            }
+        }
+        if (identity.Draining)
+        {
+            return new Rejection(503, "Service Unavailable", "gateway is draining; connect to another gateway", "draining", "Retry-After: 1\r\n");
+        }
+        if (table.Count >= o.MaxConnections)
+        {
+            return new Rejection(503, "Service Unavailable", "gateway is full (Gateway:MaxConnections)", "max_connections", "Retry-After: 5\r\n");
+        }
+        return null;
+    }
+
+    private static async Task ServePlainAsync(HandshakeRequest request, PipeWriter output, GatewayOptions o)
+    {
+        if (o.DemoPage && request.Method is "GET" or "HEAD" && request.Path is "/" or "/index.html")
+        {
+            var body = Encoding.UTF8.GetBytes(DemoPage.Html);
+            var head = $"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {body.Length}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n";
+            await WriteSafeAsync(output, request.Method == "HEAD" ? Encoding.ASCII.GetBytes(head) : [.. Encoding.ASCII.GetBytes(head), .. body]).ConfigureAwait(false);
+            return;
+        }
+        await RespondAsync(output, 426, "Upgrade Required", "this port serves WebSocket clients: connect with a WebSocket handshake (Upgrade: websocket)", "Sec-WebSocket-Version: 13\r\n").ConfigureAwait(false);
+    }
+
+    private static Task RespondAsync(PipeWriter output, int status, string phrase, string message, string? extra = null)
+    {
+        var body = Encoding.UTF8.GetBytes(message + "\n");
+        var head = $"HTTP/1.1 {status} {phrase}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {body.Length}\r\nConnection: close\r\n{extra}\r\n";
+        return WriteSafeAsync(output, [.. Encoding.ASCII.GetBytes(head), .. body]);
+    }
+
+    private static async Task WriteSafeAsync(PipeWriter output, byte[] bytes)
+    {
+        try
+        {
+            await output.WriteAsync(bytes).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or ConnectionResetException or ConnectionAbortedException or InvalidOperationException)
+        {
+        }
+    }
+
+    private static Event ConnectEvent(ClientConnection client, HandshakeRequest request, ConnectionContext connection)
+    {
+        var ce = new ConnectEvent { Path = request.Path, Query = request.Query, GatewayEndpoint = connection.LocalEndPoint?.ToString() ?? string.Empty };
+        if (connection.RemoteEndPoint is IPEndPoint ip)
+        {
+            ce.RemoteAddress = (ip.Address.IsIPv4MappedToIPv6 ? ip.Address.MapToIPv4() : ip.Address).ToString();
+            ce.RemotePort = ip.Port;
+        }
+        foreach (var (k, v) in request.Headers)
+        {
+            var name = k.ToLowerInvariant();
+            ce.Headers[name] = ce.Headers.TryGetValue(name, out var existing) ? existing + ", " + v : v;
+        }
+        return new Event { ClientId = client.ClientId, Connect = ce };
+    }
+
+    private async Task<(int Code, string Reason)> ReceiveAsync(ClientConnection c, PipeReader input, GatewayOptions o, CancellationToken ct)
+    {
+        byte[]? fragments = null;
+        var fragmentLength = 0;
+        byte fragmentOpcode = 0;
+        try
+        {
+            while (true)
+            {
+                var result = await input.ReadAsync(ct).ConfigureAwait(false);
+                var buffer = result.Buffer;
+                Volatile.Write(ref c.LastActivity, Environment.TickCount64);
+                Volatile.Write(ref c.MissedPings, 0);
+                try
+                {
+                    while (true)
+                    {
+                        var status = FrameParser.TryParseHeader(buffer, o.MaxMessageSize, out var h, out var errorCode, out var errorReason);
+                        if (status == FrameParseStatus.Error)
+                        {
+                            return Fail(c, errorCode, errorReason);
+                        }
+                        if (status == FrameParseStatus.NeedMore || buffer.Length < h.HeaderLength + h.PayloadLength)
+                        {
+                            break;
+                        }
+                        var payload = buffer.Slice(h.HeaderLength, h.PayloadLength);
+                        var len = (int)h.PayloadLength;
+                        buffer = buffer.Slice(h.HeaderLength + h.PayloadLength);
+                        switch (h.Opcode)
+                        {
+                            case 0x8:
+                                return OnClose(c, payload, h.MaskKey);
+                            case 0x9:
+                                {
+                                    var pong = new byte[len];
+                                    FrameParser.Unmask(payload, pong, h.MaskKey);
+                                    c.Send(OutboundFrame.Pong(pong));
+                                    continue;
+                                }
+                            case 0xA:
+                                continue;
+                            case 0x1 or 0x2 when fragments is not null:
+                                return Fail(c, CloseCodes.ProtocolError, "new message before the fragmented one ended");
+                            case 0x1 or 0x2 when h.Fin:
+                                {
+                                    var e = MessageEvent(c, payload, len, h.MaskKey, h.Opcode, out var bad);
+                                    if (e is null)
+                                    {
+                                        return Fail(c, bad, bad == CloseCodes.InvalidPayload ? "invalid UTF-8 in a text message" : "error");
+                                    }
+                                    if (!Admit(c, o))
+                                    {
+                                        if (o.RateLimitPolicy == RateLimitPolicy.Close)
+                                        {
+                                            return Fail(c, CloseCodes.PolicyViolation, "message rate limit exceeded");
+                                        }
+                                        metrics.EventDropped("rate_limit");
+                                        continue;
+                                    }
+                                    metrics.MessageReceived(len);
+                                    await router.PostAsync(c, e, ct).ConfigureAwait(false);
+                                    continue;
+                                }
+                            case 0x1 or 0x2:
+                                fragments = ArrayPool<byte>.Shared.Rent(Math.Max(len, 1024));
+                                FrameParser.Unmask(payload, fragments.AsSpan(0, len), h.MaskKey);
+                                fragmentLength = len;
+                                fragmentOpcode = h.Opcode;
+                                continue;
+                            default: // continuation
+                                {
+                                    if (fragments is null)
+                                    {
+                                        return Fail(c, CloseCodes.ProtocolError, "continuation frame without a message");
+                                    }
+                                    if ((long)fragmentLength + len > o.MaxMessageSize)
+                                    {
+                                        return Fail(c, CloseCodes.TooBig, "message too big");
+                                    }
+                                    if (fragmentLength + len > fragments.Length)
+                                    {
+                                        var bigger = ArrayPool<byte>.Shared.Rent(Math.Min(Math.Max(fragments.Length * 2, fragmentLength + len), o.MaxMessageSize));
+                                        fragments.AsSpan(0, fragmentLength).CopyTo(bigger);
+                                        ArrayPool<byte>.Shared.Return(fragments);
+                                        fragments = bigger;
+                                    }
+                                    FrameParser.Unmask(payload, fragments.AsSpan(fragmentLength, len), h.MaskKey);
+                                    fragmentLength += len;
+                                    if (!h.Fin)
+                                    {
+                                        continue;
+                                    }
+                                    var e = MessageEvent(c.ClientId, fragments.AsSpan(0, fragmentLength), fragmentOpcode);
+                                    ArrayPool<byte>.Shared.Return(fragments);
+                                    fragments = null;
+                                    var total = fragmentLength;
+                                    fragmentLength = 0;
+                                    if (e is null)
+                                    {
+                                        return Fail(c, CloseCodes.InvalidPayload, "invalid UTF-8 in a text message");
+                                    }
+                                    if (!Admit(c, o))
+                                    {
+                                        if (o.RateLimitPolicy == RateLimitPolicy.Close)
+                                        {
+                                            return Fail(c, CloseCodes.PolicyViolation, "message rate limit exceeded");
+                                        }
+                                        metrics.EventDropped("rate_limit");
+                                        continue;
+                                    }
+                                    metrics.MessageReceived(total);
+                                    await router.PostAsync(c, e, ct).ConfigureAwait(false);
+                                    continue;
+                                }
+                        }
+                    }
+                    if (result.IsCompleted || result.IsCanceled)
+                    {
+                        return c.IsClosing && c.ServerCloseCode != 0 ? (c.ServerCloseCode, c.ServerCloseReason ?? "closed by server") : (CloseCodes.Abnormal, "connection lost");
+                    }
+                }
+                finally
+                {
+                    input.AdvanceTo(buffer.Start, buffer.End);
+                }
+            }
+        }
+        finally
+        {
+            if (fragments is not null)
+            {
+                ArrayPool<byte>.Shared.Return(fragments);
+            }
+        }
+    }
+
+    private static Event? MessageEvent(ClientConnection c, in ReadOnlySequence<byte> payload, int len, uint mask, byte opcode, out int error)
+    {
+        error = CloseCodes.InvalidPayload;
+        byte[]? rented = null;
+        var span = len <= 1024 ? stackalloc byte[len] : (rented = ArrayPool<byte>.Shared.Rent(len)).AsSpan(0, len);
+        try
+        {
+            FrameParser.Unmask(payload, span, mask);
+            return MessageEvent(c.ClientId, span, opcode);
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<byte>.Shared.Return(rented);
+            }
+        }
+    }
+
+    private static Event? MessageEvent(string clientId, ReadOnlySpan<byte> data, byte opcode)
+    {
+        var me = new MessageEvent();
+        if (opcode == 0x1)
+        {
+            if (!Utf8.IsValid(data))
+            {
+                return null;
+            }
+            me.Text = Encoding.UTF8.GetString(data);
+        }
+        else
+        {
+            me.Binary = ByteString.CopyFrom(data);
+        }
+        return new Event { ClientId = clientId, Message = me };
+    }
+
+    private static bool Admit(ClientConnection c, GatewayOptions o)
+    {
+        var rate = o.MaxMessagesPerSecond;
+        if (rate <= 0)
+        {
+            return true;
+        }
+        var now = Environment.TickCount64;
+        if (c.RateTokens < 0)
+        {
+            c.RateTokens = rate * 2;
+            c.RateStamp = now;
+        }
+        c.RateTokens = Math.Min(rate * 2, c.RateTokens + (now - c.RateStamp) * rate / 1000.0);
+        c.RateStamp = now;
+        if (c.RateTokens < 1)
+        {
+            return false;
+        }
+        c.RateTokens -= 1;
+        return true;
+    }
+
+    private static (int, string) OnClose(ClientConnection c, in ReadOnlySequence<byte> payload, uint mask)
+    {
+        Span<byte> data = stackalloc byte[(int)payload.Length];
+        FrameParser.Unmask(payload, data, mask);
+        if (data.Length == 0)
+        {
+            c.Close(CloseCodes.Normal, string.Empty);
+            return (1005, "closed by client (no status)");
+        }
+        if (data.Length == 1)
+        {
+            return Fail(c, CloseCodes.ProtocolError, "invalid close frame");
+        }
+        var code = BinaryPrimitives.ReadUInt16BigEndian(data);
+        if (!FrameParser.IsValidCloseCode(code))
+        {
+            return Fail(c, CloseCodes.ProtocolError, "invalid close code");
+        }
+        if (!Utf8.IsValid(data[2..]))
+        {
+            return Fail(c, CloseCodes.InvalidPayload, "invalid UTF-8 in close reason");
+        }
+        var reason = Encoding.UTF8.GetString(data[2..]);
+        if (c.IsClosing && c.ServerCloseCode != 0)
+        {
+            return (c.ServerCloseCode, c.ServerCloseReason ?? "closed by server");
+        }
+        c.Close(code, string.Empty);
+        return (code, reason.Length == 0 ? "closed by client" : reason);
+    }
+
+    private static (int, string) Fail(ClientConnection c, int code, string reason)
+    {
+        c.Close(code, reason);
+        return (code, reason);
+    }
+
+    private static string ReasonTag(int code) => code switch
+    {
+        CloseCodes.Normal or 1005 => "normal",
+        CloseCodes.GoingAway => "going_away",
+        CloseCodes.ProtocolError => "protocol_error",
+        CloseCodes.Abnormal => "abnormal",
+        CloseCodes.InvalidPayload => "invalid_payload",
+        CloseCodes.PolicyViolation => "rate_limit",
+        CloseCodes.TooBig => "too_big",
+        CloseCodes.HeartbeatTimeout => "heartbeat_timeout",
+        CloseCodes.SlowConsumer => "slow_consumer",
+        _ => "other",
+    };
+
+    private static partial class Log
+    {
+        [LoggerMessage(3201, LogLevel.Debug, "Client {ClientId} connected from {Remote}.", EventName = "Connected")]
+        public static partial void Connected(ILogger logger, string clientId, string remote);
+
+        [LoggerMessage(3202, LogLevel.Debug, "Client {ClientId} closed: {Code} {Reason}.", EventName = "Closed")]
+        public static partial void Closed(ILogger logger, string clientId, int code, string reason);
+    }
+}

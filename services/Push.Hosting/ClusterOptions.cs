@@ -1,0 +1,31 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Push.Hosting;
+
+/// <summary>Settings every role shares: where the registries are, how to authenticate internal calls.</summary>
+public sealed class ClusterOptions
+{
+    public const string SectionName = "Cluster";
+
+    /// <summary>Registry gRPC addresses (GatewayWorker's registerAddress array). Env: PUSH_REGISTRY (comma separated).</summary>
+    public List<string> Registry { get; set; } = [];
+
+    /// <summary>Address this process registers for others to reach its gRPC port, e.g. http://10.0.0.5:8283.
+    /// Defaults to the bound gRPC endpoint. Env: PUSH_ADVERTISE.</summary>
+    public string? Advertise { get; set; }
+
+    /// <summary>Shared secret for internal gRPC and the control API (sent as "authorization: Bearer SECRET").
+    /// Empty: no authentication. Env: PUSH_SECRET.</summary>
+    public string? Secret { get; set; }
+
+    /// <summary>Lease time to live requested from the registry. Defaults to 5 seconds.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "00:10:00")]
+    public TimeSpan LeaseTtl { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Set by `push start`: register with this process's own embedded registry.</summary>
+    internal bool UseOwnAddressAsRegistry { get; set; }
+
+    /// <summary>Deadline for a call to a peer gateway during a cluster-wide operation. Defaults to 2 seconds.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.050", "00:01:00")]
+    public TimeSpan PeerTimeout { get; set; } = TimeSpan.FromSeconds(2);
+}

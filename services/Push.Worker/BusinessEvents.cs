@@ -1,0 +1,26 @@
+namespace Push.Worker;
+
+/// <summary>
+/// The application's callbacks (GatewayWorker's Events class). Events of one client arrive in order, one at a time;
+/// different clients are handled concurrently. Derive from this class and register it with AddPushWorker&lt;T&gt;().
+/// </summary>
+public abstract class BusinessEvents
+{
+    /// <summary>Once when the worker starts (onWorkerStart).</summary>
+    public virtual Task OnWorkerStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>Once when the worker stops (onWorkerStop).</summary>
+    public virtual Task OnWorkerStopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>A client connected (onConnect). Its handshake follows in <see cref="OnWebSocketConnectAsync"/>.</summary>
+    public virtual ValueTask OnConnectAsync(ClientContext client) => ValueTask.CompletedTask;
+
+    /// <summary>The client's WebSocket handshake: path, query, headers, remote address (onWebSocketConnect).</summary>
+    public virtual ValueTask OnWebSocketConnectAsync(ClientContext client, Handshake handshake) => ValueTask.CompletedTask;
+
+    /// <summary>The client sent a message (onMessage).</summary>
+    public virtual ValueTask OnMessageAsync(ClientContext client, ClientMessage message) => ValueTask.CompletedTask;
+
+    /// <summary>The client is gone (onClose). Its session is still readable; commands to it are ignored.</summary>
+    public virtual ValueTask OnCloseAsync(ClientContext client, int code, string reason) => ValueTask.CompletedTask;
+}

@@ -1,0 +1,82 @@
+using Google.Protobuf;
+using Push.Control;
+using Push.V1;
+
+namespace Push.Worker;
+
+/// <summary>
+/// The client an event is about, with the current-client shortcuts of GatewayWorker's Gateway class
+/// (sendToCurrentClient, closeCurrentClient, bindUid, joinGroup...) and the whole control API in <see cref="Gateway"/>.
+/// Current-client commands travel on the gateway's stream, in order with the events.
+/// </summary>
+public sealed class ClientContext
+{
+    private readonly Action<Command> _emit;
+
+    internal ClientContext(string clientId, string gatewayId, ClientSession session, PushControlClient gateway, Action<Command> emit)
+    {
+        ClientId = clientId;
+        GatewayId = gatewayId;
+        Session = session;
+        Gateway = gateway;
+        _emit = emit;
+    }
+
+    /// <summary>The client's id.</summary>
+    public string ClientId { get; }
+
+    /// <summary>Id of the gateway that holds the client.</summary>
+    public string GatewayId { get; }
+
+    /// <summary>The uid the client is bound to, if any.</summary>
+    public string? Uid { get; internal set; }
+
+    /// <summary>The client's session; changes are written back when the callback returns.</summary>
+    public ClientSession Session { get; }
+
+    /// <summary>The whole control API (any client, uid, group, queries), through the client's gateway.</summary>
+    public PushControlClient Gateway { get; }
+
+    /// <summary>Sends a text message to this client.</summary>
+    public void SendToCurrentClient(string message) => Emit(new Command { Send = new SendCommand { Text = message } });
+
+    /// <summary>Sends a binary message to this client.</summary>
+    public void SendToCurrentClient(ReadOnlySpan<byte> message) => Emit(new Command { Send = new SendCommand { Binary = ByteString.CopyFrom(message) } });
+
+    /// <summary>Closes this client, optionally after a last text message.</summary>
+    public void CloseCurrentClient(string? message = null, int code = 1000, string reason = "")
+    {
+        var close = new CloseCommand { Code = code, Reason = reason };
+        if (message is not null)
+        {
+            close.Text = message;
+        }
+        Emit(new Command { Close = close });
+    }
+
+    /// <summary>Binds this client to a uid.</summary>
+    public void BindUid(string uid)
+    {
+        Uid = uid;
+        Emit(new Command { BindUid = new BindUidCommand { Uid = uid } });
+    }
+
+    /// <summary>Unbinds this client's uid.</summary>
+    public void UnbindUid()
+    {
+        Emit(new Command { UnbindUid = new UnbindUidCommand { Uid = Uid ?? string.Empty } });
+        Uid = null;
+    }
+
+    /// <summary>Adds this client to a group.</summary>
+    public void JoinGroup(string group) => Emit(new Command { JoinGroup = new JoinGroupCommand { Group = group } });
+
+    /// <summary>Removes this client from a group.</summary>
+    public void LeaveGroup(string group) => Emit(new Command { LeaveGroup = new LeaveGroupCommand { Group = group } });
+
+    private void Emit(Command command)
+    {
+        command.ClientId = ClientId;
+        _emit(command);
+    }
+}

@@ -1,0 +1,214 @@
+using System.Collections.Concurrent;
+using System.Threading.Channels;
+using Grpc.Core;
+using Microsoft.Extensions.Logging;
+using Push.Control;
+using Push.V1;
+
+namespace Push.Worker.Grpc;
+
+/// <summary>
+/// One gateway's stream on this worker. Events are spread over lanes by client id (so each client's events run in
+/// order, different clients in parallel); commands go back through one bounded channel and one writer loop that
+/// packs every queued command (up to 256) into one message.
+/// </summary>
+internal sealed partial class GatewayStreamSession
+{
+    private const int MaxBatch = 256;
+    private readonly BusinessEvents _events;
+    private readonly GatewayClients _gateways;
+    private readonly ILogger _logger;
+    private readonly Channel<Command> _out;
+    private readonly Channel<Event>[] _lanes;
+    private readonly ConcurrentDictionary<string, ClientState> _clients = new(StringComparer.Ordinal);
+    private string _gatewayId = string.Empty;
+    private PushControlClient? _control;
+
+    public GatewayStreamSession(BusinessEvents events, GatewayClients gateways, WorkerOptions options, ILogger logger)
+    {
+        _events = events;
+        _gateways = gateways;
+        _logger = logger;
+        _out = Channel.CreateBounded<Command>(new BoundedChannelOptions(options.QueueCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
+        _lanes = new Channel<Event>[options.Concurrency];
+        for (var i = 0; i < _lanes.Length; i++)
+        {
+            _lanes[i] = Channel.CreateBounded<Event>(new BoundedChannelOptions(options.QueueCapacity) { SingleReader = true, SingleWriter = true, FullMode = BoundedChannelFullMode.Wait });
+        }
+    }
+
+    public async Task RunAsync(IAsyncStreamReader<StreamEventsRequest> requests, IServerStreamWriter<StreamEventsResponse> responses, CancellationToken ct)
+    {
+        var writer = WriteAsync(responses, ct);
+        var lanes = _lanes.Select(l => Task.Run(() => LaneAsync(l.Reader), CancellationToken.None)).ToArray();
+        try
+        {
+            while (await requests.MoveNext(ct).ConfigureAwait(false))
+            {
+                var batch = requests.Current;
+                if (_control is null)
+                {
+                    _gatewayId = batch.GatewayId;
+                    _control = _gateways.Get(batch.GatewayAddress);
+                    Log.GatewayAttached(_logger, _gatewayId, batch.GatewayAddress);
+                }
+                foreach (var e in batch.Events)
+                {
+                    var lane = _lanes[(int)((uint)StringComparer.Ordinal.GetHashCode(e.ClientId) % (uint)_lanes.Length)];
+                    if (!lane.Writer.TryWrite(e))
+                    {
+                        await lane.Writer.WriteAsync(e, ct).ConfigureAwait(false);
+                    }
+                }
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or IOException || ex is RpcException { StatusCode: StatusCode.Cancelled })
+        {
+        }
+        finally
+        {
+            foreach (var l in _lanes)
+            {
+                l.Writer.TryComplete();
+            }
+            await Task.WhenAll(lanes).ConfigureAwait(false);
+            _out.Writer.TryComplete();
+            try
+            {
+                await writer.ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or IOException or InvalidOperationException or RpcException)
+            {
+            }
+            Log.GatewayDetached(_logger, _gatewayId);
+        }
+    }
+
+    private async Task WriteAsync(IServerStreamWriter<StreamEventsResponse> responses, CancellationToken ct)
+    {
+        var reader = _out.Reader;
+        while (await reader.WaitToReadAsync(ct).ConfigureAwait(false))
+        {
+            var batch = new StreamEventsResponse();
+            while (batch.Commands.Count < MaxBatch && reader.TryRead(out var c))
+            {
+                batch.Commands.Add(c);
+            }
+            if (batch.Commands.Count > 0)
+            {
+                await responses.WriteAsync(batch, ct).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async Task LaneAsync(ChannelReader<Event> reader)
+    {
+        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            while (reader.TryRead(out var e))
+            {
+                await HandleAsync(e).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async Task HandleAsync(Event e)
+    {
+        var state = _clients.GetOrAdd(e.ClientId, static (id, s) => new ClientState(id, s), this);
+        if (e.Session is not null)
+        {
+            state.Context.Session.Replace(e.Session.Values);
+        }
+        state.Context.Uid = e.Uid.Length > 0 ? e.Uid : null;
+        state.InCallback = true;
+        try
+        {
+            switch (e.KindCase)
+            {
+                case Event.KindOneofCase.Connect:
+                    var ce = e.Connect;
+                    await _events.OnConnectAsync(state.Context).ConfigureAwait(false);
+                    await _events.OnWebSocketConnectAsync(state.Context, new Handshake
+                    {
+                        Path = ce.Path,
+                        QueryString = ce.Query,
+                        Headers = ce.Headers,
+                        RemoteAddress = ce.RemoteAddress,
+                        RemotePort = ce.RemotePort,
+                        GatewayEndpoint = ce.GatewayEndpoint,
+                    }).ConfigureAwait(false);
+                    break;
+                case Event.KindOneofCase.Message:
+                    var m = e.Message;
+                    await _events.OnMessageAsync(state.Context, m.DataCase == MessageEvent.DataOneofCase.Text ? new ClientMessage(m.Text, default) : new ClientMessage(null, m.Binary.Memory)).ConfigureAwait(false);
+                    break;
+                case Event.KindOneofCase.Close:
+                    await _events.OnCloseAsync(state.Context, e.Close.Code, e.Close.Reason).ConfigureAwait(false);
+                    break;
+                default:
+                    break;
+            }
+        }
+        catch (Exception ex)
+        {
+            Log.CallbackFailed(_logger, e.KindCase.ToString(), e.ClientId, ex);
+        }
+        finally
+        {
+            state.InCallback = false;
+        }
+        if (e.KindCase == Event.KindOneofCase.Close)
+        {
+            _clients.TryRemove(e.ClientId, out _);
+            state.Pending.Clear();
+            return;
+        }
+        if (state.Context.Session.Dirty)
+        {
+            state.Context.Session.Dirty = false;
+            state.Pending.Add(new Command { ClientId = e.ClientId, SetSession = new SetSessionCommand { Session = { state.Context.Session.Values } } });
+        }
+        foreach (var c in state.Pending)
+        {
+            if (!_out.Writer.TryWrite(c))
+            {
+                await _out.Writer.WriteAsync(c).ConfigureAwait(false);
+            }
+        }
+        state.Pending.Clear();
+    }
+
+    private sealed class ClientState
+    {
+        public ClientState(string clientId, GatewayStreamSession owner)
+        {
+            Context = new ClientContext(clientId, owner._gatewayId, new ClientSession(), owner._control!, c =>
+            {
+                if (InCallback)
+                {
+                    Pending.Add(c);
+                }
+                else
+                {
+                    owner._out.Writer.TryWrite(c);
+                }
+            });
+        }
+
+        public ClientContext Context { get; }
+        public List<Command> Pending { get; } = [];
+        public volatile bool InCallback;
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(4001, LogLevel.Information, "Gateway {GatewayId} at {Address} attached its stream.", EventName = "GatewayAttached")]
+        public static partial void GatewayAttached(ILogger logger, string gatewayId, string address);
+
+        [LoggerMessage(4002, LogLevel.Information, "Gateway {GatewayId} detached its stream.", EventName = "GatewayDetached")]
+        public static partial void GatewayDetached(ILogger logger, string gatewayId);
+
+        [LoggerMessage(4003, LogLevel.Error, "{Kind} callback for client {ClientId} threw.", EventName = "CallbackFailed")]
+        public static partial void CallbackFailed(ILogger logger, string kind, string clientId, Exception exception);
+    }
+}

@@ -1,0 +1,18 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Push.Worker;
+
+/// <summary>Business worker settings (section "Worker", env Worker__Name).</summary>
+public sealed class WorkerOptions
+{
+    /// <summary>Configuration section name.</summary>
+    public const string SectionName = "Worker";
+
+    /// <summary>Clients of one gateway handled concurrently (events of one client stay in order). Defaults to 16.</summary>
+    [Range(1, 1024)]
+    public int Concurrency { get; set; } = 16;
+
+    /// <summary>Events queued per lane, and commands queued per gateway stream, before reading waits. Defaults to 4,096.</summary>
+    [Range(16, 1_000_000)]
+    public int QueueCapacity { get; set; } = 4096;
+}

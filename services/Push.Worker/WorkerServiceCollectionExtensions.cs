@@ -1,0 +1,32 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Routing;
+using Push.Hosting.Cluster;
+using Push.V1;
+using Push.Worker;
+using Push.Worker.Grpc;
+using Push.Worker.Hosting;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Registers a business worker.</summary>
+public static class WorkerServiceCollectionExtensions
+{
+    /// <summary>Adds a business worker whose callbacks are <typeparamref name="TEvents"/>.</summary>
+    public static IServiceCollection AddPushWorker<TEvents>(this IServiceCollection services)
+        where TEvents : BusinessEvents
+    {
+        services.AddOptions<WorkerOptions>().BindConfiguration(WorkerOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<BusinessEvents, TEvents>();
+        services.AddSingleton<GatewayClients>();
+        services.AddSingleton(new LocalMember(LocalMember.NewId(), MemberRole.Worker));
+        services.AddHostedService<WorkerLifecycleService>();
+        return services;
+    }
+
+    /// <summary>Maps push.v1.BusinessService.</summary>
+    public static IEndpointRouteBuilder MapPushWorker(this IEndpointRouteBuilder endpoints)
+    {
+        endpoints.MapGrpcService<BusinessGrpcService>();
+        return endpoints;
+    }
+}
