@@ -95,23 +95,23 @@ public static class Program
             Console.Error.WriteLine(machine);
 
             // The baseline runs with the GC mode the suite's runtimeconfig asks for, so that memory compares like with like.
-            string? suiteGc = null;
+            // Defaults: those of the bench executable's own runtimeconfig.
+            bool gcServer = System.Runtime.GCSettings.IsServerGC;
+            bool gcConcurrent = System.Runtime.GCSettings.LatencyMode != System.Runtime.GCLatencyMode.Batch;
             int baselineStarts = 0;
             ServerFactory baseline = purpose =>
             {
                 string name = $"baseline-{purpose}-{++baselineStarts}";
                 var info = Children.Self(["baseline", "--ready-file", Path.Combine(work, name + ".json")]);
-                if (suiteGc is not null)
-                {
-                    info.Environment["DOTNET_gcServer"] = suiteGc.StartsWith("server", StringComparison.Ordinal) ? "1" : "0";
-                }
+                info.Environment["DOTNET_gcServer"] = gcServer ? "1" : "0";
+                info.Environment["DOTNET_gcConcurrent"] = gcConcurrent ? "1" : "0";
                 return ServerProcess.StartAsync("baseline", info, Path.Combine(work, name + ".json"), Path.Combine(work, name + ".log"), TimeSpan.FromSeconds(30));
             };
 
-            var (suite, suiteLabel, suiteNote, gcOfSuite) = ResolveSuite(o, work, baseline);
-            suiteGc = gcOfSuite;
-            string baselineGc = suiteGc ?? (System.Runtime.GCSettings.IsServerGC ? "server" : "workstation");
-            string baselineLabel = $"baseline (Kestrel, {baselineGc.Split(' ')[0]} GC)";
+            var (suite, suiteLabel, suiteNote, suiteGc) = ResolveSuite(o, work, baseline);
+            gcServer = suiteGc.Server ?? gcServer;
+            gcConcurrent = suiteGc.Concurrent ?? gcConcurrent;
+            string baselineLabel = $"baseline (Kestrel, {Machine.DescribeGc(gcServer, gcConcurrent)} GC)";
             if (suiteNote is not null)
             {
                 Console.Error.WriteLine(suiteNote);
@@ -172,15 +172,15 @@ public static class Program
         }
     }
 
-    private static (ServerFactory? Start, string Label, string? Note, string? Gc) ResolveSuite(Options o, string work, ServerFactory baseline)
+    private static (ServerFactory? Start, string Label, string? Note, (bool? Server, bool? Concurrent) Gc) ResolveSuite(Options o, string work, ServerFactory baseline)
     {
         if (o.Suite == "none")
         {
-            return (null, "suite", "suite: skipped (--suite none)", null);
+            return (null, "suite", "suite: skipped (--suite none)", default);
         }
         if (o.Suite == "baseline")
         {
-            return (baseline, "suite = baseline again", "--suite baseline: the suite column is a second baseline server (the ratios show run-to-run noise)", null);
+            return (baseline, "suite = baseline again", "--suite baseline: the suite column is a second baseline server (the ratios show run-to-run noise)", default);
         }
         string? dll = o.Suite;
         if (dll is null)
@@ -189,22 +189,23 @@ public static class Program
             string? project = root is null ? null : Path.Combine(root, "services", "Push.Cli", "Push.Cli.csproj");
             if (project is null || !File.Exists(project))
             {
-                return (null, "suite", "suite: services/Push.Cli not found; pass --suite PATH_TO_push.dll (or --suite baseline to compare the baseline with itself)", null);
+                return (null, "suite", "suite: services/Push.Cli not found; pass --suite PATH_TO_push.dll (or --suite baseline to compare the baseline with itself)", default);
             }
             Console.Error.WriteLine("building services/Push.Cli (Release)...");
             var build = Process.Start(new ProcessStartInfo("dotnet", ["build", project, "-c", "Release", "--nologo", "-v", "q", "-clp:ErrorsOnly"]) { UseShellExecute = false })!;
             if (!build.WaitForExit(TimeSpan.FromMinutes(5)) || build.ExitCode != 0)
             {
-                return (null, "suite", "suite: building services/Push.Cli failed; pass --suite PATH_TO_push.dll", null);
+                return (null, "suite", "suite: building services/Push.Cli failed; pass --suite PATH_TO_push.dll", default);
             }
             dll = Path.Combine(root!, "services", "Push.Cli", "bin", "Release", "net10.0", "push.dll");
         }
         if (!File.Exists(dll))
         {
-            return (null, "suite", $"suite: {dll} not found", null);
+            return (null, "suite", $"suite: {dll} not found", default);
         }
         dll = Path.GetFullPath(dll);
-        string gc = Machine.GcOf(Path.ChangeExtension(dll, ".runtimeconfig.json"));
+        var gc = Machine.GcOf(Path.ChangeExtension(dll, ".runtimeconfig.json"));
+        string gcText = Machine.DescribeGc(gc.Server ?? false, gc.Concurrent ?? true);
         ServerFactory start = purpose =>
         {
             string ready = Path.Combine(work, $"suite-{purpose}.json");
@@ -214,9 +215,49 @@ public static class Program
                 info.ArgumentList.Add(a);
             }
             info.Environment["Logging__LogLevel__Default"] = "Warning";
-            return ServerProcess.StartAsync("suite", info, ready, Path.Combine(work, $"suite-{purpose}.log"), TimeSpan.FromSeconds(60));
+            return StartSuiteAsync(info, ready, Path.Combine(work, $"suite-{purpose}.log"));
         };
-        return (start, $"suite (push start, {gc.Split(' ')[0]} GC)", $"suite: {dll} (GC from its runtimeconfig: {gc}; the baseline is started with the same)", gc);
+        return (start, $"suite (push start, {gcText} GC)", $"suite: {dll} (GC from its runtimeconfig: {gcText}; the baseline is started with the same settings)", gc);
+    }
+
+    /// <summary>
+    /// Starts `push start` and waits until it can serve clients: the ready file says it listens,
+    /// but the greeting a client waits for comes from the worker's OnConnect, so the gateway must
+    /// also report an open worker stream (GetStatus workers_connected).
+    /// </summary>
+    private static async Task<ServerProcess> StartSuiteAsync(ProcessStartInfo info, string ready, string log)
+    {
+        var server = await ServerProcess.StartAsync("suite", info, ready, log, TimeSpan.FromSeconds(60)).ConfigureAwait(false);
+        try
+        {
+            using var channel = Scenarios.Channel(server.Grpc);
+            var gw = new Push.V1.GatewayService.GatewayServiceClient(channel);
+            var sw = Stopwatch.StartNew();
+            string last = "no answer";
+            while (sw.Elapsed < TimeSpan.FromSeconds(30))
+            {
+                try
+                {
+                    var status = await gw.GetStatusAsync(new Push.V1.GetStatusRequest(), deadline: DateTime.UtcNow.AddSeconds(2)).ResponseAsync.ConfigureAwait(false);
+                    if (status.Gateways.Count > 0 && status.Gateways.All(g => g.WorkersConnected > 0))
+                    {
+                        return server;
+                    }
+                    last = $"{status.Gateways.Count} gateways, workers connected: {string.Join(',', status.Gateways.Select(g => g.WorkersConnected))}";
+                }
+                catch (Grpc.Core.RpcException ex)
+                {
+                    last = ex.Status.ToString();
+                }
+                await Task.Delay(100).ConfigureAwait(false);
+            }
+            throw new TimeoutException($"suite listens but no worker stream opened within 30 s ({last}); log: {log}\n{ServerProcess.Tail(log)}");
+        }
+        catch
+        {
+            server.Dispose();
+            throw;
+        }
     }
 
     private static string? FindRepoRoot()

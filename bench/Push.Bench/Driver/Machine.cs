@@ -91,25 +91,33 @@ public static class Machine
         return "unknown";
     }
 
-    /// <summary>The GC mode a runtimeconfig.json asks for, if it says.</summary>
-    public static string GcOf(string runtimeConfig)
+    /// <summary>The GC settings a runtimeconfig.json asks for: (server, concurrent); null where it does not say.</summary>
+    public static (bool? Server, bool? Concurrent) GcOf(string runtimeConfig)
     {
         try
         {
-            string text = File.ReadAllText(runtimeConfig);
-            if (text.Contains("\"System.GC.Server\": true", StringComparison.Ordinal))
+            using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(runtimeConfig));
+            bool? server = null;
+            bool? concurrent = null;
+            if (doc.RootElement.TryGetProperty("runtimeOptions", out var ro) && ro.TryGetProperty("configProperties", out var cp))
             {
-                return "server";
+                if (cp.TryGetProperty("System.GC.Server", out var s) && s.ValueKind is System.Text.Json.JsonValueKind.True or System.Text.Json.JsonValueKind.False)
+                {
+                    server = s.GetBoolean();
+                }
+                if (cp.TryGetProperty("System.GC.Concurrent", out var c) && c.ValueKind is System.Text.Json.JsonValueKind.True or System.Text.Json.JsonValueKind.False)
+                {
+                    concurrent = c.GetBoolean();
+                }
             }
-            if (text.Contains("\"System.GC.Server\": false", StringComparison.Ordinal))
-            {
-                return "workstation";
-            }
-            return "workstation (default)";
+            return (server, concurrent);
         }
-        catch (IOException)
+        catch (Exception ex) when (ex is IOException or System.Text.Json.JsonException or UnauthorizedAccessException)
         {
-            return "unknown";
+            return (null, null);
         }
     }
+
+    public static string DescribeGc(bool server, bool concurrent) =>
+        (server ? "server" : "workstation") + (concurrent ? "" : " non-concurrent");
 }

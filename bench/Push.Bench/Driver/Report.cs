@@ -12,6 +12,7 @@ public enum Unit
     KiB,
     Bytes,
     Count,
+    Factor,
 }
 
 /// <summary>The results table: one row per figure, one column per server.</summary>
@@ -87,6 +88,7 @@ public sealed class Report
             Unit.Micros => v.ToString("N1", c) + " µs",
             Unit.KiB => v.ToString("N1", c) + " KiB",
             Unit.Bytes => v.ToString("N0", c) + " B",
+            Unit.Factor => "×" + v.ToString("0.00", c),
             _ => v.ToString("N0", c),
         };
     }

@@ -40,6 +40,8 @@ public delegate Task<ServerProcess> ServerFactory(string purpose);
 /// <summary>The scenarios, run against one server at a time.</summary>
 public sealed class Scenarios(Options o, Report report)
 {
+    private readonly Dictionary<string, double> _unaryRate = [];
+
     private const string Group = "bench";
     private static readonly double Freq = Stopwatch.Frequency;
 
@@ -164,7 +166,7 @@ public sealed class Scenarios(Options o, Report report)
         using var pool = new ClientPool();
         string connectName = $"connect {o.Clients:N0} clients (64 at a time, until the first message)";
         await pool.ConnectAsync(ep, o.Clients, 64, DriverSourceFrom, o.SourceAddresses, TimeSpan.FromSeconds(60)).ConfigureAwait(false);
-        report.Set("connection rate: connects/s", Unit.PerSecond, column, pool.Conns.Count / pool.ConnectSeconds);
+        report.Set($"connection rate ({o.Clients:N0} clients from the driver, 64 at a time, until the greeting): connects/s", Unit.PerSecond, column, pool.Conns.Count / pool.ConnectSeconds);
         if (pool.Failed > 0)
         {
             report.Fail(connectName, column, $"{pool.Failed} failed: {pool.FirstError}");
@@ -212,7 +214,11 @@ public sealed class Scenarios(Options o, Report report)
     private static async Task WarmUpAsync(GatewayService.GatewayServiceClient gw, IPEndPoint ep)
     {
         using var warm = new ClientPool();
-        await warm.ConnectAsync(ep, 50, 16, DriverSourceFrom, 1, TimeSpan.FromSeconds(30)).ConfigureAwait(false);
+        await warm.ConnectAsync(ep, 500, 64, DriverSourceFrom, 1, TimeSpan.FromSeconds(30)).ConfigureAwait(false);
+        if (warm.Conns.Count == 0)
+        {
+            throw new IOException("no warm-up client could connect: " + warm.FirstError);
+        }
         var h = new Histogram();
         warm.Sink = new LatencySink(h);
         var conns = warm.Conns;
@@ -228,7 +234,7 @@ public sealed class Scenarios(Options o, Report report)
                 c.SendText(buf);
             }
         }
-        await WaitDeliveredAsync(warm, (conns.Count * 200L) + 200 + (conns.Count * 20L), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+        await WaitDeliveredAsync(warm, (conns.Count * 200L) + 200 + (conns.Count * 20L), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(10)).ConfigureAwait(false);
     }
 
     private async Task FanOutAsync(string column, string form, ClientPool pool, int pid, Func<int, string, Task> push)
@@ -240,6 +246,7 @@ public sealed class Scenarios(Options o, Report report)
         long callErrors = 0;
         string? firstError = null;
         double cpu0 = ProcStats.CpuMs(pid);
+        double self0 = ProcStats.CpuMs(Environment.ProcessId);
         for (int b = 0; b < o.Bursts; b++)
         {
             pool.ResetCounters();
@@ -260,11 +267,13 @@ public sealed class Scenarios(Options o, Report report)
             await Task.Delay(200).ConfigureAwait(false);
         }
         double cpu = ProcStats.CpuMs(pid) - cpu0;
+        double self = ProcStats.CpuMs(Environment.ProcessId) - self0;
         string name = $"fan-out {form} ({pool.Conns.Count:N0} clients × {o.Messages:N0} msgs, median of {o.Bursts})";
         report.Set($"{name}: delivered msg/s", Unit.PerSecond, column, Median(rates));
         report.Set($"{name}: lost", Unit.Count, column, lost, ratio: false);
         Latency(name, column, h);
         report.Set($"{name}: server CPU per delivery", Unit.Micros, column, delivered > 0 ? cpu * 1000 / delivered : double.NaN);
+        report.Set($"{name}: driver + load generator CPU per delivery", Unit.Micros, column, delivered > 0 ? self * 1000 / delivered : double.NaN, ratio: false);
         if (callErrors > 0)
         {
             report.Fail($"{name}: failed push calls", column, $"{callErrors}: {firstError}");
@@ -289,7 +298,9 @@ public sealed class Scenarios(Options o, Report report)
         report.Set($"{name}: calls/s", Unit.PerSecond, column, ok / callSeconds);
         if (inFlight > 1)
         {
-            report.Set($"{name}: delivered msg/s", Unit.PerSecond, column, received / Seconds(t0, sink.LastTicks));
+            double rate = received / Seconds(t0, sink.LastTicks);
+            _unaryRate[column] = rate;
+            report.Set($"{name}: delivered msg/s", Unit.PerSecond, column, rate);
         }
         report.Set($"{name}: latency p99 (call to receipt)", Unit.Millis, column, h.Percentile(99) / 1000.0);
         report.Set($"{name}: lost", Unit.Count, column, ok - received, ratio: false);
@@ -324,7 +335,12 @@ public sealed class Scenarios(Options o, Report report)
         long received = await WaitDeliveredAsync(pool, sent, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(10)).ConfigureAwait(false);
         pool.Sink = null;
         string name = $"SendBatch ({size} SendToClient items per call, 4 calls in flight)";
-        report.Set($"{name}: delivered msg/s", Unit.PerSecond, column, received / Seconds(t0, sink.LastTicks));
+        double rate = received / Seconds(t0, sink.LastTicks);
+        report.Set($"{name}: delivered msg/s", Unit.PerSecond, column, rate);
+        if (_unaryRate.TryGetValue(column, out double unary) && unary > 0)
+        {
+            report.Set("SendBatch msg/s ÷ unary SendToClient (64 in flight) msg/s", Unit.Factor, column, rate / unary);
+        }
         report.Set($"{name}: latency p99 (call to receipt)", Unit.Millis, column, h.Percentile(99) / 1000.0);
         report.Set($"{name}: lost", Unit.Count, column, sent - received, ratio: false);
         if (errors > 0)
@@ -462,6 +478,10 @@ public sealed class Scenarios(Options o, Report report)
         // Warm the server's code paths (connect, join, bind, the gRPC connection) before the first reading.
         using var warm = new ClientPool();
         await warm.ConnectAsync(server.WsEndPoint, 100, 16, DriverSourceFrom, 1, TimeSpan.FromSeconds(30)).ConfigureAwait(false);
+        if (warm.Conns.Count == 0)
+        {
+            throw new IOException("no warm-up client could connect: " + warm.FirstError);
+        }
         var warmIds = warm.Conns.Select(c => c.ClientId!).ToHashSet(StringComparer.Ordinal);
         var warmList = warmIds.ToList();
         await InFlightAsync(warmList.Count * 10, 64, i => gw.JoinGroupAsync(new JoinGroupRequest { ClientId = warmList[i % warmList.Count], Group = "warm" + (i / warmList.Count).ToString(CultureInfo.InvariantCulture) }).ResponseAsync).ConfigureAwait(false);
@@ -495,7 +515,7 @@ public sealed class Scenarios(Options o, Report report)
             int connected = parsed.Sum(r => r.GetProperty("connected").GetInt32());
             int failed = parsed.Sum(r => r.GetProperty("failed").GetInt32());
             double slowest = parsed.Max(r => r.GetProperty("seconds").GetDouble());
-            report.Set($"connection rate, {childCount} child processes × 64 at a time: connects/s", Unit.PerSecond, column, connected / slowest);
+            report.Set($"connection rate ({o.Idle:N0} idle clients from {childCount} child processes, 64 at a time each): connects/s", Unit.PerSecond, column, connected / slowest);
             if (failed > 0)
             {
                 string err = parsed.Select(r => r.TryGetProperty("error", out var e) ? e.GetString() : null).FirstOrDefault(e => e is not null) ?? "";
