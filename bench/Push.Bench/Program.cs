@@ -209,8 +209,10 @@ public static class Program
         ServerFactory start = purpose =>
         {
             string ready = Path.Combine(work, $"suite-{purpose}.json");
-            var info = new ProcessStartInfo("dotnet") { WorkingDirectory = work };
-            foreach (string a in new[] { dll, "start", "--ws", "127.0.0.1:0", "--grpc", "127.0.0.1:0", "--http", "127.0.0.1:0", "--ready-file", ready })
+            // Through a small sh wrapper that kills `push start` when the driver's end of its
+            // standard input closes, so that the suite never outlives the driver, even on SIGKILL.
+            var info = new ProcessStartInfo("/bin/sh") { WorkingDirectory = work };
+            foreach (string a in new[] { "-c", SuiteWrapper, "push-bench-suite", "dotnet", dll, "start", "--ws", "127.0.0.1:0", "--grpc", "127.0.0.1:0", "--http", "127.0.0.1:0", "--ready-file", ready })
             {
                 info.ArgumentList.Add(a);
             }
@@ -219,6 +221,15 @@ public static class Program
         };
         return (start, $"suite (push start, {gcText} GC)", $"suite: {dll} (GC from its runtimeconfig: {gcText}; the baseline is started with the same settings)", gc);
     }
+
+    private const string SuiteWrapper = """
+        exec 3<&0
+        "$@" </dev/null &
+        child=$!
+        { while read -r _; do :; done; kill -9 "$child" 2>/dev/null; } <&3 &
+        exec 3<&-
+        wait "$child"
+        """;
 
     /// <summary>
     /// Starts `push start` and waits until it can serve clients: the ready file says it listens,
