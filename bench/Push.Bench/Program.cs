@@ -76,6 +76,7 @@ public static class Program
     private static async Task<int> DriverAsync(Options o)
     {
         var total = Stopwatch.StartNew();
+        _ = Scenarios.Elapsed; // progress lines count from here
         string work = Path.Combine(Path.GetTempPath(), $"push-bench-{Environment.ProcessId}");
         Directory.CreateDirectory(work);
         var report = new Report();

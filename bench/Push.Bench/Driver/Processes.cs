@@ -281,7 +281,7 @@ public static class ProcStats
     public static async Task<long> SettledRssKb(int pid, TimeSpan max)
     {
         var sw = Stopwatch.StartNew();
-        await Task.Delay(700).ConfigureAwait(false);
+        await Task.Delay(400).ConfigureAwait(false);
         long last = RssKb(pid);
         while (sw.Elapsed < max)
         {
