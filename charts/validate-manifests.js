@@ -38,14 +38,11 @@ function check(where, condition, message) {
 // ---- 1. schema validation ------------------------------------------------------------------
 
 function modelFor(apiVersion, kind) {
-  let modulePath;
-  if (apiVersion === 'monitoring.coreos.com/v1') {
-    modulePath = '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
-  } else if (!apiVersion.includes('/')) {
-    modulePath = `kubernetes-models/${apiVersion}`; // core group: "v1"
-  } else {
-    modulePath = `kubernetes-models/${apiVersion}`; // "apps/v1", "policy/v1", "autoscaling/v2"
-  }
+  // Core group "v1" -> kubernetes-models/v1; "apps/v1" -> kubernetes-models/apps/v1; the Prometheus
+  // Operator CRDs come from @kubernetes-models/prometheus-operator.
+  const modulePath = apiVersion === 'monitoring.coreos.com/v1'
+    ? '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1'
+    : `kubernetes-models/${apiVersion}`;
   let group;
   try {
     group = load(modulePath);
@@ -90,8 +87,7 @@ function podTemplateOf(doc) {
 }
 
 function envValue(container, name) {
-  const entry = (container.env || []).find((e) => e.name === name);
-  return entry;
+  return (container.env || []).find((e) => e.name === name);
 }
 
 function checkContainer(where, podSpec, container, component) {

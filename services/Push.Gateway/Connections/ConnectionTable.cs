@@ -215,18 +215,14 @@ internal sealed class ConnectionTable(GatewayIdentity identity)
                 return 0;
             }
             targets = ArrayPool<ClientConnection>.Shared.Rent(total);
+            // A connection has one uid, so only a uid named twice in the request could repeat a target.
+            HashSet<string>? seen = uids.Count > 1 ? new HashSet<string>(StringComparer.Ordinal) : null;
             foreach (var u in uids)
             {
-                if (_uids.TryGetValue(u, out var set))
+                if ((seen is null || seen.Add(u)) && _uids.TryGetValue(u, out var set))
                 {
-                    foreach (var c in set)
-                    {
-                        // a connection has one uid, so only repeated uids in the request can repeat it
-                        if (Array.IndexOf(targets, c, 0, n) < 0 || uids.Count == 1)
-                        {
-                            targets[n++] = c;
-                        }
-                    }
+                    set.CopyTo(targets, n);
+                    n += set.Count;
                 }
             }
         }
@@ -277,6 +273,14 @@ internal sealed class ConnectionTable(GatewayIdentity identity)
     }
 
     // ---- queries (local) ----
+
+    public string[] GroupsOf(ClientConnection c)
+    {
+        lock (_sync)
+        {
+            return c.Groups is null ? [] : [.. c.Groups];
+        }
+    }
 
     public ClientConnection[] GroupMembers(string group)
     {

@@ -141,6 +141,36 @@ internal sealed class ClusterRouter(
         return (results, reach);
     }
 
+    /// <summary>Streams every other live gateway's pages of a server-streaming call after the local ones, one gateway at a time.</summary>
+    public async Task<ClusterReach> RelayStreamsAsync<TResponse>(
+        ServerCallContext context,
+        Func<GatewayService.GatewayServiceClient, CallOptions, AsyncServerStreamingCall<TResponse>> remote,
+        IServerStreamWriter<TResponse> output)
+    {
+        var reach = new ClusterReach { GatewaysTotal = 1, GatewaysAnswered = 1 };
+        foreach (var peer in membership.Gateways.Where(g => !string.Equals(g.Id, identity.Id, StringComparison.Ordinal)).ToArray())
+        {
+            reach.GatewaysTotal++;
+            try
+            {
+                var headers = new Metadata { { ScopeHeader, "local" } };
+                // A stream may take longer than one unary call: allow ten peer timeouts per gateway.
+                var deadline = time.GetUtcNow().UtcDateTime + cluster.Value.PeerTimeout * 10;
+                using var call = remote(peers.Get(peer), new CallOptions(headers, deadline < context.Deadline ? deadline : context.Deadline, context.CancellationToken));
+                await foreach (var page in call.ResponseStream.ReadAllAsync(context.CancellationToken).ConfigureAwait(false))
+                {
+                    await output.WriteAsync(page, context.CancellationToken).ConfigureAwait(false);
+                }
+                reach.GatewaysAnswered++;
+            }
+            catch (RpcException) when (!context.CancellationToken.IsCancellationRequested)
+            {
+                reach.UnreachableGatewayIds.Add(peer.Id);
+            }
+        }
+        return reach;
+    }
+
     private CallOptions PeerOptions(ServerCallContext context)
     {
         var deadline = time.GetUtcNow().UtcDateTime + cluster.Value.PeerTimeout;

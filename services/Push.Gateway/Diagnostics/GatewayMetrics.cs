@@ -43,10 +43,12 @@ internal sealed class GatewayMetrics
         _eventsDropped = meter.CreateCounter<long>("push.gateway.worker_events.dropped", "{event}", "Connection events that could not be handed to any worker.");
         _handshakeRejected = meter.CreateCounter<long>("push.gateway.handshakes.rejected", "{handshake}", "WebSocket handshakes refused, by reason.");
         meter.CreateObservableGauge("push.gateway.send_queue.depth", () => SendQueueDepth(), "{message}", "Messages queued towards clients, summed over connections.");
+        meter.CreateObservableGauge("push.gateway.send_queue.max_depth", () => SendQueueMaxDepth(), "{message}", "Deepest client send queue right now.");
         meter.CreateObservableGauge("push.gateway.worker_streams.open", () => OpenWorkerStreams(), "{stream}", "Worker streams this gateway has open.");
     }
 
     public Func<long> SendQueueDepth { get; set; } = static () => 0;
+    public Func<long> SendQueueMaxDepth { get; set; } = static () => 0;
     public Func<int> OpenWorkerStreams { get; set; } = static () => 0;
 
     public void ConnectionOpened()

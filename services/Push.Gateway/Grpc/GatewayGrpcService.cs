@@ -511,6 +511,46 @@ internal sealed class GatewayGrpcService(
         return merged;
     }
 
+    public override async Task StreamClients(StreamClientsRequest request, IServerStreamWriter<StreamClientsResponse> responseStream, ServerCallContext context)
+    {
+        if (request.Group.Length > 0)
+        {
+            ValidateName(request.Group, "group");
+        }
+        if (request.PageSize is < 0 or > 10000)
+        {
+            throw Errors.InvalidField("page_size", "must be between 0 and 10000");
+        }
+        var pageSize = request.PageSize == 0 ? 1000 : request.PageSize;
+        var ct = context.CancellationToken;
+        var members = request.Group.Length > 0 ? table.GroupMembers(request.Group) : table.All.ToArray();
+        var page = new StreamClientsResponse { GatewayId = router.GatewayId };
+        foreach (var c in members)
+        {
+            var info = new ClientInfo { ClientId = c.ClientId, Uid = c.Uid ?? string.Empty, Groups = { table.GroupsOf(c) } };
+            if (request.IncludeSessions)
+            {
+                info.Session = SessionStore.ToProto(c);
+            }
+            page.Clients.Add(info);
+            if (page.Clients.Count >= pageSize)
+            {
+                await responseStream.WriteAsync(page, ct).ConfigureAwait(false);
+                page = new StreamClientsResponse { GatewayId = router.GatewayId };
+            }
+        }
+        if (page.Clients.Count > 0)
+        {
+            await responseStream.WriteAsync(page, ct).ConfigureAwait(false);
+        }
+        if (ClusterRouter.IsForwarded(context))
+        {
+            return;
+        }
+        var reach = await router.RelayStreamsAsync(context, (client, o) => client.StreamClients(request, o), responseStream).ConfigureAwait(false);
+        await responseStream.WriteAsync(new StreamClientsResponse { GatewayId = router.GatewayId, Reach = reach }, ct).ConfigureAwait(false);
+    }
+
     // ---------------- operations ----------------
 
     public override async Task<GetStatusResponse> GetStatus(GetStatusRequest request, ServerCallContext context)

@@ -34,6 +34,17 @@ internal sealed partial class WebSocketConnectionHandler(
 
     public override async Task OnConnectedAsync(ConnectionContext connection)
     {
+        // The handshake lives in its own method so that nothing of the HTTP request stays referenced by this
+        // state machine while the connection is open (idle memory per connection).
+        var client = await HandshakeAsync(connection).ConfigureAwait(false);
+        if (client is not null)
+        {
+            await RunAsync(client, connection).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<ClientConnection?> HandshakeAsync(ConnectionContext connection)
+    {
         var o = options.Value;
         var input = connection.Transport.Input;
         var output = connection.Transport.Output;
@@ -48,28 +59,28 @@ internal sealed partial class WebSocketConnectionHandler(
             {
                 metrics.HandshakeRejected("timeout");
                 await RespondAsync(output, 408, "Request Timeout", "handshake not completed within Gateway:HandshakeTimeout").ConfigureAwait(false);
-                return;
+                return null;
             }
             catch (Exception ex) when (ex is IOException or ConnectionResetException or ConnectionAbortedException)
             {
-                return;
+                return null;
             }
         }
         if (request is null)
         {
-            return;
+            return null;
         }
         if (!request.HeaderHasToken("Upgrade", "websocket"))
         {
             await ServePlainAsync(request, output, o).ConfigureAwait(false);
-            return;
+            return null;
         }
         var reject = Validate(request, o);
         if (reject is { } r)
         {
             metrics.HandshakeRejected(r.Tag);
             await RespondAsync(output, r.Status, r.Phrase, r.Message, r.Extra).ConfigureAwait(false);
-            return;
+            return null;
         }
         var key = request.Header("Sec-WebSocket-Key")!;
 #pragma warning disable CA5350 // RFC 6455 mandates SHA-1 for Sec-WebSocket-Accept; it is not used for security.
@@ -84,7 +95,7 @@ internal sealed partial class WebSocketConnectionHandler(
         }
         catch (Exception ex) when (ex is IOException or ConnectionResetException or ConnectionAbortedException or InvalidOperationException)
         {
-            return;
+            return null;
         }
 
         var sequence = table.NextSequence();
@@ -92,14 +103,29 @@ internal sealed partial class WebSocketConnectionHandler(
         table.Add(client);
         metrics.ConnectionOpened();
         Log.Connected(logger, client.ClientId, connection.RemoteEndPoint?.ToString() ?? "?");
-        var (code, reason) = (CloseCodes.Abnormal, "connection lost");
         try
         {
             await router.PostAsync(client, ConnectEvent(client, request, connection), connection.ConnectionClosed).ConfigureAwait(false);
-            (code, reason) = await ReceiveAsync(client, input, o, connection.ConnectionClosed).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        return client;
+    }
+
+    private async Task RunAsync(ClientConnection client, ConnectionContext connection)
+    {
+        var (code, reason) = (CloseCodes.Abnormal, "connection lost");
+        try
+        {
+            (code, reason) = await ReceiveAsync(client, connection.Transport.Input, options.Value, connection.ConnectionClosed).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is IOException or ConnectionResetException or ConnectionAbortedException or OperationCanceledException or InvalidOperationException)
         {
+            if (client.IsClosing && client.ServerCloseCode != 0)
+            {
+                (code, reason) = (client.ServerCloseCode, client.ServerCloseReason ?? "closed by server");
+            }
         }
         finally
         {
@@ -249,7 +275,8 @@ internal sealed partial class WebSocketConnectionHandler(
         {
             while (true)
             {
-                var result = await input.ReadAsync(ct).ConfigureAwait(false);
+                // No token: a cancellable read would register a callback per read; the transport completes the pipe on close.
+                var result = await input.ReadAsync(CancellationToken.None).ConfigureAwait(false);
                 var buffer = result.Buffer;
                 Volatile.Write(ref c.LastActivity, Environment.TickCount64);
                 Volatile.Write(ref c.MissedPings, 0);

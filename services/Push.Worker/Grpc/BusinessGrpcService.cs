@@ -2,16 +2,17 @@ using Grpc.Core;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Push.V1;
+using Push.Worker.Diagnostics;
 
 namespace Push.Worker.Grpc;
 
 /// <summary>gRPC adapter: each gateway stream becomes a <see cref="GatewayStreamSession"/>.</summary>
-internal sealed class BusinessGrpcService(BusinessEvents events, GatewayClients gateways, IOptions<WorkerOptions> options, ILogger<GatewayStreamSession> logger) : BusinessService.BusinessServiceBase
+internal sealed class BusinessGrpcService(BusinessEvents events, GatewayClients gateways, IOptions<WorkerOptions> options, WorkerMetrics metrics, ILogger<GatewayStreamSession> logger) : BusinessService.BusinessServiceBase
 {
     public override async Task StreamEvents(IAsyncStreamReader<StreamEventsRequest> requestStream, IServerStreamWriter<StreamEventsResponse> responseStream, ServerCallContext context)
     {
         await context.WriteResponseHeadersAsync([]).ConfigureAwait(false);
-        var session = new GatewayStreamSession(events, gateways, options.Value, logger);
+        var session = new GatewayStreamSession(events, gateways, options.Value, metrics, logger);
         await session.RunAsync(requestStream, responseStream, context.CancellationToken).ConfigureAwait(false);
     }
 }

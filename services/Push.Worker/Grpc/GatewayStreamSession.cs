@@ -4,6 +4,7 @@ using Grpc.Core;
 using Microsoft.Extensions.Logging;
 using Push.Control;
 using Push.V1;
+using Push.Worker.Diagnostics;
 
 namespace Push.Worker.Grpc;
 
@@ -18,14 +19,16 @@ internal sealed partial class GatewayStreamSession
     private readonly BusinessEvents _events;
     private readonly GatewayClients _gateways;
     private readonly ILogger _logger;
+    private readonly WorkerMetrics _metrics;
     private readonly Channel<Command> _out;
     private readonly Channel<Event>[] _lanes;
     private readonly ConcurrentDictionary<string, ClientState> _clients = new(StringComparer.Ordinal);
     private string _gatewayId = string.Empty;
     private PushControlClient? _control;
 
-    public GatewayStreamSession(BusinessEvents events, GatewayClients gateways, WorkerOptions options, ILogger logger)
+    public GatewayStreamSession(BusinessEvents events, GatewayClients gateways, WorkerOptions options, WorkerMetrics metrics, ILogger logger)
     {
+        _metrics = metrics;
         _events = events;
         _gateways = gateways;
         _logger = logger;
@@ -39,6 +42,7 @@ internal sealed partial class GatewayStreamSession
 
     public async Task RunAsync(IAsyncStreamReader<StreamEventsRequest> requests, IServerStreamWriter<StreamEventsResponse> responses, CancellationToken ct)
     {
+        _metrics.StreamOpened();
         var writer = WriteAsync(responses, ct);
         var lanes = _lanes.Select(l => Task.Run(() => LaneAsync(l.Reader), CancellationToken.None)).ToArray();
         try
@@ -80,6 +84,7 @@ internal sealed partial class GatewayStreamSession
             catch (Exception ex) when (ex is OperationCanceledException or IOException or InvalidOperationException or RpcException)
             {
             }
+            _metrics.StreamClosed();
             Log.GatewayDetached(_logger, _gatewayId);
         }
     }
@@ -96,6 +101,7 @@ internal sealed partial class GatewayStreamSession
             }
             if (batch.Commands.Count > 0)
             {
+                _metrics.Commands(batch.Commands.Count);
                 await responses.WriteAsync(batch, ct).ConfigureAwait(false);
             }
         }
@@ -121,6 +127,8 @@ internal sealed partial class GatewayStreamSession
         }
         state.Context.Uid = e.Uid.Length > 0 ? e.Uid : null;
         state.InCallback = true;
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var failed = false;
         try
         {
             switch (e.KindCase)
@@ -151,11 +159,19 @@ internal sealed partial class GatewayStreamSession
         }
         catch (Exception ex)
         {
+            failed = true;
             Log.CallbackFailed(_logger, e.KindCase.ToString(), e.ClientId, ex);
         }
         finally
         {
             state.InCallback = false;
+            _metrics.Event(e.KindCase switch
+            {
+                Event.KindOneofCase.Connect => "connect",
+                Event.KindOneofCase.Message => "message",
+                Event.KindOneofCase.Close => "close",
+                _ => "other",
+            }, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds, failed);
         }
         if (e.KindCase == Event.KindOneofCase.Close)
         {

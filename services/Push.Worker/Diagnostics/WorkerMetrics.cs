@@ -1,0 +1,42 @@
+using System.Diagnostics.Metrics;
+
+namespace Push.Worker.Diagnostics;
+
+/// <summary>The business worker's instruments (Meter "Push.Worker").</summary>
+internal sealed class WorkerMetrics
+{
+    public const string MeterName = "Push.Worker";
+
+    private readonly Counter<long> _events;
+    private readonly Histogram<double> _callbackDuration;
+    private readonly Counter<long> _callbackErrors;
+    private readonly Counter<long> _commands;
+    private readonly UpDownCounter<long> _streams;
+
+    public WorkerMetrics(IMeterFactory factory)
+    {
+        var meter = factory.Create(MeterName);
+        _events = meter.CreateCounter<long>("push.worker.events", "{event}", "Connection events handled, by kind (connect, message, close).");
+        _callbackDuration = meter.CreateHistogram<double>("push.worker.callback.duration", "s", "Time spent in the application's callbacks, by kind.");
+        _callbackErrors = meter.CreateCounter<long>("push.worker.callback.errors", "{error}", "Callbacks that threw, by kind.");
+        _commands = meter.CreateCounter<long>("push.worker.commands", "{command}", "Commands sent back to gateways.");
+        _streams = meter.CreateUpDownCounter<long>("push.worker.gateway_streams.open", "{stream}", "Gateway streams currently attached.");
+    }
+
+    public void Event(string kind, double seconds, bool failed)
+    {
+        var tag = new KeyValuePair<string, object?>("push.event", kind);
+        _events.Add(1, tag);
+        _callbackDuration.Record(seconds, tag);
+        if (failed)
+        {
+            _callbackErrors.Add(1, tag);
+        }
+    }
+
+    public void Commands(int count) => _commands.Add(count);
+
+    public void StreamOpened() => _streams.Add(1);
+
+    public void StreamClosed() => _streams.Add(-1);
+}

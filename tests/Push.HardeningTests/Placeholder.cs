@@ -1,0 +1,7 @@
+namespace Push.HardeningTests;
+
+// Tests of this project are added by their feature work; see docs/testing.md.
+internal static class ProjectInfo
+{
+    public const string Name = "Push.HardeningTests";
+}

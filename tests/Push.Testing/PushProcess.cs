@@ -1,0 +1,221 @@
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json;
+
+namespace Push.Testing;
+
+/// <summary>
+/// A real `push` process (start, registry, gateway or worker) on loopback with OS-chosen ports. Its output is kept
+/// for diagnostics; it is killed when disposed.
+/// </summary>
+public sealed class PushProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
+    private readonly string _readyFile;
+
+    private PushProcess(Process process, string readyFile, string description)
+    {
+        _process = process;
+        _readyFile = readyFile;
+        Description = description;
+    }
+
+    public string Description { get; }
+    public int Pid => _process.Id;
+    public Uri Ws { get; private set; } = null!;
+    public Uri Grpc { get; private set; } = null!;
+    public Uri? Http { get; private set; }
+    public string GrpcAddress => Grpc.ToString().TrimEnd('/');
+    public bool HasExited => _process.HasExited;
+
+    public string Output
+    {
+        get { lock (_output) { return _output.ToString(); } }
+    }
+
+    /// <summary>Starts `push ARGS` and waits until it listens (and, with <paramref name="waitReady"/>, until /healthz/ready answers).</summary>
+    public static async Task<PushProcess> StartAsync(string command, IEnumerable<string>? args = null, IDictionary<string, string>? environment = null, bool waitReady = true, string host = "127.0.0.1", CancellationToken cancellationToken = default)
+    {
+        var readyFile = Path.Combine(Path.GetTempPath(), $"push-ready-{Guid.NewGuid():N}.json");
+        var psi = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        psi.ArgumentList.Add(RepoPaths.PushDll);
+        psi.ArgumentList.Add(command);
+        var list = (args ?? []).ToList();
+        if (command != "worker" && command != "registry" && !list.Contains("--ws"))
+        {
+            list.AddRange(["--ws", $"{host}:0"]);
+        }
+        if (!list.Contains("--grpc"))
+        {
+            list.AddRange(["--grpc", $"{host}:0"]);
+        }
+        if (!list.Contains("--http"))
+        {
+            list.AddRange(["--http", $"{host}:0"]);
+        }
+        list.AddRange(["--ready-file", readyFile]);
+        foreach (var a in list)
+        {
+            psi.ArgumentList.Add(a);
+        }
+        psi.Environment["DOTNET_gcServer"] = "0";
+        psi.Environment.Remove("PUSH_REGISTRY");
+        psi.Environment.Remove("PUSH_SECRET");
+        foreach (var (k, v) in environment ?? new Dictionary<string, string>())
+        {
+            psi.Environment[k] = v;
+        }
+        var process = Process.Start(psi) ?? throw new InvalidOperationException("could not start dotnet");
+        var p = new PushProcess(process, readyFile, $"push {command} {string.Join(' ', list)}");
+        process.OutputDataReceived += (_, e) => p.Append(e.Data);
+        process.ErrorDataReceived += (_, e) => p.Append(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        try
+        {
+            await p.WaitListeningAsync(cancellationToken).ConfigureAwait(false);
+            if (waitReady && p.Http is not null)
+            {
+                await p.WaitHealthyAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch
+        {
+            await p.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+        return p;
+    }
+
+    private void Append(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+        lock (_output)
+        {
+            _output.AppendLine(line);
+        }
+    }
+
+    private async Task WaitListeningAsync(CancellationToken ct)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(TimeSpan.FromSeconds(30));
+        while (!File.Exists(_readyFile))
+        {
+            if (_process.HasExited)
+            {
+                throw new InvalidOperationException($"{Description} exited with {_process.ExitCode}:\n{Output}");
+            }
+            try
+            {
+                await Task.Delay(25, timeout.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                throw new TimeoutException($"{Description} did not start listening within 30 s:\n{Output}");
+            }
+        }
+        using var doc = JsonDocument.Parse(await File.ReadAllTextAsync(_readyFile, ct).ConfigureAwait(false));
+        var root = doc.RootElement;
+        if (root.TryGetProperty("ws", out var ws) && ws.ValueKind == JsonValueKind.String)
+        {
+            Ws = new Uri(ws.GetString()!.Replace("http", "ws", StringComparison.Ordinal));
+        }
+        Grpc = new Uri(root.GetProperty("grpc").GetString()!);
+        if (root.TryGetProperty("http", out var http) && http.ValueKind == JsonValueKind.String)
+        {
+            Http = new Uri(http.GetString()!);
+        }
+        File.Delete(_readyFile);
+    }
+
+    /// <summary>Waits until /healthz/ready answers 200 (healthy or degraded).</summary>
+    public async Task WaitHealthyAsync(CancellationToken ct = default)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(TimeSpan.FromSeconds(30));
+        while (true)
+        {
+            try
+            {
+                using var r = await http.GetAsync(new Uri(Http!, "/healthz/ready"), timeout.Token).ConfigureAwait(false);
+                if (r.IsSuccessStatusCode)
+                {
+                    return;
+                }
+            }
+            catch (HttpRequestException)
+            {
+            }
+            catch (TaskCanceledException) when (!timeout.IsCancellationRequested)
+            {
+            }
+            if (_process.HasExited)
+            {
+                throw new InvalidOperationException($"{Description} exited with {_process.ExitCode}:\n{Output}");
+            }
+            try
+            {
+                await Task.Delay(50, timeout.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                throw new TimeoutException($"{Description} was not ready within 30 s:\n{Output}");
+            }
+        }
+    }
+
+    /// <summary>kill -9.</summary>
+    public void Kill()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+        }
+    }
+
+    /// <summary>kill -TERM: graceful shutdown (a gateway drains).</summary>
+    public void Terminate()
+    {
+        if (!_process.HasExited)
+        {
+            using var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+            kill?.WaitForExit();
+        }
+    }
+
+    public async Task<int> WaitForExitAsync(TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        await _process.WaitForExitAsync(cts.Token).ConfigureAwait(false);
+        return _process.ExitCode;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            Kill();
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            await _process.WaitForExitAsync(cts.Token).ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+        }
+        _process.Dispose();
+        if (File.Exists(_readyFile))
+        {
+            File.Delete(_readyFile);
+        }
+    }
+}
