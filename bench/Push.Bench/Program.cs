@@ -125,19 +125,12 @@ public static class Program
                 columns.Add((Report.Suite, suite));
             }
 
+            if (!o.SkipActive)
+            {
+                await bench.ActiveAsync(columns).ConfigureAwait(false);
+            }
             foreach (var (column, start) in columns)
             {
-                if (!o.SkipActive)
-                {
-                    try
-                    {
-                        await bench.ActiveAsync(column, start).ConfigureAwait(false);
-                    }
-                    catch (Exception ex)
-                    {
-                        report.Fail("active scenarios", column, ex.GetType().Name + ": " + ex.Message);
-                    }
-                }
                 if (!o.SkipIdle)
                 {
                     try

@@ -155,24 +155,119 @@ public sealed class Scenarios(Options o, Report report)
     // Active scenarios: one fresh server, N clients, every push/echo scenario.
     // ----------------------------------------------------------------------------------------
 
-    public async Task ActiveAsync(string column, ServerFactory start)
+    /// <summary>One server of the active scenarios with its clients.</summary>
+    private sealed class Target(string column, ServerProcess server) : IDisposable
     {
-        using var server = await start("active").ConfigureAwait(false);
-        using var channel = Channel(server.Grpc);
-        var gw = new GatewayService.GatewayServiceClient(channel);
-        var ep = server.WsEndPoint;
-        int pid = server.Pid;
+        public string Column { get; } = column;
 
+        public ServerProcess Server { get; } = server;
+
+        public GrpcChannel Channel { get; } = Scenarios.Channel(server.Grpc);
+
+        public GatewayService.GatewayServiceClient Gw => new(Channel);
+
+        public ClientPool Pool { get; } = new();
+
+        public int Pid => Server.Pid;
+
+        public void Dispose()
+        {
+            Pool.Dispose();
+            Channel.Dispose();
+            Server.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Starts every column's server (fresh), connects and sets up its clients, then runs each
+    /// scenario on every server in turn, alternating which goes first, so that both columns
+    /// of a row are measured close together in time.
+    /// </summary>
+    public async Task ActiveAsync(IReadOnlyList<(string Column, ServerFactory Start)> columns)
+    {
+        var targets = new List<Target>();
+        try
+        {
+            foreach (var (column, start) in columns)
+            {
+                try
+                {
+                    var t = new Target(column, await start("active").ConfigureAwait(false));
+                    targets.Add(t);
+                    await SetUpAsync(t).ConfigureAwait(false);
+                }
+                catch (Exception ex)
+                {
+                    report.Fail("active scenarios", column, ex.GetType().Name + ": " + ex.Message);
+                    targets.RemoveAll(t => t.Column == column && Dispose(t));
+                }
+            }
+            if (targets.Count == 0)
+            {
+                return;
+            }
+
+            int turn = 0;
+            async Task Each(string name, Func<Target, Task> run)
+            {
+                var order = turn++ % 2 == 0 ? targets : Enumerable.Reverse(targets).ToList();
+                foreach (var t in order)
+                {
+                    await Step(name, t.Column, () => run(t)).ConfigureAwait(false);
+                }
+            }
+
+            await Each("fan-out SendToGroup", t => FanOutAsync(t.Column, "SendToGroup", t.Pool, t.Pid,
+                (seq, text) => t.Gw.SendToGroupAsync(new SendToGroupRequest { Groups = { Group }, Text = text }).ResponseAsync)).ConfigureAwait(false);
+            await Each("fan-out SendToAll", t => FanOutAsync(t.Column, "SendToAll", t.Pool, t.Pid,
+                (seq, text) => t.Gw.SendToAllAsync(new SendToAllRequest { Text = text }).ResponseAsync)).ConfigureAwait(false);
+
+            await Each("unary SendToClient, 1 in flight", t => UnaryAsync(t.Column, t.Pool, t.Gw, 1, Math.Max(1, o.Duration / 2))).ConfigureAwait(false);
+            await Each("unary SendToClient, 64 in flight", t => UnaryAsync(t.Column, t.Pool, t.Gw, 64, o.Duration)).ConfigureAwait(false);
+            await Each("SendBatch", t => BatchAsync(t.Column, t.Pool, t.Gw)).ConfigureAwait(false);
+
+            await Each("paced SendToClient", t => PacedAsync(t.Column, "single push SendToClient", t.Pool,
+                (i, text) => t.Gw.SendToClientAsync(new SendToClientRequest { ClientId = t.Pool.Conns[i % t.Pool.Conns.Count].ClientId, Text = text }).ResponseAsync)).ConfigureAwait(false);
+            await Each("paced SendToUid", t => PacedAsync(t.Column, "single push SendToUid", t.Pool,
+                (i, text) => t.Gw.SendToUidAsync(new SendToUidRequest { Uids = { "u" + (i % t.Pool.Conns.Count).ToString(CultureInfo.InvariantCulture) }, Text = text }).ResponseAsync)).ConfigureAwait(false);
+
+            await Each("upstream echo", t => UpstreamAsync(t.Column, t.Pool, t.Pid)).ConfigureAwait(false);
+
+            await Each("dropped", async t =>
+            {
+                var status = await t.Gw.GetStatusAsync(new GetStatusRequest(), deadline: DateTime.UtcNow.AddSeconds(5)).ResponseAsync.ConfigureAwait(false);
+                report.Set("server-reported dropped messages (whole active run)", Unit.Count, t.Column, status.Gateways.Sum(g => g.MessagesDropped), ratio: false);
+            }).ConfigureAwait(false);
+        }
+        finally
+        {
+            foreach (var t in targets)
+            {
+                t.Dispose();
+            }
+        }
+    }
+
+    private static bool Dispose(Target t)
+    {
+        t.Dispose();
+        return true;
+    }
+
+    private async Task SetUpAsync(Target t)
+    {
+        string column = t.Column;
+        var gw = t.Gw;
+        var ep = t.Server.WsEndPoint;
         await Step("warm-up", column, () => WarmUpAsync(gw, ep)).ConfigureAwait(false);
         await Task.Delay(1000).ConfigureAwait(false); // let tiered compilation finish on both sides
 
-        using var pool = new ClientPool();
-        string connectName = $"connect {o.Clients:N0} clients (64 at a time, until the first message)";
+        var pool = t.Pool;
         await pool.ConnectAsync(ep, o.Clients, 64, DriverSourceFrom, o.SourceAddresses, TimeSpan.FromSeconds(60)).ConfigureAwait(false);
         report.Set($"connection rate ({o.Clients:N0} clients from the driver, 64 at a time, until the greeting): connects/s", Unit.PerSecond, column, pool.Conns.Count / pool.ConnectSeconds);
         if (pool.Failed > 0)
         {
-            report.Fail(connectName, column, $"{pool.Failed} failed: {pool.FirstError}");
+            report.Fail($"connect {o.Clients:N0} clients", column, $"{pool.Failed} failed: {pool.FirstError}");
         }
         if (pool.Conns.Count == 0)
         {
@@ -181,37 +276,12 @@ public sealed class Scenarios(Options o, Report report)
         var conns = pool.Conns;
 
         // Memberships for the group and uid scenarios.
-        await Step("setup: JoinGroup + BindUid", column, async () =>
+        var (_, e1, f1) = await InFlightAsync(conns.Count, 64, i => gw.JoinGroupAsync(new JoinGroupRequest { ClientId = conns[i].ClientId, Group = Group }).ResponseAsync).ConfigureAwait(false);
+        var (_, e2, f2) = await InFlightAsync(conns.Count, 64, i => gw.BindUidAsync(new BindUidRequest { ClientId = conns[i].ClientId, Uid = "u" + i.ToString(CultureInfo.InvariantCulture) }).ResponseAsync).ConfigureAwait(false);
+        if (e1 + e2 > 0)
         {
-            var (_, e1, f1) = await InFlightAsync(conns.Count, 64, i => gw.JoinGroupAsync(new JoinGroupRequest { ClientId = conns[i].ClientId, Group = Group }).ResponseAsync).ConfigureAwait(false);
-            var (_, e2, f2) = await InFlightAsync(conns.Count, 64, i => gw.BindUidAsync(new BindUidRequest { ClientId = conns[i].ClientId, Uid = "u" + i.ToString(CultureInfo.InvariantCulture) }).ResponseAsync).ConfigureAwait(false);
-            if (e1 + e2 > 0)
-            {
-                throw new InvalidOperationException($"{e1} JoinGroup and {e2} BindUid calls failed: {f1 ?? f2}");
-            }
-        }).ConfigureAwait(false);
-
-        await Step("fan-out SendToGroup", column, () => FanOutAsync(column, "SendToGroup", pool, pid,
-            (seq, text) => gw.SendToGroupAsync(new SendToGroupRequest { Groups = { Group }, Text = text }).ResponseAsync)).ConfigureAwait(false);
-        await Step("fan-out SendToAll", column, () => FanOutAsync(column, "SendToAll", pool, pid,
-            (seq, text) => gw.SendToAllAsync(new SendToAllRequest { Text = text }).ResponseAsync)).ConfigureAwait(false);
-
-        await Step("unary SendToClient, 1 in flight", column, () => UnaryAsync(column, pool, gw, 1, Math.Max(1, o.Duration / 2))).ConfigureAwait(false);
-        await Step("unary SendToClient, 64 in flight", column, () => UnaryAsync(column, pool, gw, 64, o.Duration)).ConfigureAwait(false);
-        await Step("SendBatch", column, () => BatchAsync(column, pool, gw)).ConfigureAwait(false);
-
-        await Step("paced SendToClient", column, () => PacedAsync(column, "single push SendToClient", pool,
-            (i, text) => gw.SendToClientAsync(new SendToClientRequest { ClientId = conns[i % conns.Count].ClientId, Text = text }).ResponseAsync)).ConfigureAwait(false);
-        await Step("paced SendToUid", column, () => PacedAsync(column, "single push SendToUid", pool,
-            (i, text) => gw.SendToUidAsync(new SendToUidRequest { Uids = { "u" + (i % conns.Count).ToString(CultureInfo.InvariantCulture) }, Text = text }).ResponseAsync)).ConfigureAwait(false);
-
-        await Step("upstream echo", column, () => UpstreamAsync(column, pool, pid)).ConfigureAwait(false);
-
-        await Step("dropped", column, async () =>
-        {
-            var status = await gw.GetStatusAsync(new GetStatusRequest(), deadline: DateTime.UtcNow.AddSeconds(5)).ResponseAsync.ConfigureAwait(false);
-            report.Set("server-reported dropped messages (whole active run)", Unit.Count, column, status.Gateways.Sum(g => g.MessagesDropped), ratio: false);
-        }).ConfigureAwait(false);
+            report.Fail("setup: JoinGroup + BindUid", column, $"{e1} JoinGroup and {e2} BindUid calls failed: {f1 ?? f2}");
+        }
     }
 
     private static async Task WarmUpAsync(GatewayService.GatewayServiceClient gw, IPEndPoint ep)
