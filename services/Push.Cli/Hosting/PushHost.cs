@@ -118,12 +118,15 @@ internal static partial class PushHost
             })
             .WithTracing(t =>
             {
+                // Spans cost on the hot path: they are recorded only when an exporter is configured.
+                if (string.IsNullOrEmpty(Environment.GetEnvironmentVariable("OTEL_EXPORTER_OTLP_ENDPOINT")))
+                {
+                    return;
+                }
                 t.AddAspNetCoreInstrumentation(o => o.Filter = ctx => !ctx.Request.Path.StartsWithSegments("/metrics") && !ctx.Request.Path.StartsWithSegments("/healthz"));
                 t.AddGrpcClientInstrumentation();
-                if (!string.IsNullOrEmpty(Environment.GetEnvironmentVariable("OTEL_EXPORTER_OTLP_ENDPOINT")))
-                {
-                    t.AddOtlpExporter();
-                }
+                t.AddSource("Push.Gateway", "Push.Worker");
+                t.AddOtlpExporter();
             });
 
         var endpoints = new BoundEndpoints();

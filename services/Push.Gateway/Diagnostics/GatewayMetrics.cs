@@ -7,6 +7,9 @@ internal sealed class GatewayMetrics
 {
     public const string MeterName = "Push.Gateway";
 
+    /// <summary>Spans of the gateway (client messages handed to workers).</summary>
+    public static readonly System.Diagnostics.ActivitySource Source = new(MeterName);
+
     private readonly UpDownCounter<long> _active;
     private readonly Counter<long> _opened;
     private readonly Counter<long> _closed;

@@ -328,6 +328,7 @@ internal sealed partial class WebSocketConnectionHandler(
                                         continue;
                                     }
                                     metrics.MessageReceived(len);
+                                    Trace(e);
                                     await router.PostAsync(c, e, ct).ConfigureAwait(false);
                                     continue;
                                 }
@@ -379,6 +380,7 @@ internal sealed partial class WebSocketConnectionHandler(
                                         continue;
                                     }
                                     metrics.MessageReceived(total);
+                                    Trace(e);
                                     await router.PostAsync(c, e, ct).ConfigureAwait(false);
                                     continue;
                                 }
@@ -439,6 +441,17 @@ internal sealed partial class WebSocketConnectionHandler(
             me.Binary = ByteString.CopyFrom(data);
         }
         return new Event { ClientId = clientId, Message = me };
+    }
+
+    // A span per client message only when a tracer listens (StartActivity returns null otherwise).
+    private static void Trace(Event e)
+    {
+        using var activity = GatewayMetrics.Source.StartActivity("push.gateway.client_message", System.Diagnostics.ActivityKind.Producer);
+        if (activity is not null)
+        {
+            activity.SetTag("push.client_id", e.ClientId);
+            e.Traceparent = activity.Id ?? string.Empty;
+        }
     }
 
     private static bool Admit(ClientConnection c, GatewayOptions o)

@@ -7,6 +7,9 @@ internal sealed class WorkerMetrics
 {
     public const string MeterName = "Push.Worker";
 
+    /// <summary>Spans of the worker (one per handled event, child of the gateway's span when it sent one).</summary>
+    public static readonly System.Diagnostics.ActivitySource Source = new(MeterName);
+
     private readonly Counter<long> _events;
     private readonly Histogram<double> _callbackDuration;
     private readonly Counter<long> _callbackErrors;
