@@ -250,4 +250,45 @@ public sealed class UidGroupSessionTests(SuiteFixture fixture) : IClassFixture<S
         Assert.Equal(room, (await fixture.Control.GetSessionAsync(id, ct))["room"]);
         Assert.Equal([id], await fixture.Control.GetClientIdListByGroupAsync(room, ct));
     }
+    [Fact]
+    public async Task StreamClients_PagesAGroupsMembersWithUidGroupsAndSessions()
+    {
+        var ct = TestTimeouts.Token();
+        var sockets = await ConnectManyAsync(fixture.Suite.Ws, 3, ct);
+        try
+        {
+            var (g, other, u) = (Unique("g"), Unique("other"), Unique("u"));
+            foreach (var s in sockets)
+            {
+                await fixture.Control.JoinGroupAsync(s.ClientId, g, ct);
+            }
+            await fixture.Control.JoinGroupAsync(sockets[0].ClientId, other, ct);
+            await fixture.Control.BindUidAsync(sockets[0].ClientId, u, ct);
+            await fixture.Control.SetSessionAsync(sockets[0].ClientId, new Dictionary<string, string> { ["k"] = "v" }, ct);
+
+            using var call = _raw.StreamClients(new StreamClientsRequest { Group = g, PageSize = 2, IncludeSessions = true }, cancellationToken: ct);
+            var pages = new List<StreamClientsResponse>();
+            await foreach (var page in call.ResponseStream.ReadAllAsync(ct))
+            {
+                pages.Add(page);
+            }
+
+            Assert.Equal([2, 1, 0], pages.Select(p => p.Clients.Count)); // two pages, then the reach
+            Assert.All(pages, p => Assert.Equal(sockets[0].ClientId[..16], p.GatewayId));
+            Assert.Null(pages[0].Reach);
+            Assert.Equal(1, pages[^1].Reach.GatewaysAnswered);
+            var clients = pages.SelectMany(p => p.Clients).ToDictionary(c => c.ClientId);
+            Assert.Equal(sockets.Select(s => s.ClientId).Order(StringComparer.Ordinal), clients.Keys.Order(StringComparer.Ordinal));
+            var first = clients[sockets[0].ClientId];
+            Assert.Equal(u, first.Uid);
+            Assert.Equal(new[] { g, other }.Order(StringComparer.Ordinal), first.Groups.Order(StringComparer.Ordinal));
+            Assert.Equal("v", first.Session.Values["k"]);
+            Assert.Equal("", clients[sockets[1].ClientId].Uid);
+            Assert.Equal([g], clients[sockets[1].ClientId].Groups);
+        }
+        finally
+        {
+            await DisposeAllAsync(sockets);
+        }
+    }
 }
