@@ -5,12 +5,15 @@ namespace Push.Hosting.Cluster;
 /// <summary>
 /// The cluster view of this process: the union of what the registries it talks to report.
 /// Registries that are down keep contributing their last snapshot only while no registry is up,
-/// so a lost registry never empties the view.
+/// so a lost registry never empties the view. A registry that has just (re)connected is "settling": a restarted
+/// registry starts empty and is repopulated as members re-register, so while every registry that is up is settling,
+/// the view only grows (members of the last view are kept) and members that did not come back are dropped when the
+/// registry settles (<see cref="Settle"/>, one lease after it answered).
 /// </summary>
 internal sealed class ClusterMembership
 {
     private readonly Lock _sync = new();
-    private readonly Dictionary<string, (Member[] Members, bool Up)> _byRegistry = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (Member[] Members, bool Up, bool Settled)> _byRegistry = new(StringComparer.Ordinal);
     private volatile Member[] _members = [];
     private volatile Member[] _gateways = [];
     private volatile Member[] _workers = [];
@@ -45,14 +48,40 @@ internal sealed class ClusterMembership
         return null;
     }
 
+    /// <summary>A snapshot from a registry; the first one after it (re)connected starts its settling time.</summary>
     public void Update(string registry, IEnumerable<Member> members)
     {
         lock (_sync)
         {
-            _byRegistry[registry] = (members.ToArray(), true);
+            var settled = _byRegistry.TryGetValue(registry, out var entry) && entry.Up && entry.Settled;
+            _byRegistry[registry] = (members.ToArray(), true, settled);
             Rebuild();
         }
         Changed?.Invoke();
+    }
+
+    /// <summary>
+    /// The registry has been answering for a lease: every live member has re-registered with it by now, so members
+    /// it does not list are gone.
+    /// </summary>
+    public void Settle(string registry)
+    {
+        bool changed;
+        lock (_sync)
+        {
+            if (!_byRegistry.TryGetValue(registry, out var entry) || !entry.Up || entry.Settled)
+            {
+                return;
+            }
+            _byRegistry[registry] = (entry.Members, true, true);
+            var before = _members;
+            Rebuild();
+            changed = !ReferenceEquals(before, _members);
+        }
+        if (changed)
+        {
+            Changed?.Invoke();
+        }
     }
 
     public void MarkDown(string registry)
@@ -64,7 +93,7 @@ internal sealed class ClusterMembership
             {
                 return;
             }
-            _byRegistry[registry] = (entry.Members, false);
+            _byRegistry[registry] = (entry.Members, false, false);
             var before = _members;
             Rebuild();
             changed = !ReferenceEquals(before, _members);
@@ -83,13 +112,21 @@ internal sealed class ClusterMembership
             return; // keep the last known view
         }
         var merged = new Dictionary<string, Member>(StringComparer.Ordinal);
-        foreach (var (members, up) in _byRegistry.Values)
+        foreach (var (members, up, _) in _byRegistry.Values)
         {
             if (!up)
             {
                 continue;
             }
             foreach (var m in members)
+            {
+                merged.TryAdd(m.Id, m);
+            }
+        }
+        if (!_byRegistry.Values.Any(v => v.Up && v.Settled))
+        {
+            // Only settling registries answer (e.g. one that restarted empty): their lists may still be partial.
+            foreach (var m in _members)
             {
                 merged.TryAdd(m.Id, m);
             }

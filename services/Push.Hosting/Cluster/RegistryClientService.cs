@@ -19,6 +19,8 @@ internal sealed partial class RegistryClientService(
     TimeProvider time,
     ILogger<RegistryClientService> logger) : BackgroundService
 {
+    private static readonly TimeSpan RetryInterval = TimeSpan.FromSeconds(1);
+
     private readonly LocalMember[] _locals = locals.ToArray();
     private readonly List<(string Url, RegistryService.RegistryServiceClient Client)> _clients = [];
 
@@ -55,14 +57,20 @@ internal sealed partial class RegistryClientService(
     {
         var ttl = options.Value.LeaseTtl;
         var renew = TimeSpan.FromTicks(Math.Max(ttl.Ticks / 4, TimeSpan.FromMilliseconds(100).Ticks));
+        // After (re)connecting, a registry's list is trusted to drop members only once every live member had the time
+        // to register again with it: a lease, plus the retry interval of members that saw it down.
+        var settle = ttl + RetryInterval;
         var wasDown = false;
         while (!ct.IsCancellationRequested)
         {
             using var cycle = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            Task? watch = null;
             try
             {
                 await RegisterAllAsync(client, address, ttl, cycle.Token).ConfigureAwait(false);
-                var watch = WatchAsync(url, client, cycle.Token);
+                var connectedAt = time.GetTimestamp();
+                var settled = false;
+                watch = WatchAsync(url, client, cycle.Token);
                 if (wasDown)
                 {
                     Log.RegistryBack(logger, url);
@@ -78,6 +86,11 @@ internal sealed partial class RegistryClientService(
                         throw new RpcException(new Grpc.Core.Status(StatusCode.Unavailable, "watch ended"));
                     }
                     await delay.ConfigureAwait(false);
+                    if (!settled && time.GetElapsedTime(connectedAt) >= settle)
+                    {
+                        membership.Settle(url);
+                        settled = true;
+                    }
                     foreach (var local in _locals)
                     {
                         if (!local.Active)
@@ -106,11 +119,16 @@ internal sealed partial class RegistryClientService(
                     Log.RegistryDown(logger, url, ex.Message);
                     wasDown = true;
                 }
-                membership.MarkDown(url);
+                // Stop the watch first, so that no snapshot of this cycle lands after the registry is marked down.
                 await cycle.CancelAsync().ConfigureAwait(false);
+                if (watch is not null)
+                {
+                    await ((Task)watch).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                }
+                membership.MarkDown(url);
                 try
                 {
-                    await Task.Delay(TimeSpan.FromSeconds(1), time, ct).ConfigureAwait(false);
+                    await Task.Delay(RetryInterval, time, ct).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException)
                 {

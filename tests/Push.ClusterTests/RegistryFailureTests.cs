@@ -1,0 +1,197 @@
+using System.Diagnostics;
+using Grpc.Net.Client;
+using Push.Testing;
+using Push.V1;
+using Xunit.Abstractions;
+using static Push.ClusterTests.Cluster;
+
+namespace Push.ClusterTests;
+
+/// <summary>Checks shared by the registry tests.</summary>
+internal static class RegistryChecks
+{
+    /// <summary>One client per gateway in one group; returns the clients and the group.</summary>
+    public static async Task<(List<TestWebSocket> Clients, string Group)> ConnectOnePerGatewayAsync(ClusterFixture cluster, CancellationToken ct)
+    {
+        var group = Unique("r");
+        var clients = new List<TestWebSocket>();
+        foreach (var gw in cluster.Gateways)
+        {
+            var c = await TestWebSocket.ConnectAsync(gw.Ws, cancellationToken: ct);
+            clients.Add(c);
+            await cluster.Controls[0].JoinGroupAsync(c.ClientId, group, ct);
+        }
+        return (clients, group);
+    }
+
+    /// <summary>A group push through every gateway reaches every client (3/3), queries count them, the echo answers.</summary>
+    public static async Task AssertServingAsync(ClusterFixture cluster, List<TestWebSocket> clients, string group, CancellationToken ct)
+    {
+        foreach (var (gw, i) in cluster.Controls.Select((g, i) => (g, i)))
+        {
+            var text = $"via-{i}-{Guid.NewGuid():N}";
+            var r = await gw.Raw.SendToGroupAsync(new SendToGroupRequest { Groups = { group }, Text = text }, cancellationToken: ct);
+            Assert.Equal(clients.Count, r.Delivered);
+            Assert.Equal(3, r.Reach.GatewaysAnswered);
+            Assert.Equal(3, r.Reach.GatewaysTotal);
+            foreach (var c in clients)
+            {
+                await AssertTextAsync(c, text, ct);
+            }
+            Assert.Equal(clients.Count, await gw.GetClientCountByGroupAsync(group, ct));
+        }
+        foreach (var c in clients)
+        {
+            await AssertReceivedNothingAsync(c, ct);
+            AssertOpen(c, c.ClientId);
+        }
+    }
+
+    /// <summary>Keeps checking <see cref="AssertServingAsync"/> for <paramref name="duration"/> (a new client connects each round).</summary>
+    public static async Task<int> KeepServingForAsync(ClusterFixture cluster, List<TestWebSocket> clients, string group, TimeSpan duration, CancellationToken ct)
+    {
+        var sw = Stopwatch.StartNew();
+        var rounds = 0;
+        while (sw.Elapsed < duration)
+        {
+            await AssertServingAsync(cluster, clients, group, ct);
+            // A new connection is accepted, greeted by a worker and joins the group.
+            var gw = cluster.Gateways[rounds % 3];
+            var c = await TestWebSocket.ConnectAsync(gw.Ws, cancellationToken: ct);
+            clients.Add(c);
+            await cluster.Controls[(rounds + 1) % 3].JoinGroupAsync(c.ClientId, group, ct);
+            rounds++;
+        }
+        return rounds;
+    }
+
+    /// <summary>Writes every process's log to the test output (used in an exception filter: returns false).</summary>
+    public static bool Dump(ClusterFixture cluster, Xunit.Abstractions.ITestOutputHelper output)
+    {
+        output.WriteLine(cluster.Logs());
+        return false;
+    }
+
+    public static async Task<int> MembersAsync(PushProcess registry, CancellationToken ct)
+    {
+        using var channel = GrpcChannel.ForAddress(registry.GrpcAddress);
+        var client = new RegistryService.RegistryServiceClient(channel);
+        return (await client.ListMembersAsync(new ListMembersRequest(), deadline: DateTime.UtcNow.AddSeconds(2), cancellationToken: ct)).Members.Count;
+    }
+
+    /// <summary>Starts a registry on the address and port of a killed one.</summary>
+    public static Task<PushProcess> RestartAsync(PushProcess killed, CancellationToken ct)
+        => PushProcess.StartAsync("registry", ["--grpc", $"{killed.Grpc.Host}:{killed.Grpc.Port}"], host: killed.Grpc.Host, cancellationToken: ct);
+
+    public static Task WaitRegistryDownSeenAsync(ClusterFixture cluster, string url, CancellationToken ct)
+        => WaitUntilAsync(() => Task.FromResult(cluster.Gateways.Concat(cluster.Workers).All(p => p.Output.Contains($"Registry {url} is unreachable", StringComparison.Ordinal))),
+            () => "every gateway and worker noticed the registry is down\n" + cluster.Logs(), ct);
+}
+
+/// <summary>The only registry is killed: the cluster goes on with its last view; a registry restarted on the same port is repopulated.</summary>
+[Trait("Category", "Integration")]
+public sealed class RegistryFailureTests(ClusterFixture cluster, ITestOutputHelper output) : IClassFixture<ClusterFixture>
+{
+    [Fact]
+    public async Task KilledRegistry_PushesAndQueriesGoOn_RestartedRegistryIsRepopulated()
+    {
+        var ct = TestTimeouts.Token(TestTimeouts.Long);
+        var (clients, group) = await RegistryChecks.ConnectOnePerGatewayAsync(cluster, ct);
+        try
+        {
+            var registry = cluster.Registries[0];
+            Assert.Equal(5, await RegistryChecks.MembersAsync(registry, ct));
+            await using var sampler = new ViewSampler(cluster.Controls, 3, 2);
+
+            registry.Kill();
+            await RegistryChecks.WaitRegistryDownSeenAsync(cluster, registry.GrpcAddress, ct);
+            // No registry answers for two lease times: the views, pushes, queries and new clients stay as they were.
+            var rounds = await RegistryChecks.KeepServingForAsync(cluster, clients, group, ClusterFixture.LeaseTtl * 2, ct);
+            foreach (var gw in cluster.Gateways)
+            {
+                Assert.Equal((200, "Healthy"), await ReadinessAsync(gw, ct));
+            }
+            output.WriteLine($"registry down: {rounds} rounds of pushes through every gateway, queries and new clients over {ClusterFixture.LeaseTtl.TotalSeconds * 2} s, all served");
+
+            var sinceLaunch = Stopwatch.StartNew();
+            var restarted = await RegistryChecks.RestartAsync(registry, ct);
+            cluster.Registries[0] = restarted;
+            var launchToReady = sinceLaunch.Elapsed;
+            var sinceReady = Stopwatch.StartNew();
+            await WaitUntilAsync(async () => await RegistryChecks.MembersAsync(restarted, ct) == 5, "the restarted registry lists 3 gateways and 2 workers", ct);
+            var repopulated = sinceReady.Elapsed;
+            await cluster.WaitForClusterAsync(3, 2, ct);
+            var whole = sinceReady.Elapsed;
+            output.WriteLine($"registry restarted on {restarted.GrpcAddress}: launch to listening {Ms(launchToReady)}; all 5 members registered again {Ms(repopulated)} after it listened; every GetStatus whole {Ms(whole)} after");
+            await RegistryChecks.AssertServingAsync(cluster, clients, group, ct);
+
+            await sampler.DisposeAsync();
+            output.WriteLine($"{sampler.Samples} GetStatus samples from the kill to the end, {sampler.Dips.Count} not whole");
+            Assert.True(sampler.Dips.Count == 0, "the cluster view dipped:\n" + string.Join("\n", sampler.Dips.Take(20)) + "\n" + cluster.Logs());
+            foreach (var gw in cluster.Gateways)
+            {
+                Assert.DoesNotContain("left the cluster", gw.Output, StringComparison.Ordinal);
+            }
+        }
+        catch (Exception) when (RegistryChecks.Dump(cluster, output))
+        {
+            throw;
+        }
+        finally
+        {
+            await DisposeAllAsync(clients);
+        }
+    }
+}
+
+/// <summary>Every member registers with two registries: losing either changes nothing.</summary>
+[Trait("Category", "Integration")]
+public sealed class TwoRegistriesTests(TwoRegistryClusterFixture cluster, ITestOutputHelper output) : IClassFixture<TwoRegistryClusterFixture>
+{
+    [Fact]
+    public async Task EitherRegistryKilled_NothingChanges()
+    {
+        var ct = TestTimeouts.Token(TestTimeouts.Long);
+        var (clients, group) = await RegistryChecks.ConnectOnePerGatewayAsync(cluster, ct);
+        try
+        {
+            var (a, b) = (cluster.Registries[0], cluster.Registries[1]);
+            Assert.Equal(5, await RegistryChecks.MembersAsync(a, ct));
+            Assert.Equal(5, await RegistryChecks.MembersAsync(b, ct));
+            await using var sampler = new ViewSampler(cluster.Controls, 3, 2);
+
+            a.Kill();
+            await RegistryChecks.WaitRegistryDownSeenAsync(cluster, a.GrpcAddress, ct);
+            var rounds = await RegistryChecks.KeepServingForAsync(cluster, clients, group, ClusterFixture.LeaseTtl * 2, ct);
+            output.WriteLine($"registry A killed: {rounds} rounds served over {ClusterFixture.LeaseTtl.TotalSeconds * 2} s");
+
+            // A comes back on its port and is repopulated; then B dies and A alone carries the cluster.
+            var restarted = await RegistryChecks.RestartAsync(a, ct);
+            cluster.Registries[0] = restarted;
+            var repopulated = await WaitUntilAsync(async () => await RegistryChecks.MembersAsync(restarted, ct) == 5, "registry A lists every member again", ct);
+            output.WriteLine($"registry A restarted: all 5 members registered again {Ms(repopulated)} after it listened");
+            b.Kill();
+            await RegistryChecks.WaitRegistryDownSeenAsync(cluster, b.GrpcAddress, ct);
+            rounds = await RegistryChecks.KeepServingForAsync(cluster, clients, group, ClusterFixture.LeaseTtl * 2, ct);
+            output.WriteLine($"registry B killed: {rounds} rounds served over {ClusterFixture.LeaseTtl.TotalSeconds * 2} s");
+            Assert.Equal(5, await RegistryChecks.MembersAsync(restarted, ct));
+            await cluster.WaitForClusterAsync(3, 2, ct, TimeSpan.FromSeconds(1));
+
+            await sampler.DisposeAsync();
+            output.WriteLine($"{sampler.Samples} GetStatus samples from the first kill to the end, {sampler.Dips.Count} not whole");
+            Assert.True(sampler.Dips.Count == 0, "the cluster view dipped:\n" + string.Join("\n", sampler.Dips.Take(20)) + "\n" + cluster.Logs());
+            foreach (var gw in cluster.Gateways)
+            {
+                Assert.DoesNotContain("left the cluster", gw.Output, StringComparison.Ordinal);
+            }
+        }
+        catch (Exception) when (RegistryChecks.Dump(cluster, output))
+        {
+            throw;
+        }
+        finally
+        {
+            await DisposeAllAsync(clients);
+        }
+    }
+}

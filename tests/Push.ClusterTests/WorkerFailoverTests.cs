@@ -1,0 +1,160 @@
+using System.Diagnostics;
+using Push.Testing;
+using Push.V1;
+using Xunit.Abstractions;
+using static Push.ClusterTests.Cluster;
+
+namespace Push.ClusterTests;
+
+/// <summary>
+/// Workers die and appear while clients talk: connections move to the remaining workers without closing, a new worker
+/// takes new connections, and with no worker the gateways keep their clients and say so.
+/// </summary>
+[Trait("Category", "Integration")]
+public sealed class WorkerFailoverTests(ClusterFixture cluster, ITestOutputHelper output) : IClassFixture<ClusterFixture>
+{
+    private const string WorkerMessages = "push_worker_events_total";
+
+    [Fact]
+    public async Task KilledWorker_ItsConnectionsMove_NewWorkerIsUsed_NoWorkerKeepsClients()
+    {
+        var ct = TestTimeouts.Token(TestTimeouts.Long);
+        var clients = new List<TestWebSocket>();
+        try
+        {
+            // Four clients per gateway: each gateway pins them to the least-loaded worker, two on each.
+            foreach (var gw in cluster.Gateways)
+            {
+                for (var i = 0; i < 4; i++)
+                {
+                    clients.Add(await TestWebSocket.ConnectAsync(gw.Ws, cancellationToken: ct));
+                }
+            }
+            var (w1, w2) = (cluster.Workers[0], cluster.Workers[1]);
+            Assert.Equal(6, await MetricAsync(w1, WorkerMessages, "push_event=\"connect\"", ct));
+            Assert.Equal(6, await MetricAsync(w2, WorkerMessages, "push_event=\"connect\"", ct));
+
+            // 1. kill -9 one worker while every client sends and waits for its echo.
+            var traffic = new EchoTraffic(clients);
+            traffic.Start(ct);
+            await WaitUntilAsync(() => Task.FromResult(traffic.Answered >= 3 * clients.Count), "every client had answers before the kill", ct);
+            // /metrics is cached for a moment: poll until the worker to be killed shows its share of the traffic.
+            double w1Before = 0;
+            await WaitUntilAsync(async () => (w1Before = await MetricAsync(w1, WorkerMessages, "push_event=\"message\"", ct)) > 0, "the worker to be killed handles part of the traffic", ct);
+            var killedAt = traffic.Now;
+            w1.Kill();
+            // Watched from the kill on, beside the traffic: when every gateway has dropped the worker from its view.
+            var lapseWatch = WaitUntilAsync(async () => await AllGatewaysSeeAsync(1, ct), "every gateway lists one worker", ct);
+            await WaitUntilAsync(() => Task.FromResult(traffic.Answered >= traffic.Sent - clients.Count && traffic.Now > killedAt + TimeSpan.FromSeconds(2)), "traffic ran for 2 s after the kill", ct);
+            var w2Before = await MetricAsync(w2, WorkerMessages, "push_event=\"message\"", ct);
+            await WaitUntilAsync(async () => await MetricAsync(w2, WorkerMessages, "push_event=\"message\"", ct) >= w2Before + clients.Count, "the surviving worker answers every client", ct);
+            await traffic.StopAsync(ct);
+
+            var lost = traffic.Lost;
+            output.WriteLine($"worker kill -9 under traffic ({clients.Count} clients, one message in flight each): sent {traffic.Sent}, answered {traffic.Answered}, LOST {lost.Count}" +
+                (lost.Count > 0 ? $" (sent {string.Join(", ", lost.Select(l => Ms(l.SentAt - killedAt)))} after the kill)" : string.Empty));
+            output.WriteLine($"  the killed worker had handled {w1Before} messages; unexpected frames: {traffic.Unexpected.Count}");
+            Assert.True(w1Before > 0, "the killed worker handled none of the traffic");
+            Assert.True(lost.Count <= clients.Count, $"{lost.Count} messages lost: more than the one in flight per client");
+            Assert.Equal(0, traffic.LostSentAfter(killedAt + TimeSpan.FromSeconds(1)));
+            Assert.Empty(traffic.Unexpected);
+            foreach (var (c, i) in clients.Select((c, i) => (c, i)))
+            {
+                AssertOpen(c, $"client {i}");
+            }
+
+            // The killed worker's lease lapses: every gateway lists one worker.
+            var lapse = await lapseWatch;
+            await cluster.WaitForClusterAsync(3, 1, ct);
+            output.WriteLine($"worker lease lapse: gone from every gateway's view {Ms(lapse)} after kill -9 (lease {ClusterFixture.LeaseTtl.TotalSeconds} s)");
+            Assert.True(lapse < ClusterFixture.LeaseTtl + TimeSpan.FromSeconds(2), $"the dead worker stayed in the views for {Ms(lapse)}");
+
+            // 2. A new worker: streams open on every gateway, and it gets the next connections (it has none pinned).
+            var sinceLaunch = Stopwatch.StartNew();
+            var w3 = await cluster.StartWorkerAsync(ct);
+            var launchToReady = sinceLaunch.Elapsed;
+            var sinceReady = Stopwatch.StartNew();
+            await cluster.WaitForClusterAsync(3, 2, ct);
+            var streamsOpen = sinceReady.Elapsed;
+            var fresh = new List<TestWebSocket>();
+            foreach (var gw in cluster.Gateways)
+            {
+                fresh.Add(await TestWebSocket.ConnectAsync(gw.Ws, cancellationToken: ct));
+            }
+            var firstServed = sinceReady.Elapsed;
+            clients.AddRange(fresh);
+            Assert.Equal(3, await MetricAsync(w3, WorkerMessages, "push_event=\"connect\"", ct));
+            foreach (var f in fresh)
+            {
+                await AssertReceivedNothingAsync(f, ct);
+            }
+            output.WriteLine($"new worker: process launch to registered and ready {Ms(launchToReady)}; then streams open on all 3 gateways in {Ms(streamsOpen)}; its first connections (one per gateway) greeted {Ms(firstServed)} after ready");
+
+            // 3. No worker at all: every client stays connected, health and metrics say so, pushes still arrive.
+            var sinceNone = Stopwatch.StartNew();
+            w2.Kill();
+            w3.Kill();
+            await WaitUntilAsync(async () =>
+            {
+                foreach (var gw in cluster.Gateways)
+                {
+                    var (code, body) = await ReadinessAsync(gw, ct);
+                    if (code != 200 || body != "Degraded" || await MetricAsync(gw, "push_gateway_worker_streams_open", null, ct) != 0)
+                    {
+                        return false;
+                    }
+                }
+                return true;
+            }, "every gateway reports Degraded and 0 worker streams", ct);
+            output.WriteLine($"no worker: every gateway Degraded with 0 worker streams {Ms(sinceNone.Elapsed)} after the kill");
+            await cluster.WaitForClusterAsync(3, 0, ct);
+            foreach (var c in clients)
+            {
+                await c.SendTextAsync("into-the-void", ct);
+            }
+            await WaitUntilAsync(async () =>
+            {
+                double dropped = 0;
+                foreach (var gw in cluster.Gateways)
+                {
+                    dropped += await MetricAsync(gw, "push_gateway_worker_events_dropped_total", null, ct);
+                }
+                return dropped >= clients.Count;
+            }, "the gateways count the events they could not hand to a worker", ct);
+            var all = await cluster.Controls[1].Raw.SendToAllAsync(new SendToAllRequest { Text = "still-here" }, cancellationToken: ct);
+            Assert.Equal(clients.Count, all.Delivered);
+            foreach (var (c, i) in clients.Select((c, i) => (c, i)))
+            {
+                await AssertTextAsync(c, "still-here", ct);
+                AssertOpen(c, $"client {i}");
+            }
+
+            // 4. A worker comes back: the same connections are served again.
+            await cluster.StartWorkerAsync(ct);
+            var sinceBack = Stopwatch.StartNew();
+            await cluster.WaitForClusterAsync(3, 1, ct);
+            foreach (var c in clients)
+            {
+                await AssertReceivedNothingAsync(c, ct); // its echo arrives: answered by the new worker
+            }
+            output.WriteLine($"worker back: all {clients.Count} clients answered again {Ms(sinceBack.Elapsed)} after it was ready");
+        }
+        finally
+        {
+            await DisposeAllAsync(clients);
+        }
+    }
+
+    private async Task<bool> AllGatewaysSeeAsync(int workers, CancellationToken ct)
+    {
+        foreach (var c in cluster.Controls)
+        {
+            var st = await c.GetStatusAsync(ct);
+            if (st.Workers.Count != workers)
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+}
