@@ -122,5 +122,26 @@ internal static class Cluster
         }
     }
 
+    /// <summary>
+    /// The time of the first log line of <paramref name="p"/> (console format "HH:mm:ss.fff level: ...") at or after
+    /// <paramref name="after"/> (local time) that contains <paramref name="text"/>.
+    /// </summary>
+    public static DateTime? FirstLogAt(PushProcess p, string text, DateTime after)
+    {
+        foreach (var line in p.Output.Split('\n'))
+        {
+            if (line.Length > 12 && line.Contains(text, StringComparison.Ordinal)
+                && TimeSpan.TryParseExact(line[..12], @"hh\:mm\:ss\.fff", CultureInfo.InvariantCulture, out var tod))
+            {
+                var at = after.Date + tod;
+                if (at >= after.AddMilliseconds(-1))
+                {
+                    return at;
+                }
+            }
+        }
+        return null;
+    }
+
     public static string Ms(TimeSpan t) => $"{t.TotalMilliseconds:0} ms";
 }

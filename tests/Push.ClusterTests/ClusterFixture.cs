@@ -33,6 +33,15 @@ public class ClusterFixture : IAsyncLifetime
 
     public IEnumerable<string> RegistryUrls => Registries.Select(r => r.GrpcAddress);
 
+    private readonly List<PushProcess> _replaced = [];
+
+    /// <summary>Puts a restarted registry in place of a killed one (the old process is disposed with the fixture).</summary>
+    public void ReplaceRegistry(int index, PushProcess restarted)
+    {
+        _replaced.Add(Registries[index]);
+        Registries[index] = restarted;
+    }
+
     public static string RegistryHost(int index) => $"127.0.0.{2 + index}";
 
     public async Task InitializeAsync()
@@ -125,7 +134,7 @@ public class ClusterFixture : IAsyncLifetime
         {
             c.Dispose();
         }
-        await Task.WhenAll(Registries.Concat(Gateways).Concat(Workers).Select(p => p.DisposeAsync().AsTask()));
+        await Task.WhenAll(Registries.Concat(Gateways).Concat(Workers).Concat(_replaced).Select(p => p.DisposeAsync().AsTask()));
     }
 }
 

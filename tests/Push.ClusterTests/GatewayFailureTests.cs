@@ -151,6 +151,7 @@ public sealed class GatewayFailureTests(ClusterFixture cluster, ITestOutputHelpe
             Assert.Equal(toGroup.Reach.GatewaysTotal - 1, toGroup.Reach.GatewaysAnswered);
             Assert.Equal([hungId], toGroup.Reach.UnreachableGatewayIds);
             Assert.Contains(hungId, ex.Status.Detail, StringComparison.Ordinal);
+            Assert.Contains("Cluster:PeerTimeout", ex.Status.Detail, StringComparison.Ordinal);
             var bound = ClusterFixture.PeerTimeout + TimeSpan.FromSeconds(1);
             Assert.True(groupLatency < bound, $"SendToGroup took {Ms(groupLatency)}; Cluster:PeerTimeout is {ClusterFixture.PeerTimeout}");
             Assert.True(clientLatency < bound, $"SendToClient took {Ms(clientLatency)}");

@@ -83,9 +83,18 @@ internal static class RegistryChecks
     public static Task<PushProcess> RestartAsync(PushProcess killed, CancellationToken ct)
         => PushProcess.StartAsync("registry", ["--grpc", $"{killed.Grpc.Host}:{killed.Grpc.Port}"], host: killed.Grpc.Host, cancellationToken: ct);
 
-    public static Task WaitRegistryDownSeenAsync(ClusterFixture cluster, string url, CancellationToken ct)
-        => WaitUntilAsync(() => Task.FromResult(cluster.Gateways.Concat(cluster.Workers).All(p => p.Output.Contains($"Registry {url} is unreachable", StringComparison.Ordinal))),
+    /// <summary>Waits until every live gateway and worker logged, at or after <paramref name="since"/>, that the registry is unreachable.</summary>
+    public static Task WaitRegistryDownSeenAsync(ClusterFixture cluster, string url, DateTime since, CancellationToken ct)
+        => WaitUntilAsync(() => Task.FromResult(cluster.Gateways.Concat(cluster.Workers).Where(p => !p.HasExited).All(p => FirstLogAt(p, $"Registry {url} is unreachable", since) is not null)),
             () => "every gateway and worker noticed the registry is down\n" + cluster.Logs(), ct);
+
+    /// <summary>Kills a registry and waits until every member noticed.</summary>
+    public static async Task KillAsync(ClusterFixture cluster, PushProcess registry, CancellationToken ct)
+    {
+        var since = DateTime.Now;
+        registry.Kill();
+        await WaitRegistryDownSeenAsync(cluster, registry.GrpcAddress, since.AddMilliseconds(-20), ct);
+    }
 }
 
 /// <summary>The only registry is killed: the cluster goes on with its last view; a registry restarted on the same port is repopulated.</summary>
@@ -93,7 +102,7 @@ internal static class RegistryChecks
 public sealed class RegistryFailureTests(ClusterFixture cluster, ITestOutputHelper output) : IClassFixture<ClusterFixture>
 {
     [Fact]
-    public async Task KilledRegistry_PushesAndQueriesGoOn_RestartedRegistryIsRepopulated()
+    public async Task KilledRegistry_PushesAndQueriesGoOn_RestartedRegistryIsRepopulated_MembersThatDiedMeanwhileAreForgotten()
     {
         var ct = TestTimeouts.Token(TestTimeouts.Long);
         var (clients, group) = await RegistryChecks.ConnectOnePerGatewayAsync(cluster, ct);
@@ -103,8 +112,7 @@ public sealed class RegistryFailureTests(ClusterFixture cluster, ITestOutputHelp
             Assert.Equal(5, await RegistryChecks.MembersAsync(registry, ct));
             await using var sampler = new ViewSampler(cluster.Controls, 3, 2);
 
-            registry.Kill();
-            await RegistryChecks.WaitRegistryDownSeenAsync(cluster, registry.GrpcAddress, ct);
+            await RegistryChecks.KillAsync(cluster, registry, ct);
             // No registry answers for two lease times: the views, pushes, queries and new clients stay as they were.
             var rounds = await RegistryChecks.KeepServingForAsync(cluster, clients, group, ClusterFixture.LeaseTtl * 2, ct);
             foreach (var gw in cluster.Gateways)
@@ -115,7 +123,7 @@ public sealed class RegistryFailureTests(ClusterFixture cluster, ITestOutputHelp
 
             var sinceLaunch = Stopwatch.StartNew();
             var restarted = await RegistryChecks.RestartAsync(registry, ct);
-            cluster.Registries[0] = restarted;
+            cluster.ReplaceRegistry(0, restarted);
             var launchToReady = sinceLaunch.Elapsed;
             var sinceReady = Stopwatch.StartNew();
             await WaitUntilAsync(async () => await RegistryChecks.MembersAsync(restarted, ct) == 5, "the restarted registry lists 3 gateways and 2 workers", ct);
@@ -132,6 +140,33 @@ public sealed class RegistryFailureTests(ClusterFixture cluster, ITestOutputHelp
             {
                 Assert.DoesNotContain("left the cluster", gw.Output, StringComparison.Ordinal);
             }
+
+            // A worker that dies while no registry answers: its streams fail at once (its clients move to the other
+            // worker), it stays listed (no registry says otherwise), and it is forgotten once a restarted registry
+            // has settled: a lease plus the one-second retry after it answers, without the dead worker re-registering.
+            await RegistryChecks.KillAsync(cluster, restarted, ct);
+            var dead = cluster.Workers[1];
+            dead.Kill();
+            await WaitUntilAsync(async () => (await cluster.Controls[0].GetStatusAsync(ct)).Gateways.All(g => g.WorkersConnected == 1), "every gateway's stream to the killed worker failed", ct);
+            Assert.Equal(2, (await cluster.Controls[1].GetStatusAsync(ct)).Workers.Count);
+            await RegistryChecks.AssertServingAsync(cluster, clients, group, ct);
+            var third = await RegistryChecks.RestartAsync(restarted, ct);
+            cluster.ReplaceRegistry(0, third);
+            var forgotten = await WaitUntilAsync(async () =>
+            {
+                foreach (var gw in cluster.Controls)
+                {
+                    if ((await gw.GetStatusAsync(ct)).Workers.Count != 1)
+                    {
+                        return false;
+                    }
+                }
+                return true;
+            }, "every gateway forgot the worker that died while no registry answered", ct);
+            output.WriteLine($"a worker killed while no registry answered: dropped from every view {Ms(forgotten)} after the registry came back (settling: lease {ClusterFixture.LeaseTtl.TotalSeconds} s + 1 s retry)");
+            Assert.True(forgotten > ClusterFixture.LeaseTtl, $"forgotten after {Ms(forgotten)}: before the registry settled");
+            await cluster.WaitForClusterAsync(3, 1, ct);
+            await RegistryChecks.AssertServingAsync(cluster, clients, group, ct);
         }
         catch (Exception) when (RegistryChecks.Dump(cluster, output))
         {
@@ -160,18 +195,16 @@ public sealed class TwoRegistriesTests(TwoRegistryClusterFixture cluster, ITestO
             Assert.Equal(5, await RegistryChecks.MembersAsync(b, ct));
             await using var sampler = new ViewSampler(cluster.Controls, 3, 2);
 
-            a.Kill();
-            await RegistryChecks.WaitRegistryDownSeenAsync(cluster, a.GrpcAddress, ct);
+            await RegistryChecks.KillAsync(cluster, a, ct);
             var rounds = await RegistryChecks.KeepServingForAsync(cluster, clients, group, ClusterFixture.LeaseTtl * 2, ct);
             output.WriteLine($"registry A killed: {rounds} rounds served over {ClusterFixture.LeaseTtl.TotalSeconds * 2} s");
 
             // A comes back on its port and is repopulated; then B dies and A alone carries the cluster.
             var restarted = await RegistryChecks.RestartAsync(a, ct);
-            cluster.Registries[0] = restarted;
+            cluster.ReplaceRegistry(0, restarted);
             var repopulated = await WaitUntilAsync(async () => await RegistryChecks.MembersAsync(restarted, ct) == 5, "registry A lists every member again", ct);
             output.WriteLine($"registry A restarted: all 5 members registered again {Ms(repopulated)} after it listened");
-            b.Kill();
-            await RegistryChecks.WaitRegistryDownSeenAsync(cluster, b.GrpcAddress, ct);
+            await RegistryChecks.KillAsync(cluster, b, ct);
             rounds = await RegistryChecks.KeepServingForAsync(cluster, clients, group, ClusterFixture.LeaseTtl * 2, ct);
             output.WriteLine($"registry B killed: {rounds} rounds served over {ClusterFixture.LeaseTtl.TotalSeconds * 2} s");
             Assert.Equal(5, await RegistryChecks.MembersAsync(restarted, ct));

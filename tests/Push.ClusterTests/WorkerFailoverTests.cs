@@ -31,6 +31,7 @@ public sealed class WorkerFailoverTests(ClusterFixture cluster, ITestOutputHelpe
                 }
             }
             var (w1, w2) = (cluster.Workers[0], cluster.Workers[1]);
+            var w1Id = (await cluster.Controls[0].GetStatusAsync(ct)).Workers.Single(w => w.Address == w1.GrpcAddress).Id;
             Assert.Equal(6, await MetricAsync(w1, WorkerMessages, "push_event=\"connect\"", ct));
             Assert.Equal(6, await MetricAsync(w2, WorkerMessages, "push_event=\"connect\"", ct));
 
@@ -42,6 +43,7 @@ public sealed class WorkerFailoverTests(ClusterFixture cluster, ITestOutputHelpe
             double w1Before = 0;
             await WaitUntilAsync(async () => (w1Before = await MetricAsync(w1, WorkerMessages, "push_event=\"message\"", ct)) > 0, "the worker to be killed handles part of the traffic", ct);
             var killedAt = traffic.Now;
+            var killedClock = DateTime.Now;
             w1.Kill();
             // Watched from the kill on, beside the traffic: when every gateway has dropped the worker from its view.
             var lapseWatch = WaitUntilAsync(async () => await AllGatewaysSeeAsync(1, ct), "every gateway lists one worker", ct);
@@ -54,6 +56,8 @@ public sealed class WorkerFailoverTests(ClusterFixture cluster, ITestOutputHelpe
             output.WriteLine($"worker kill -9 under traffic ({clients.Count} clients, one message in flight each): sent {traffic.Sent}, answered {traffic.Answered}, LOST {lost.Count}" +
                 (lost.Count > 0 ? $" (sent {string.Join(", ", lost.Select(l => Ms(l.SentAt - killedAt)))} after the kill)" : string.Empty));
             output.WriteLine($"  the killed worker had handled {w1Before} messages; unexpected frames: {traffic.Unexpected.Count}");
+            var noticed = cluster.Gateways.Select(g => FirstLogAt(g, $"Worker stream to {w1Id} at {w1.GrpcAddress} failed", killedClock)).ToArray();
+            output.WriteLine($"  each gateway saw the worker stream fail {string.Join(", ", noticed.Select(n => n is null ? "(not logged)" : Ms(n.Value - killedClock)))} after the kill (log timestamps, ms resolution)");
             Assert.True(w1Before > 0, "the killed worker handled none of the traffic");
             Assert.True(lost.Count <= clients.Count, $"{lost.Count} messages lost: more than the one in flight per client");
             Assert.Equal(0, traffic.LostSentAfter(killedAt + TimeSpan.FromSeconds(1)));
@@ -88,6 +92,14 @@ public sealed class WorkerFailoverTests(ClusterFixture cluster, ITestOutputHelpe
             {
                 await AssertReceivedNothingAsync(f, ct);
             }
+            // The older connections stay with the worker they were moved to while it lives (the new one is less
+            // loaded, yet it gets none of their events). w2 was last scraped seconds ago: this read is not a cached one.
+            var w2Now = await MetricAsync(w2, WorkerMessages, "push_event=\"message\"", ct);
+            foreach (var c in clients.Take(12))
+            {
+                await AssertReceivedNothingAsync(c, ct);
+            }
+            await WaitUntilAsync(async () => await MetricAsync(w2, WorkerMessages, "push_event=\"message\"", ct) >= w2Now + 12, "the surviving worker handles the next message of each of the 12 older connections", ct);
             output.WriteLine($"new worker: process launch to registered and ready {Ms(launchToReady)}; then streams open on all 3 gateways in {Ms(streamsOpen)}; its first connections (one per gateway) greeted {Ms(firstServed)} after ready");
 
             // 3. No worker at all: every client stays connected, health and metrics say so, pushes still arrive.

@@ -73,7 +73,11 @@ internal sealed class ClusterRouter(
         }
         catch (RpcException ex) when (ex.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded or StatusCode.Internal or StatusCode.Unknown or StatusCode.Cancelled && !context.CancellationToken.IsCancellationRequested)
         {
-            throw Errors.GatewayUnreachable(gw, ex.Status.Detail);
+            // A deadline carries no detail: say what happened rather than "did not answer: ".
+            var why = ex.StatusCode == StatusCode.DeadlineExceeded
+                ? $"no answer within {cluster.Value.PeerTimeout.TotalSeconds:0.###} s (Cluster:PeerTimeout)"
+                : string.IsNullOrEmpty(ex.Status.Detail) ? ex.StatusCode.ToString() : $"{ex.StatusCode}, {ex.Status.Detail}";
+            throw Errors.GatewayUnreachable(gw, why);
         }
     }
 

@@ -5,7 +5,7 @@ namespace Push.Hosting.Cluster;
 /// <summary>
 /// The cluster view of this process: the union of what the registries it talks to report.
 /// Registries that are down keep contributing their last snapshot only while no registry is up,
-/// so a lost registry never empties the view. A registry that has just (re)connected is "settling": a restarted
+/// so a lost registry never empties the view. A registry that answers again after being down is "settling": a restarted
 /// registry starts empty and is repopulated as members re-register, so while every registry that is up is settling,
 /// the view only grows (members of the last view are kept) and members that did not come back are dropped when the
 /// registry settles (<see cref="Settle"/>, one lease after it answered).
@@ -48,12 +48,15 @@ internal sealed class ClusterMembership
         return null;
     }
 
-    /// <summary>A snapshot from a registry; the first one after it (re)connected starts its settling time.</summary>
+    /// <summary>
+    /// A snapshot from a registry. The first one after the registry was down starts its settling time; the first
+    /// contact ever does not (this process has no earlier view to keep).
+    /// </summary>
     public void Update(string registry, IEnumerable<Member> members)
     {
         lock (_sync)
         {
-            var settled = _byRegistry.TryGetValue(registry, out var entry) && entry.Up && entry.Settled;
+            var settled = !_byRegistry.TryGetValue(registry, out var entry) || (entry.Up && entry.Settled);
             _byRegistry[registry] = (members.ToArray(), true, settled);
             Rebuild();
         }
