@@ -90,17 +90,23 @@ public sealed class GatewayFailureTests(ClusterFixture cluster, ITestOutputHelpe
             Assert.Equal(2, count.Reach.GatewaysTotal);
             Assert.Equal(2, count.Reach.GatewaysAnswered);
 
-            // A client id of the gone gateway: NOT_FOUND at once, naming the gateway.
-            sw.Restart();
-            var gone = await AssertRpcErrorAsync(() => gw1.SendToClientAsync(victims[1].ClientId, "x", ct), StatusCode.NotFound, GatewayGone);
-            var goneLatency = sw.Elapsed;
-            sw.Restart();
-            await AssertRpcErrorAsync(() => gw2.Raw.SendToClientAsync(new SendToClientRequest { ClientId = victims[0].ClientId, Text = "x" }, cancellationToken: ct).ResponseAsync, StatusCode.NotFound, GatewayGone);
-            var goneLatency2 = sw.Elapsed;
-            Assert.Contains(dead, gone.Status.Detail, StringComparison.Ordinal);
+            // A client id of the gone gateway: NOT_FOUND at once, naming the gateway (no call to it is attempted).
+            var latencies = new List<TimeSpan>();
+            string? message = null;
+            for (var i = 0; i < 10; i++)
+            {
+                var via = cluster.Controls[i % 2];
+                sw.Restart();
+                var gone = await AssertRpcErrorAsync(() => via.SendToClientAsync(victims[i % 2].ClientId, "x", ct), StatusCode.NotFound, GatewayGone);
+                latencies.Add(sw.Elapsed);
+                Assert.Contains(dead, gone.Status.Detail, StringComparison.Ordinal);
+                message = gone.Status.Detail;
+            }
             Assert.False(await gw2.IsOnlineAsync(victims[0].ClientId, ct));
-            output.WriteLine($"fail-fast after the lapse: NOT_FOUND in {Ms(goneLatency)} and {Ms(goneLatency2)}: {gone.Status.Detail}");
-            Assert.True(goneLatency < TimeSpan.FromMilliseconds(500), $"NOT_FOUND took {Ms(goneLatency)}");
+            var sorted = latencies.Order().ToArray();
+            output.WriteLine($"fail-fast after the lapse: NOT_FOUND in {Ms(sorted[0])} min, {Ms(sorted[5])} median, {Ms(sorted[^1])} max over 10 calls: {message}");
+            Assert.True(sorted[5] < TimeSpan.FromMilliseconds(100), $"NOT_FOUND took {Ms(sorted[5])} (median)");
+            Assert.True(sorted[^1] < ClusterFixture.PeerTimeout, $"NOT_FOUND took {Ms(sorted[^1])} (max): as long as a peer call");
 
             // The other gateways' clients keep receiving, and the workers still serve them.
             var after = await gw2.Raw.SendToGroupAsync(new SendToGroupRequest { Groups = { group }, Text = "after" }, cancellationToken: ct);
