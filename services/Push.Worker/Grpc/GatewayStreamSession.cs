@@ -40,14 +40,16 @@ internal sealed partial class GatewayStreamSession
         }
     }
 
-    public async Task RunAsync(IAsyncStreamReader<StreamEventsRequest> requests, IServerStreamWriter<StreamEventsResponse> responses, CancellationToken ct)
+    /// <summary>Runs until the gateway half-closes (or the call ends); <paramref name="stopReading"/> ends it early, after the events already read are answered.</summary>
+    public async Task RunAsync(IAsyncStreamReader<StreamEventsRequest> requests, IServerStreamWriter<StreamEventsResponse> responses, CancellationToken stopReading, CancellationToken ct)
     {
+        using var reading = CancellationTokenSource.CreateLinkedTokenSource(ct, stopReading);
         _metrics.StreamOpened();
         var writer = WriteAsync(responses, ct);
         var lanes = _lanes.Select(l => Task.Run(() => LaneAsync(l.Reader), CancellationToken.None)).ToArray();
         try
         {
-            while (await requests.MoveNext(ct).ConfigureAwait(false))
+            while (await requests.MoveNext(reading.Token).ConfigureAwait(false))
             {
                 var batch = requests.Current;
                 if (_control is null)
