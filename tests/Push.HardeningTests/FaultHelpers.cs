@@ -385,3 +385,279 @@ internal static partial class Probe
     public static int SequenceOf(string tag, string text)
         => text.StartsWith(tag + ":", StringComparison.Ordinal) && text.Length > tag.Length + 7 && int.TryParse(text.AsSpan(tag.Length + 1, 6), CultureInfo.InvariantCulture, out var n) ? n : -1;
 }
+
+/// <summary>A cluster of real processes: one registry, gateways and demo workers registered with it.</summary>
+internal sealed class TestCluster : IAsyncDisposable
+{
+    private TestCluster(PushProcess registry, PushProcess[] gateways, PushProcess[] workers)
+    {
+        Registry = registry;
+        Gateways = gateways;
+        Workers = workers;
+    }
+
+    public PushProcess Registry { get; private set; }
+    public PushProcess[] Gateways { get; }
+    public PushProcess[] Workers { get; }
+
+    public static async Task<TestCluster> StartAsync(int gateways, int workers, string[]? gatewayArgs = null, string[]? workerArgs = null, CancellationToken ct = default)
+    {
+        var registry = await PushProcess.StartAsync("registry", cancellationToken: ct).ConfigureAwait(false);
+        var gws = new Task<PushProcess>[gateways];
+        var wks = new Task<PushProcess>[workers];
+        try
+        {
+            for (var i = 0; i < workers; i++)
+            {
+                wks[i] = PushProcess.StartAsync("worker", ["--registry", registry.GrpcAddress, .. workerArgs ?? []], cancellationToken: ct);
+            }
+            for (var i = 0; i < gateways; i++)
+            {
+                gws[i] = PushProcess.StartAsync("gateway", ["--registry", registry.GrpcAddress, .. gatewayArgs ?? []], cancellationToken: ct);
+            }
+            await Task.WhenAll([.. gws, .. wks]).ConfigureAwait(false);
+        }
+        catch
+        {
+            foreach (var t in gws.Concat(wks).Where(t => t is { IsCompletedSuccessfully: true }))
+            {
+                await t.Result.DisposeAsync().ConfigureAwait(false);
+            }
+            await registry.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+        var cluster = new TestCluster(registry, gws.Select(t => t.Result).ToArray(), wks.Select(t => t.Result).ToArray());
+        foreach (var g in cluster.Gateways)
+        {
+            using var control = new PushControlClient(g.GrpcAddress);
+            await Probe.UntilAsync(async () =>
+            {
+                var s = await control.Raw.GetStatusAsync(new V1.GetStatusRequest(), deadline: DateTime.UtcNow.AddSeconds(2), cancellationToken: ct).ConfigureAwait(false);
+                return s.Gateways.Count == gateways && s.Gateways.All(x => x.WorkersConnected == workers);
+            }, TimeSpan.FromSeconds(30), $"gateway sees {gateways} gateways, each with {workers} worker streams", ct).ConfigureAwait(false);
+        }
+        return cluster;
+    }
+
+    /// <summary>Starts a new registry on the same gRPC port as the old one (after it was killed).</summary>
+    public async Task RestartRegistryAsync(CancellationToken ct)
+    {
+        var address = Registry.Grpc;
+        await Registry.DisposeAsync().ConfigureAwait(false);
+        Registry = await PushProcess.StartAsync("registry", ["--grpc", $"{address.Host}:{address.Port}"], cancellationToken: ct).ConfigureAwait(false);
+    }
+
+    public string Describe(PushProcess p)
+        => p == Registry ? "registry" : Array.IndexOf(Gateways, p) is var g and >= 0 ? $"gateway {g}" : $"worker {Array.IndexOf(Workers, p)}";
+
+    public string AllOutput() => string.Join("\n", new[] { Registry }.Concat(Gateways).Concat(Workers).Select(p => $"===== {Describe(p)} (exited: {p.HasExited})\n{Tail(p.Output)}"));
+
+    private static string Tail(string s) => s.Length > 6000 ? s[^6000..] : s;
+
+    public async ValueTask DisposeAsync()
+    {
+        await Task.WhenAll(Gateways.Concat(Workers).Select(p => p.DisposeAsync().AsTask())).ConfigureAwait(false);
+        await Registry.DisposeAsync().ConfigureAwait(false);
+    }
+}
+
+/// <summary>Clients doing echo round trips (the demo worker echoes text) as fast as they get answers.</summary>
+internal sealed class EchoLoad
+{
+    private readonly TestWebSocket[] _clients;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task[] _loops;
+    private long _sent;
+    private long _echoed;
+    private long _lost;
+    private int _disconnected;
+
+    public EchoLoad(IEnumerable<TestWebSocket> clients, TimeSpan echoTimeout)
+    {
+        _clients = clients.ToArray();
+        _loops = _clients.Select((c, i) => Task.Run(() => LoopAsync(c, i, echoTimeout))).ToArray();
+    }
+
+    public long Sent => Interlocked.Read(ref _sent);
+    public long Echoed => Interlocked.Read(ref _echoed);
+    public long Lost => Interlocked.Read(ref _lost);
+    public int Disconnected => Volatile.Read(ref _disconnected);
+    public int Clients => _clients.Length;
+
+    private async Task LoopAsync(TestWebSocket ws, int index, TimeSpan echoTimeout)
+    {
+        var seq = 0;
+        while (!_stop.IsCancellationRequested)
+        {
+            var text = $"echo:{index}:{++seq}";
+            try
+            {
+                await ws.SendTextAsync(text, CancellationToken.None).ConfigureAwait(false);
+                Interlocked.Increment(ref _sent);
+                using var wait = new CancellationTokenSource(echoTimeout);
+                while (true)
+                {
+                    var m = await ws.ReceiveTextAsync(wait.Token).ConfigureAwait(false);
+                    if (m == text)
+                    {
+                        Interlocked.Increment(ref _echoed);
+                        break;
+                    }
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                Interlocked.Increment(ref _lost);
+            }
+            catch (Exception ex) when (ex is InvalidOperationException or System.Net.WebSockets.WebSocketException or TimeoutException)
+            {
+                if (ws.Socket.State != System.Net.WebSockets.WebSocketState.Open || ws.Closed.IsCompleted)
+                {
+                    Interlocked.Increment(ref _disconnected);
+                    return;
+                }
+                Interlocked.Increment(ref _lost);
+            }
+        }
+    }
+
+    public async Task StopAsync()
+    {
+        await _stop.CancelAsync().ConfigureAwait(false);
+        await Task.WhenAll(_loops).ConfigureAwait(false);
+        _stop.Dispose();
+    }
+
+    public override string ToString() => $"{Sent} echo round trips sent by {Clients} clients: {Echoed} answered, {Lost} lost, {Disconnected} client(s) disconnected";
+}
+
+/// <summary>A backend pushing numbered messages to a group at a fixed rate, and clients recording what they get.</summary>
+internal sealed class PushLoad
+{
+    private readonly List<(TestWebSocket Ws, string Label, HashSet<int> Seen, Task Reader)> _clients = [];
+    private readonly CancellationTokenSource _stop = new();
+    private readonly string _group;
+    private Task? _pusher;
+    private readonly HashSet<int> _acked = [];
+    private int _next = -1;
+    private long _failed;
+
+    public PushLoad(string group)
+    {
+        _group = group;
+    }
+
+    public int Pushed => Math.Max(0, Volatile.Read(ref _next));
+    public long Failed => Interlocked.Read(ref _failed);
+    public long Acknowledged
+    {
+        get { lock (_acked) { return _acked.Count; } }
+    }
+
+    public void Add(TestWebSocket ws, string label)
+    {
+        var seen = new HashSet<int>();
+        var reader = Task.Run(async () =>
+        {
+            try
+            {
+                while (true)
+                {
+                    var m = await ws.ReceiveTextAsync(CancellationToken.None).ConfigureAwait(false);
+                    var n = Probe.SequenceOf("p", m);
+                    if (n >= 0)
+                    {
+                        lock (seen)
+                        {
+                            seen.Add(n);
+                        }
+                    }
+                }
+            }
+            catch (Exception ex) when (ex is InvalidOperationException or TimeoutException or OperationCanceledException)
+            {
+                // closed, or idle once the load stopped
+            }
+        });
+        _clients.Add((ws, label, seen, reader));
+    }
+
+    /// <summary>Pushes through <paramref name="control"/> every <paramref name="interval"/>.</summary>
+    public void Start(PushControlClient control, TimeSpan interval)
+    {
+        _pusher = Task.Run(async () =>
+        {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            var n = 0;
+            while (!_stop.IsCancellationRequested)
+            {
+                var seq = Interlocked.Increment(ref _next);
+                try
+                {
+                    await control.Raw.SendToGroupAsync(new V1.SendToGroupRequest { Groups = { _group }, Text = $"p:{seq:D6}:" }, deadline: DateTime.UtcNow.AddSeconds(5)).ConfigureAwait(false);
+                    lock (_acked)
+                    {
+                        _acked.Add(seq);
+                    }
+                }
+                catch (RpcException)
+                {
+                    Interlocked.Increment(ref _failed);
+                }
+                n++;
+                var due = interval * n - clock.Elapsed;
+                if (due > TimeSpan.Zero)
+                {
+                    try
+                    {
+                        await Task.Delay(due, _stop.Token).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                    }
+                }
+            }
+            Interlocked.Increment(ref _next);
+        });
+    }
+
+    /// <summary>Stops pushing and waits (bounded) until every client still connected has every acknowledged push.</summary>
+    public async Task StopAsync()
+    {
+        await _stop.CancelAsync().ConfigureAwait(false);
+        if (_pusher is not null)
+        {
+            await _pusher.ConfigureAwait(false);
+        }
+        await Probe.UntilAsync(() => Connected.All(c => Missing(c.Seen) == 0), TimeSpan.FromSeconds(5), "connected clients have every push").ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);
+    }
+
+    private IEnumerable<(TestWebSocket Ws, string Label, HashSet<int> Seen, Task Reader)> Connected
+        => _clients.Where(c => c.Ws.Socket.State == System.Net.WebSockets.WebSocketState.Open && !c.Ws.Closed.IsCompleted);
+
+    private int Missing(HashSet<int> seen)
+    {
+        lock (_acked)
+        {
+            lock (seen)
+            {
+                return _acked.Count(n => !seen.Contains(n));
+            }
+        }
+    }
+
+    /// <summary>Per label: clients still connected, clients disconnected, pushes received by connected clients / expected.</summary>
+    public IReadOnlyList<(string Label, int Connected, int Disconnected, long Received, long Expected)> Report()
+    {
+        var expected = Acknowledged;
+        return _clients.GroupBy(c => c.Label).Select(g =>
+        {
+            var connected = g.Where(c => c.Ws.Socket.State == System.Net.WebSockets.WebSocketState.Open && !c.Ws.Closed.IsCompleted).ToArray();
+            var received = connected.Sum(c => expected - Missing(c.Seen));
+            return (g.Key, connected.Length, g.Count() - connected.Length, received, expected * connected.Length);
+        }).ToArray();
+    }
+
+    public override string ToString()
+        => $"{Pushed} pushes ({Failed} failed at the API): " + string.Join("; ", Report().Select(r => $"{r.Label}: {r.Connected} connected got {r.Received}/{r.Expected}, {r.Disconnected} lost their connection"));
+}
