@@ -86,9 +86,22 @@ public sealed class SoakTests(ITestOutputHelper output)
         await Task.WhenAll(loops);
         var churnTime = clock.Elapsed;
 
-        await Probe.UntilAsync(async () => await control.GetAllClientCountAsync(ct) == 0, TimeSpan.FromSeconds(15), "no connection left", ct);
-        await Probe.UntilAsync(async () => (await control.GetAllGroupIdListAsync(ct)).Count == 0, TimeSpan.FromSeconds(5), "no group left", ct);
-        await Probe.UntilAsync(async () => await control.GetAllUidCountAsync(ct) == 0, TimeSpan.FromSeconds(5), "no uid left", ct);
+        output.WriteLine($"soak: {churnTime.TotalSeconds:F0} s, {Loops} client loops: {stats[0]} sessions ({stats[2]} closed by the server, {stats[3]} aborted by the client), {stats[1]} client messages, {stats[4]} backend pushes, {stats[5]} errors");
+        foreach (var e in errors.Take(5))
+        {
+            output.WriteLine("error: " + e);
+        }
+        try
+        {
+            await Probe.UntilAsync(async () => await control.GetAllClientCountAsync(ct) == 0, TimeSpan.FromSeconds(15), "no connection left", ct);
+            await Probe.UntilAsync(async () => (await control.GetAllGroupIdListAsync(ct)).Count == 0, TimeSpan.FromSeconds(5), "no group left", ct);
+            await Probe.UntilAsync(async () => await control.GetAllUidCountAsync(ct) == 0, TimeSpan.FromSeconds(5), "no uid left", ct);
+        }
+        catch (TimeoutException ex)
+        {
+            var left = await control.GetAllClientSessionsAsync(ct);
+            throw new TimeoutException($"{ex.Message}; clients left: {string.Join(", ", left.Select(kv => kv.Key + " " + kv.Value))}; groups: {string.Join(", ", await control.GetAllGroupIdListAsync(ct))}\n{cluster.AllOutput()}", ex);
+        }
         var status = (await control.GetStatusAsync(ct)).Gateways.Single();
         await SampleAsync();
 
@@ -96,13 +109,8 @@ public sealed class SoakTests(ITestOutputHelper output)
         var atWarmUp = warm[0].Gateway;
         var end = samples[^1].Gateway;
         var peak = warm.Max(s => s.Gateway);
-        output.WriteLine($"soak: {churnTime.TotalSeconds:F0} s, {Loops} client loops: {stats[0]} sessions ({stats[2]} closed by the server, {stats[3]} aborted by the client), {stats[1]} client messages, {stats[4]} backend pushes, {stats[5]} errors");
         output.WriteLine("RSS samples (s: gateway MiB / worker MiB / connections): " + string.Join("  ", samples.Select(s => string.Create(CultureInfo.InvariantCulture, $"{s.Seconds:F0}: {s.Gateway:F0}/{s.Worker:F0}/{s.Connections}"))));
         output.WriteLine($"gateway RSS after warm-up {atWarmUp:F0} MiB, peak {peak:F0} MiB, end {end:F0} MiB; at the end: connections {status.Connections}, groups {status.Groups}, uids {status.Uids}");
-        foreach (var e in errors.Take(5))
-        {
-            output.WriteLine("error: " + e);
-        }
 
         Assert.Equal(0, status.Connections);
         Assert.Equal(0, status.Groups);
