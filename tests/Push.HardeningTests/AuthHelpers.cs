@@ -1,0 +1,65 @@
+using System.Net;
+using System.Net.WebSockets;
+using Grpc.Core;
+using Push.Control;
+
+namespace Push.HardeningTests;
+
+/// <summary>Helpers shared by the Auth*, Tls* and Limit* tests.</summary>
+internal static class AuthHelpers
+{
+    private static readonly Marshaller<byte[]> Bytes = Marshallers.Create(static b => b, static b => b);
+
+    /// <summary>grpc.health.v1.Health/Check with an empty request, called without any credentials.</summary>
+    public static readonly Method<byte[], byte[]> HealthCheck = new(MethodType.Unary, "grpc.health.v1.Health", "Check", Bytes, Bytes);
+
+    /// <summary>Polls GetStatus until <paramref name="gateways"/> gateways each have <paramref name="workers"/> worker streams open.</summary>
+    public static async Task WaitWorkerStreamsAsync(PushControlClient control, int gateways, int workers, CancellationToken ct, Func<string>? diagnostics = null)
+    {
+        var last = "no answer";
+        for (var i = 0; i < 300; i++)
+        {
+            try
+            {
+                var status = await control.GetStatusAsync(ct);
+                if (status.Gateways.Count == gateways && status.Gateways.All(g => g.WorkersConnected == workers))
+                {
+                    return;
+                }
+                last = status.ToString();
+            }
+            catch (RpcException ex) when (ex.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded)
+            {
+                last = ex.Message;
+            }
+            await Task.Delay(50, ct);
+        }
+        throw new TimeoutException($"expected {gateways} gateway(s) with {workers} worker stream(s); last status: {last}\n{diagnostics?.Invoke()}");
+    }
+
+    /// <summary>Attempts a WebSocket handshake; returns the HTTP status of the answer (101 when it was accepted).</summary>
+    public static async Task<(HttpStatusCode Status, ClientWebSocket Socket)> HandshakeAsync(Uri uri, Action<ClientWebSocketOptions>? configure, CancellationToken ct)
+    {
+        var socket = new ClientWebSocket();
+        socket.Options.CollectHttpResponseDetails = true;
+        socket.Options.KeepAliveInterval = TimeSpan.Zero;
+        configure?.Invoke(socket.Options);
+        try
+        {
+            await socket.ConnectAsync(uri, ct);
+        }
+        catch (WebSocketException)
+        {
+        }
+        return (socket.HttpStatusCode, socket);
+    }
+
+    /// <summary>The handshake's HTTP status; the socket is disposed.</summary>
+    public static async Task<HttpStatusCode> HandshakeStatusAsync(Uri uri, Action<ClientWebSocketOptions>? configure, CancellationToken ct)
+    {
+        var (status, socket) = await HandshakeAsync(uri, configure, ct);
+        socket.Abort();
+        socket.Dispose();
+        return status;
+    }
+}
