@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.WebSockets;
 using Grpc.Core;
 using Push.Control;
+using Push.Testing;
 
 namespace Push.HardeningTests;
 
@@ -35,6 +36,26 @@ internal static class AuthHelpers
             await Task.Delay(50, ct);
         }
         throw new TimeoutException($"expected {gateways} gateway(s) with {workers} worker stream(s); last status: {last}\n{diagnostics?.Invoke()}");
+    }
+
+    /// <summary>
+    /// Starts `push start ARGS` and waits until its gateway's stream to the demo worker is open (readiness only means
+    /// registered: a client connecting before the stream opens gets no greeting).
+    /// </summary>
+    public static async Task<PushProcess> StartSuiteAsync(IEnumerable<string> args, CancellationToken ct, Func<PushControlClient>? control = null)
+    {
+        var suite = await PushProcess.StartAsync("start", args, cancellationToken: ct);
+        try
+        {
+            using var client = control?.Invoke() ?? new PushControlClient(suite.GrpcAddress);
+            await WaitWorkerStreamsAsync(client, gateways: 1, workers: 1, ct, () => suite.Output);
+            return suite;
+        }
+        catch
+        {
+            await suite.DisposeAsync();
+            throw;
+        }
     }
 
     /// <summary>Attempts a WebSocket handshake; returns the HTTP status of the answer (101 when it was accepted).</summary>
