@@ -50,6 +50,20 @@ internal sealed class TlsCertificates : IDisposable
         return (cert, certFile, keyFile);
     }
 
+    /// <summary>True when <paramref name="certificate"/> chains to <paramref name="authority"/> (and nothing else).</summary>
+    public static bool ChainsTo(X509Certificate? certificate, X509Certificate2 authority)
+    {
+        if (certificate is null)
+        {
+            return false;
+        }
+        using var chain = new X509Chain();
+        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        chain.ChainPolicy.CustomTrustStore.Add(authority);
+        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        return chain.Build(certificate as X509Certificate2 ?? new X509Certificate2(certificate));
+    }
+
     private static CertificateRequest Leaf(string name, ECDsa key)
     {
         var request = new CertificateRequest($"CN={name}", key, HashAlgorithmName.SHA256);

@@ -85,7 +85,7 @@ internal sealed partial class WorkerRouter(
                     continue;
                 }
                 existing?.Remove();
-                var link = new WorkerLink(w, options.Value.WorkerQueueCapacity, this, cluster.Value.Secret, linkLogger);
+                var link = new WorkerLink(w, options.Value.WorkerQueueCapacity, this, cluster.Value, linkLogger);
                 _links[w.Id] = link;
                 _ = Task.Run(() => link.RunAsync(identity.Id, _address));
             }
