@@ -82,7 +82,8 @@ public sealed class PushProcess : IAsyncDisposable
             await p.WaitListeningAsync(cancellationToken).ConfigureAwait(false);
             if (waitReady && p.Http is not null)
             {
-                await p.WaitHealthyAsync(cancellationToken).ConfigureAwait(false);
+                // `start` is fully ready only once its gateway's stream to its worker is open ("Healthy", not "Degraded").
+                await p.WaitHealthyAsync(requireHealthy: command == "start", cancellationToken).ConfigureAwait(false);
             }
         }
         catch
@@ -139,7 +140,7 @@ public sealed class PushProcess : IAsyncDisposable
     }
 
     /// <summary>Waits until /healthz/ready answers 200 (healthy or degraded).</summary>
-    public async Task WaitHealthyAsync(CancellationToken ct = default)
+    public async Task WaitHealthyAsync(bool requireHealthy = false, CancellationToken ct = default)
     {
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -149,7 +150,7 @@ public sealed class PushProcess : IAsyncDisposable
             try
             {
                 using var r = await http.GetAsync(new Uri(Http!, "/healthz/ready"), timeout.Token).ConfigureAwait(false);
-                if (r.IsSuccessStatusCode)
+                if (r.IsSuccessStatusCode && (!requireHealthy || await r.Content.ReadAsStringAsync(timeout.Token).ConfigureAwait(false) == "Healthy"))
                 {
                     return;
                 }

@@ -40,9 +40,9 @@ internal sealed class ReadinessCheck(RoleSet roles, IServiceProvider services) :
             {
                 return Task.FromResult(HealthCheckResult.Unhealthy("gateway is draining"));
             }
-            if (membership.Workers.Count == 0)
+            if (services.GetRequiredService<Push.Gateway.Workers.WorkerRouter>().OpenCount == 0)
             {
-                return Task.FromResult(HealthCheckResult.Degraded("no business worker is alive: client events are dropped"));
+                return Task.FromResult(HealthCheckResult.Degraded("no business worker stream is open: clients stay connected, their events are dropped"));
             }
         }
         return Task.FromResult(HealthCheckResult.Healthy());

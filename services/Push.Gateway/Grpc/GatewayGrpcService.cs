@@ -135,7 +135,7 @@ internal sealed class GatewayGrpcService(
             }
             ValidateNames(item.Uids, $"items[{i}].uids", allowEmpty: true);
             ValidateNames(item.Groups, $"items[{i}].groups", allowEmpty: true);
-            frames[i] = Payload.Encode(item.DataCase == BatchItem.DataOneofCase.Text, item.Text, item.DataCase == BatchItem.DataOneofCase.Binary ? item.Binary : null, O.MaxPushSize);
+            frames[i] = Payload.Encode(item.DataCase == BatchItem.DataOneofCase.Text, item.Text, item.DataCase == BatchItem.DataOneofCase.Binary ? item.Binary : null, O.MaxPushSize, field: $"items[{i}].");
         }
         var (results, reach) = await router.ScatterAsync(context, () =>
         {

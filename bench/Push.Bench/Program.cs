@@ -1,0 +1,282 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Text.Json;
+using Push.Bench.Baseline;
+using Push.Bench.Driver;
+using Push.Bench.Load;
+
+namespace Push.Bench;
+
+public static class Program
+{
+    public static async Task<int> Main(string[] args)
+    {
+        try
+        {
+            return args.FirstOrDefault() switch
+            {
+                "baseline" => await BaselineServer.RunAsync(Arg(args, "--ready-file") ?? throw new ArgumentException("baseline needs --ready-file FILE")).ConfigureAwait(false),
+                "clients" => await ClientsChildAsync(args).ConfigureAwait(false),
+                _ => await DriverAsync(Options.Parse(args)).ConfigureAwait(false),
+            };
+        }
+        catch (ArgumentException ex)
+        {
+            Console.Error.WriteLine(ex.Message);
+            return 64;
+        }
+    }
+
+    private static string? Arg(string[] args, string name)
+    {
+        int i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+    }
+
+    /// <summary>
+    /// A load-generator child: opens --count connections, prints one JSON line
+    /// with the outcome, holds them until its standard input closes.
+    /// </summary>
+    private static async Task<int> ClientsChildAsync(string[] args)
+    {
+        var ws = new Uri(Arg(args, "--ws") ?? throw new ArgumentException("clients needs --ws URL"));
+        int count = int.Parse(Arg(args, "--count") ?? "1000", CultureInfo.InvariantCulture);
+        int srcFrom = int.Parse(Arg(args, "--src-from") ?? "10", CultureInfo.InvariantCulture);
+        int srcCount = int.Parse(Arg(args, "--src-count") ?? "8", CultureInfo.InvariantCulture);
+        int concurrency = int.Parse(Arg(args, "--concurrency") ?? "64", CultureInfo.InvariantCulture);
+        using var pool = new ClientPool();
+        await pool.ConnectAsync(new IPEndPoint(IPAddress.Parse(ws.Host), ws.Port), count, concurrency, srcFrom, srcCount, TimeSpan.FromSeconds(100)).ConfigureAwait(false);
+        var result = new Dictionary<string, object?>
+        {
+            ["connected"] = pool.Conns.Count,
+            ["failed"] = pool.Failed,
+            ["seconds"] = pool.ConnectSeconds,
+            ["error"] = pool.FirstError,
+        };
+        Console.Out.WriteLine(JsonSerializer.Serialize(result));
+        Console.Out.Flush();
+        // Hold the connections until the driver closes our input (bounded: 10 minutes).
+        var read = Task.Run(() =>
+        {
+            try
+            {
+                while (Console.In.ReadLine() is not null)
+                {
+                }
+            }
+            catch (IOException)
+            {
+            }
+        });
+        await Task.WhenAny(read, Task.Delay(TimeSpan.FromMinutes(10))).ConfigureAwait(false);
+        return 0;
+    }
+
+    private static async Task<int> DriverAsync(Options o)
+    {
+        var total = Stopwatch.StartNew();
+        _ = Scenarios.Elapsed; // progress lines count from here
+        string work = Path.Combine(Path.GetTempPath(), $"push-bench-{Environment.ProcessId}");
+        Directory.CreateDirectory(work);
+        var report = new Report();
+        var bench = new Scenarios(o, report);
+
+        // Watchdog: the whole run is bounded; past the limit every child is killed.
+        using var watchdog = new Timer(_ =>
+        {
+            Console.Error.WriteLine($"watchdog: the run exceeded {o.MaxMinutes} minutes; killing every child process");
+            Children.KillAll();
+            Environment.Exit(3);
+        }, null, TimeSpan.FromMinutes(o.MaxMinutes), Timeout.InfiniteTimeSpan);
+
+        try
+        {
+            string machine = Machine.Describe();
+            Console.Error.WriteLine(machine);
+
+            // The baseline runs with the GC mode the suite's runtimeconfig asks for, so that memory compares like with like.
+            // Defaults: those of the bench executable's own runtimeconfig.
+            bool gcServer = System.Runtime.GCSettings.IsServerGC;
+            bool gcConcurrent = System.Runtime.GCSettings.LatencyMode != System.Runtime.GCLatencyMode.Batch;
+            int baselineStarts = 0;
+            ServerFactory baseline = purpose =>
+            {
+                string name = $"baseline-{purpose}-{++baselineStarts}";
+                var info = Children.Self(["baseline", "--ready-file", Path.Combine(work, name + ".json")]);
+                info.Environment["DOTNET_gcServer"] = gcServer ? "1" : "0";
+                info.Environment["DOTNET_gcConcurrent"] = gcConcurrent ? "1" : "0";
+                return ServerProcess.StartAsync("baseline", info, Path.Combine(work, name + ".json"), Path.Combine(work, name + ".log"), TimeSpan.FromSeconds(30));
+            };
+
+            var (suite, suiteLabel, suiteNote, suiteGc) = ResolveSuite(o, work, baseline);
+            gcServer = suiteGc.Server ?? gcServer;
+            gcConcurrent = suiteGc.Concurrent ?? gcConcurrent;
+            string baselineLabel = $"baseline (Kestrel, {Machine.DescribeGc(gcServer, gcConcurrent)} GC)";
+            if (suiteNote is not null)
+            {
+                Console.Error.WriteLine(suiteNote);
+                report.Note(suiteNote);
+            }
+
+            var columns = new List<(string Column, ServerFactory Start)> { (Report.Baseline, baseline) };
+            if (suite is not null)
+            {
+                columns.Add((Report.Suite, suite));
+            }
+
+            if (!o.SkipActive)
+            {
+                await bench.ActiveAsync(columns).ConfigureAwait(false);
+            }
+            foreach (var (column, start) in columns)
+            {
+                if (!o.SkipIdle)
+                {
+                    try
+                    {
+                        await bench.IdleAsync(column, start).ConfigureAwait(false);
+                    }
+                    catch (Exception ex)
+                    {
+                        report.Fail("idle scenarios", column, ex.GetType().Name + ": " + ex.Message);
+                    }
+                }
+            }
+
+            report.Note($"run took {total.Elapsed.TotalSeconds:0} s; server logs and ready files in {work}");
+            string md = $"""
+                # Push.Bench results ({DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC{(o.Quick ? ", --quick" : "")})
+
+                {machine}
+                Parameters: {o.Clients:N0} clients, {o.Messages:N0} messages × {o.Bursts} bursts, {o.Idle:N0} idle connections, {o.Duration:0.#} s timed runs, {o.Rate:N0}/s paced pushes, {o.EchoClients:N0} echo clients, batches of {o.BatchSize}, {o.SourceAddresses} source addresses per process.
+
+                {report.ToMarkdown(suiteLabel, baselineLabel)}
+                """;
+            Console.Out.WriteLine(md);
+            if (o.Out is not null)
+            {
+                await File.WriteAllTextAsync(o.Out, md).ConfigureAwait(false);
+            }
+            return 0;
+        }
+        finally
+        {
+            Children.KillAll();
+        }
+    }
+
+    private static (ServerFactory? Start, string Label, string? Note, (bool? Server, bool? Concurrent) Gc) ResolveSuite(Options o, string work, ServerFactory baseline)
+    {
+        if (o.Suite == "none")
+        {
+            return (null, "suite", "suite: skipped (--suite none)", default);
+        }
+        if (o.Suite == "baseline")
+        {
+            return (baseline, "suite = baseline again", "--suite baseline: the suite column is a second baseline server (the ratios show run-to-run noise)", default);
+        }
+        string? dll = o.Suite;
+        if (dll is null)
+        {
+            string? root = FindRepoRoot();
+            string? project = root is null ? null : Path.Combine(root, "services", "Push.Cli", "Push.Cli.csproj");
+            if (project is null || !File.Exists(project))
+            {
+                return (null, "suite", "suite: services/Push.Cli not found; pass --suite PATH_TO_push.dll (or --suite baseline to compare the baseline with itself)", default);
+            }
+            Console.Error.WriteLine("building services/Push.Cli (Release)...");
+            var build = Process.Start(new ProcessStartInfo("dotnet", ["build", project, "-c", "Release", "--nologo", "-v", "q", "-clp:ErrorsOnly"]) { UseShellExecute = false })!;
+            if (!build.WaitForExit(TimeSpan.FromMinutes(5)) || build.ExitCode != 0)
+            {
+                return (null, "suite", "suite: building services/Push.Cli failed; pass --suite PATH_TO_push.dll", default);
+            }
+            dll = Path.Combine(root!, "services", "Push.Cli", "bin", "Release", "net10.0", "push.dll");
+        }
+        if (!File.Exists(dll))
+        {
+            return (null, "suite", $"suite: {dll} not found", default);
+        }
+        dll = Path.GetFullPath(dll);
+        var gc = Machine.GcOf(Path.ChangeExtension(dll, ".runtimeconfig.json"));
+        string gcText = Machine.DescribeGc(gc.Server ?? false, gc.Concurrent ?? true);
+        ServerFactory start = purpose =>
+        {
+            string ready = Path.Combine(work, $"suite-{purpose}.json");
+            // Through a small sh wrapper that kills `push start` when the driver's end of its
+            // standard input closes, so that the suite never outlives the driver, even on SIGKILL.
+            var info = new ProcessStartInfo("/bin/sh") { WorkingDirectory = work };
+            foreach (string a in new[] { "-c", SuiteWrapper, "push-bench-suite", "dotnet", dll, "start", "--ws", "127.0.0.1:0", "--grpc", "127.0.0.1:0", "--http", "127.0.0.1:0", "--ready-file", ready })
+            {
+                info.ArgumentList.Add(a);
+            }
+            info.Environment["Logging__LogLevel__Default"] = "Warning";
+            return StartSuiteAsync(info, ready, Path.Combine(work, $"suite-{purpose}.log"));
+        };
+        return (start, $"suite (push start, {gcText} GC)", $"suite: {dll} (GC from its runtimeconfig: {gcText}; the baseline is started with the same settings)", gc);
+    }
+
+    private const string SuiteWrapper = """
+        exec 3<&0
+        "$@" </dev/null &
+        child=$!
+        { while read -r _; do :; done; kill -9 "$child" 2>/dev/null; } <&3 &
+        exec 3<&-
+        wait "$child"
+        """;
+
+    /// <summary>
+    /// Starts `push start` and waits until it can serve clients: the ready file says it listens,
+    /// but the greeting a client waits for comes from the worker's OnConnect, so the gateway must
+    /// also report an open worker stream (GetStatus workers_connected).
+    /// </summary>
+    private static async Task<ServerProcess> StartSuiteAsync(ProcessStartInfo info, string ready, string log)
+    {
+        var server = await ServerProcess.StartAsync("suite", info, ready, log, TimeSpan.FromSeconds(60)).ConfigureAwait(false);
+        try
+        {
+            using var channel = Scenarios.Channel(server.Grpc);
+            var gw = new Push.V1.GatewayService.GatewayServiceClient(channel);
+            var sw = Stopwatch.StartNew();
+            string last = "no answer";
+            while (sw.Elapsed < TimeSpan.FromSeconds(30))
+            {
+                try
+                {
+                    var status = await gw.GetStatusAsync(new Push.V1.GetStatusRequest(), deadline: DateTime.UtcNow.AddSeconds(2)).ResponseAsync.ConfigureAwait(false);
+                    if (status.Gateways.Count > 0 && status.Gateways.All(g => g.WorkersConnected > 0))
+                    {
+                        return server;
+                    }
+                    last = $"{status.Gateways.Count} gateways, workers connected: {string.Join(',', status.Gateways.Select(g => g.WorkersConnected))}";
+                }
+                catch (Grpc.Core.RpcException ex)
+                {
+                    last = ex.Status.ToString();
+                }
+                await Task.Delay(100).ConfigureAwait(false);
+            }
+            throw new TimeoutException($"suite listens but no worker stream opened within 30 s ({last}); log: {log}\n{ServerProcess.Tail(log)}");
+        }
+        catch
+        {
+            server.Dispose();
+            throw;
+        }
+    }
+
+    private static string? FindRepoRoot()
+    {
+        foreach (string startDir in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
+        {
+            for (var d = new DirectoryInfo(startDir); d is not null; d = d.Parent)
+            {
+                if (File.Exists(Path.Combine(d.FullName, "Directory.Packages.props")) && Directory.Exists(Path.Combine(d.FullName, "services")))
+                {
+                    return d.FullName;
+                }
+            }
+        }
+        return null;
+    }
+}
