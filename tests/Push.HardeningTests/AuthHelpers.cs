@@ -38,10 +38,7 @@ internal static class AuthHelpers
         throw new TimeoutException($"expected {gateways} gateway(s) with {workers} worker stream(s); last status: {last}\n{diagnostics?.Invoke()}");
     }
 
-    /// <summary>
-    /// Starts `push start ARGS` and waits until its gateway's stream to the demo worker is open (readiness only means
-    /// registered: a client connecting before the stream opens gets no greeting).
-    /// </summary>
+    /// <summary>Starts `push start ARGS` and checks through the control API that its gateway has its worker stream open.</summary>
     public static async Task<PushProcess> StartSuiteAsync(IEnumerable<string> args, CancellationToken ct, Func<PushControlClient>? control = null)
     {
         var suite = await PushProcess.StartAsync("start", args, cancellationToken: ct);
@@ -69,8 +66,9 @@ internal static class AuthHelpers
         {
             await socket.ConnectAsync(uri, ct);
         }
-        catch (WebSocketException)
+        catch (WebSocketException ex) when (socket.HttpStatusCode != 0)
         {
+            _ = ex; // the server answered with an HTTP status other than 101
         }
         return (socket.HttpStatusCode, socket);
     }

@@ -185,7 +185,15 @@ internal sealed class HandshakeTokenValidator
             return null;
         }
         var bytes = new byte[Base64Url.GetMaxDecodedLength(part.Length)];
-        return Base64Url.TryDecodeFromChars(part, bytes, out var written) ? bytes.AsSpan(0, written).ToArray() : null;
+        try
+        {
+            // "Try" only covers a too-small destination: invalid input throws.
+            return Base64Url.TryDecodeFromChars(part, bytes, out var written) ? bytes.AsSpan(0, written).ToArray() : null;
+        }
+        catch (FormatException)
+        {
+            return null;
+        }
     }
 
     private static string? FromHeader(string? authorization)
