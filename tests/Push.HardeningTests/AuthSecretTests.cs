@@ -161,6 +161,8 @@ public sealed class AuthStartupWarningTests(ITestOutputHelper output)
         var ct = TestTimeouts.Token(TestTimeouts.Long);
         await using var open = await PushProcess.StartAsync("registry", ["--grpc", "0.0.0.0:0"], cancellationToken: ct);
         await using var guarded = await PushProcess.StartAsync("registry", ["--grpc", "0.0.0.0:0", "--secret", "x"], cancellationToken: ct);
+        // The WebSocket port is public by design: with gRPC on loopback there is nothing to warn about.
+        await using var publicWs = await PushProcess.StartAsync("start", ["--ws", "0.0.0.0:0"], cancellationToken: ct);
 
         var warned = false;
         for (var i = 0; i < 100 && !(warned = open.Output.Contains("SECURITY", StringComparison.Ordinal)); i++)
@@ -169,8 +171,9 @@ public sealed class AuthStartupWarningTests(ITestOutputHelper output)
         }
 
         Assert.True(warned, open.Output);
-        // The ready file is written after the check, and the open process's warning has arrived, so the guarded one's would have too.
+        // The ready file is written after the check, and the open process's warning has arrived, so the others' would have too.
         Assert.DoesNotContain("SECURITY", guarded.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("SECURITY", publicWs.Output, StringComparison.Ordinal);
         output.WriteLine(open.Output.Split('\n').First(l => l.Contains("SECURITY", StringComparison.Ordinal)));
     }
 }

@@ -22,7 +22,7 @@ namespace Push.Cli.Hosting;
 /// <summary>Builds the web host of one or more roles (registry, gateway, worker) from the command line.</summary>
 internal static partial class PushHost
 {
-    [LoggerMessage(1, LogLevel.Warning, "SECURITY: listening on a non-loopback address without a cluster secret: anyone who reaches the gRPC port can push to every client. Set --secret / PUSH_SECRET.", EventName = "InsecureBind")]
+    [LoggerMessage(1, LogLevel.Warning, "SECURITY: the gRPC port listens on a non-loopback address without a cluster secret or client certificates: anyone who reaches it can push to every client. Set --secret / PUSH_SECRET (or --grpc-client-ca).", EventName = "InsecureBind")]
     private static partial void InsecureBind(ILogger logger);
 
     [Flags]
@@ -205,6 +205,7 @@ internal static partial class PushHost
                 // TLS: ALPN negotiates h2 (gRPC); HTTP/1.1 is offered so that ALPN-less clients get an error, not a reset.
                 lo.Protocols = HttpProtocols.Http1AndHttp2;
                 endpoints.GrpcTls = true;
+                endpoints.GrpcMutualTls = clientRoots is not null;
                 lo.UseHttps(https =>
                 {
                     https.ServerCertificate = grpcCertificate;
@@ -279,7 +280,8 @@ internal static partial class PushHost
         {
             Console.WriteLine($"push: health and metrics: {http}/healthz/ready  {http}/metrics");
         }
-        if (string.IsNullOrEmpty(cluster.Secret) && (IsPublic(endpoints.Grpc) || IsPublic(endpoints.Ws)))
+        // The gRPC port is what needs guarding (the WebSocket port is public by design): a secret or client certificates.
+        if (string.IsNullOrEmpty(cluster.Secret) && !endpoints.GrpcMutualTls && IsPublic(endpoints.Grpc))
         {
             InsecureBind(logger);
         }
@@ -358,6 +360,7 @@ internal sealed class BoundEndpoints
     public bool WsTls { get; set; }
     public ListenOptions? Grpc { get; set; }
     public bool GrpcTls { get; set; }
+    public bool GrpcMutualTls { get; set; }
     public ListenOptions? Http { get; set; }
 }
 
