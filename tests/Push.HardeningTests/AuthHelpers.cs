@@ -73,6 +73,25 @@ internal static class AuthHelpers
         return (socket.HttpStatusCode, socket);
     }
 
+    /// <summary>Connects <paramref name="count"/> clients one after the other; returns each handshake's time (to 101) in ms, sorted.</summary>
+    public static async Task<double[]> MeasureHandshakesAsync(Func<int, Uri> uri, int count, CancellationToken ct)
+    {
+        var times = new double[count];
+        for (var i = 0; i < count; i++)
+        {
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
+            var (status, socket) = await HandshakeAsync(uri(i), null, ct);
+            times[i] = System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+            socket.Abort();
+            socket.Dispose();
+            Assert.Equal(HttpStatusCode.SwitchingProtocols, status);
+        }
+        Array.Sort(times);
+        return times;
+    }
+
+    public static string Percentiles(double[] sorted) => $"p50 {sorted[sorted.Length / 2]:F2} ms, p90 {sorted[sorted.Length * 9 / 10]:F2} ms, max {sorted[^1]:F2} ms";
+
     /// <summary>The handshake's HTTP status; the socket is disposed.</summary>
     public static async Task<HttpStatusCode> HandshakeStatusAsync(Uri uri, Action<ClientWebSocketOptions>? configure, CancellationToken ct)
     {

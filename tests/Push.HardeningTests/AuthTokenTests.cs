@@ -135,6 +135,18 @@ public sealed class AuthTokenTests(TokenGatewayFixture fixture, ITestOutputHelpe
     }
 
     [Fact]
+    public async Task Token_HandshakeTime_Measured()
+    {
+        var ct = TestTimeouts.Token();
+        var tokens = Enumerable.Range(0, 200).Select(i => "/?token=" + TokenGatewayFixture.Token($"m{i}")).ToArray();
+        await AuthHelpers.MeasureHandshakesAsync(i => new Uri(fixture.Suite.Ws, tokens[i]), 20, ct); // warm-up
+
+        var times = await AuthHelpers.MeasureHandshakesAsync(i => new Uri(fixture.Suite.Ws, tokens[i]), 200, ct);
+
+        output.WriteLine($"handshake with token check (loopback, sequential, 200): {AuthHelpers.Percentiles(times)}");
+    }
+
+    [Fact]
     public async Task Token_Missing_Http401WithBearerChallenge()
     {
         var ct = TestTimeouts.Token();

@@ -240,6 +240,18 @@ public sealed class AuthWorkerDecisionTests(DecidingClusterFixture fixture, ITes
         output.WriteLine($"no decision: HTTP {(int)status} after {elapsed.TotalMilliseconds:F0} ms; worker's OnClose: {Recorder.Closes[slowId]}");
     }
 
+    [Fact]
+    public async Task WorkerAuthorization_HandshakeTime_Measured()
+    {
+        var ct = TestTimeouts.Token();
+        var tokens = Enumerable.Range(0, 200).Select(i => DecidingClusterFixture.PathFor($"m{i}")).ToArray();
+        await AuthHelpers.MeasureHandshakesAsync(i => new Uri(fixture.Gateway.Ws, tokens[i]), 20, ct); // warm-up
+
+        var times = await AuthHelpers.MeasureHandshakesAsync(i => new Uri(fixture.Gateway.Ws, tokens[i]), 200, ct);
+
+        output.WriteLine($"handshake with token check + worker decision (loopback, sequential, 200): {AuthHelpers.Percentiles(times)}");
+    }
+
     private static async Task PollAsync(Func<bool> condition, CancellationToken ct)
     {
         for (var i = 0; i < 200 && !condition(); i++)

@@ -158,6 +158,17 @@ public sealed class LimitTests(LimitsFixture fixture, ITestOutputHelper output) 
     }
 
     [Fact]
+    public async Task Handshake_NoAuthentication_TimeMeasured()
+    {
+        var ct = TestTimeouts.Token();
+        await AuthHelpers.MeasureHandshakesAsync(_ => fixture.Suite.Ws, 20, ct); // warm-up
+
+        var times = await AuthHelpers.MeasureHandshakesAsync(_ => fixture.Suite.Ws, 200, ct);
+
+        output.WriteLine($"handshake without authentication (loopback, sequential, 200): {AuthHelpers.Percentiles(times)}");
+    }
+
+    [Fact]
     public async Task HandshakeTimeout_SilentConnection_ClosedWithinTimeout()
     {
         var ct = TestTimeouts.Token();
