@@ -134,6 +134,61 @@ public sealed class LimitTests(LimitsFixture fixture, ITestOutputHelper output) 
     }
 
     [Fact]
+    public async Task MaxNameLength_LongerGroupOrUid_InvalidArgument()
+    {
+        var ct = TestTimeouts.Token();
+        await using var ws = await TestWebSocket.ConnectAsync(fixture.Suite.Ws, cancellationToken: ct);
+
+        var group = await Assert.ThrowsAsync<RpcException>(() => fixture.Control.JoinGroupAsync(ws.ClientId, new string('g', 257), ct));
+        var uid = await Assert.ThrowsAsync<RpcException>(() => fixture.Control.BindUidAsync(ws.ClientId, new string('u', 257), ct));
+        await fixture.Control.JoinGroupAsync(ws.ClientId, new string('g', 256), ct);
+
+        Assert.Equal(StatusCode.InvalidArgument, group.StatusCode);
+        Assert.Equal(StatusCode.InvalidArgument, uid.StatusCode);
+        Assert.Equal(1, await fixture.Control.GetClientCountByGroupAsync(new string('g', 256), ct));
+    }
+
+    [Fact]
+    public async Task MaxHandshakeSize_HugeHeaders_Answered431()
+    {
+        var ct = TestTimeouts.Token();
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, fixture.Suite.Ws.Port), ct);
+        var head = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nX-Filler: " + new string('f', 20 * 1024) + "\r\n\r\n";
+        try
+        {
+            await socket.SendAsync(Encoding.ASCII.GetBytes(head), ct);
+        }
+        catch (SocketException)
+        {
+            // the gateway may answer and close before it has read everything
+        }
+
+        var answer = await ReadAllAsync(socket, ct);
+
+        Assert.StartsWith("HTTP/1.1 431 ", answer, StringComparison.Ordinal);
+    }
+
+    private static async Task<string> ReadAllAsync(Socket socket, CancellationToken ct)
+    {
+        var received = new MemoryStream();
+        var buffer = new byte[4096];
+        try
+        {
+            int n;
+            while ((n = await socket.ReceiveAsync(buffer, ct)) > 0)
+            {
+                received.Write(buffer, 0, n);
+            }
+        }
+        catch (SocketException) when (received.Length > 0)
+        {
+            // a reset after the answer (unread request bytes) still leaves the answer readable
+        }
+        return Encoding.ASCII.GetString(received.ToArray());
+    }
+
+    [Fact]
     public async Task HandshakeTimeout_HalfARequest_Answered408AndClosed()
     {
         var ct = TestTimeouts.Token();
