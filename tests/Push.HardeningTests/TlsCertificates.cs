@@ -23,22 +23,37 @@ internal sealed class TlsCertificates : IDisposable
         return (cert, certFile, keyFile);
     }
 
-    /// <summary>A certificate authority (self-signed, CA basic constraint); returns the cert (with key) and its PEM path.</summary>
-    public (X509Certificate2 Cert, string CertFile) Authority(string name)
+    /// <summary>
+    /// A certificate authority (CA basic constraint), self-signed or, with <paramref name="issuer"/>, an intermediate
+    /// signed by it; returns the cert (with key) and its PEM path.
+    /// </summary>
+    public (X509Certificate2 Cert, string CertFile) Authority(string name, X509Certificate2? issuer = null)
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var request = new CertificateRequest($"CN={name}", key, HashAlgorithmName.SHA256);
         request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
         request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
         request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
-        var cert = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
+        X509Certificate2 cert;
+        if (issuer is null)
+        {
+            cert = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
+        }
+        else
+        {
+            using var signed = request.Create(issuer, DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddHours(20), RandomNumberGenerator.GetBytes(8));
+            cert = signed.CopyWithPrivateKey(key);
+        }
         var file = Path.Combine(Folder, name + ".crt");
         File.WriteAllText(file, cert.ExportCertificatePem());
         return (cert, file);
     }
 
-    /// <summary>A leaf certificate for 127.0.0.1/localhost signed by <paramref name="authority"/>; returns the cert (with key) and the PEM paths.</summary>
-    public (X509Certificate2 Cert, string CertFile, string KeyFile) Signed(string name, X509Certificate2 authority)
+    /// <summary>
+    /// A leaf certificate for 127.0.0.1/localhost signed by <paramref name="authority"/>; returns the cert (with key) and
+    /// the PEM paths. The certificate file ends with <paramref name="chain"/> (intermediates), as cert-manager writes it.
+    /// </summary>
+    public (X509Certificate2 Cert, string CertFile, string KeyFile) Signed(string name, X509Certificate2 authority, params X509Certificate2[] chain)
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var request = Leaf(name, key);
@@ -47,6 +62,10 @@ internal sealed class TlsCertificates : IDisposable
         using var signed = request.Create(authority, DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddHours(12), serial);
         var cert = signed.CopyWithPrivateKey(key);
         var (certFile, keyFile) = Write(name, cert, key);
+        foreach (var c in chain)
+        {
+            File.AppendAllText(certFile, c.ExportCertificatePem() + "\n");
+        }
         return (cert, certFile, keyFile);
     }
 
@@ -81,7 +100,7 @@ internal sealed class TlsCertificates : IDisposable
     {
         var certFile = Path.Combine(Folder, name + ".crt");
         var keyFile = Path.Combine(Folder, name + ".key");
-        File.WriteAllText(certFile, cert.ExportCertificatePem());
+        File.WriteAllText(certFile, cert.ExportCertificatePem() + "\n");
         File.WriteAllText(keyFile, key.ExportPkcs8PrivateKeyPem());
         return (certFile, keyFile);
     }

@@ -39,4 +39,34 @@ public sealed class TlsWebSocketTests(ITestOutputHelper output)
         await Assert.ThrowsAnyAsync<WebSocketException>(() => plain.ConnectAsync(new UriBuilder(suite.Ws) { Scheme = "ws" }.Uri, ct));
         plain.Dispose();
     }
+
+    [Fact]
+    public async Task Wss_CertificateFileWithIntermediate_ServesTheWholeChain()
+    {
+        var ct = TestTimeouts.Token(TestTimeouts.Long);
+        using var certs = TlsCertificates.Create();
+        var (root, _) = certs.Authority("push-root");
+        var (intermediate, _) = certs.Authority("push-intermediate", root);
+        var (leaf, certFile, keyFile) = certs.Signed("push-wss-leaf", intermediate, intermediate);
+        await using var suite = await AuthHelpers.StartSuiteAsync(["--tls-cert", certFile, "--tls-key", keyFile], ct);
+
+        // The client knows only the root: the chain builds only if the server sent the intermediate.
+        var sent = 0;
+        await using var ws = await TestWebSocket.ConnectAsync(suite.Ws, configure: o => o.RemoteCertificateValidationCallback = (_, c, chain, _) =>
+        {
+            sent = chain?.ChainPolicy.ExtraStore.Count ?? 0;
+            using var own = new X509Chain();
+            own.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+            own.ChainPolicy.CustomTrustStore.Add(root);
+            own.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+            if (chain is not null)
+            {
+                own.ChainPolicy.ExtraStore.AddRange(chain.ChainPolicy.ExtraStore);
+            }
+            return c is X509Certificate2 c2 && c2.Thumbprint == leaf.Thumbprint && own.Build(c2);
+        }, cancellationToken: ct);
+
+        Assert.Equal(28, ws.ClientId.Length);
+        output.WriteLine($"certificates sent by the server: {sent} (leaf + intermediate)");
+    }
 }

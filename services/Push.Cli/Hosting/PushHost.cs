@@ -186,8 +186,14 @@ internal static partial class PushHost
                     lo.Protocols = HttpProtocols.Http1;
                     if (certFile is not null)
                     {
-                        var cert = X509Certificate2.CreateFromPemFile(certFile, keyFile);
-                        lo.UseHttps(cert);
+                        // The whole chain of the PEM file is sent (cert-manager's tls.crt holds leaf + intermediates).
+                        var cert = TlsFiles.LoadCertificate(certFile, keyFile);
+                        var intermediates = TlsFiles.LoadIntermediates(certFile);
+                        lo.UseHttps(https =>
+                        {
+                            https.ServerCertificate = cert;
+                            https.ServerCertificateChain = intermediates;
+                        });
                     }
                     lo.UseConnectionHandler<WebSocketConnectionHandler>();
                     endpoints.Ws = lo;
@@ -209,6 +215,7 @@ internal static partial class PushHost
                 lo.UseHttps(https =>
                 {
                     https.ServerCertificate = grpcCertificate;
+                    https.ServerCertificateChain = TlsFiles.LoadIntermediates(grpcCertFile!);
                     if (clientRoots is not null)
                     {
                         https.ClientCertificateMode = ClientCertificateMode.RequireCertificate;

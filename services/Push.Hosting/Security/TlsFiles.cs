@@ -18,6 +18,19 @@ internal static class TlsFiles
         return X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), null);
     }
 
+    /// <summary>The certificates after the first one in a PEM certificate file (the intermediates a server must send).</summary>
+    public static X509Certificate2Collection LoadIntermediates(string certFile)
+    {
+        var all = new X509Certificate2Collection();
+        all.ImportFromPemFile(certFile);
+        var rest = new X509Certificate2Collection();
+        for (var i = 1; i < all.Count; i++)
+        {
+            rest.Add(all[i]);
+        }
+        return rest;
+    }
+
     /// <summary>Loads every certificate of a PEM bundle (the trusted CAs).</summary>
     public static X509Certificate2Collection LoadBundle(string file)
     {
