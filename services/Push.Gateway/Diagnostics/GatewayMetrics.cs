@@ -13,11 +13,8 @@ internal sealed class GatewayMetrics
     private readonly UpDownCounter<long> _active;
     private readonly Counter<long> _opened;
     private readonly Counter<long> _closed;
-    private readonly Counter<long> _received;
     private readonly Counter<long> _receivedBytes;
-    private readonly Counter<long> _sent;
     private readonly Counter<long> _sentBytes;
-    private readonly Counter<long> _dropped;
     private readonly Counter<long> _pushes;
     private readonly Histogram<long> _fanout;
     private readonly Histogram<double> _pushDuration;
@@ -28,6 +25,7 @@ internal sealed class GatewayMetrics
     public long MessagesIn;
     public long MessagesOut;
     public long MessagesDropped;
+    private long _sendQueueDropped;
 
     public GatewayMetrics(IMeterFactory factory)
     {
@@ -35,11 +33,13 @@ internal sealed class GatewayMetrics
         _active = meter.CreateUpDownCounter<long>("push.gateway.connections.active", "{connection}", "Connected WebSocket clients.");
         _opened = meter.CreateCounter<long>("push.gateway.connections.opened", "{connection}", "WebSocket connections accepted.");
         _closed = meter.CreateCounter<long>("push.gateway.connections.closed", "{connection}", "WebSocket connections closed, by reason.");
-        _received = meter.CreateCounter<long>("push.gateway.messages.received", "{message}", "Messages received from clients.");
+        // Message and drop counts are observed from the totals above: they are exported (as 0) from the start,
+        // not only after the first message or the first drop, so dashboards and alerts see the series at once.
+        meter.CreateObservableCounter("push.gateway.messages.received", () => Interlocked.Read(ref MessagesIn), "{message}", "Messages received from clients.");
         _receivedBytes = meter.CreateCounter<long>("push.gateway.bytes.received", "By", "Payload bytes received from clients.");
-        _sent = meter.CreateCounter<long>("push.gateway.messages.sent", "{message}", "Messages written to clients.");
+        meter.CreateObservableCounter("push.gateway.messages.sent", () => Interlocked.Read(ref MessagesOut), "{message}", "Messages written to clients.");
         _sentBytes = meter.CreateCounter<long>("push.gateway.bytes.sent", "By", "Frame bytes written to clients.");
-        _dropped = meter.CreateCounter<long>("push.gateway.send_queue.dropped", "{message}", "Messages dropped because a client's send queue was full.");
+        meter.CreateObservableCounter("push.gateway.send_queue.dropped", () => Interlocked.Read(ref _sendQueueDropped), "{message}", "Messages dropped because a client's send queue was full.");
         _pushes = meter.CreateCounter<long>("push.gateway.pushes", "{push}", "Control API pushes handled, by kind (client, uid, group, all, batch).");
         _fanout = meter.CreateHistogram<long>("push.gateway.push.fanout", "{connection}", "Connections one push was handed to on this gateway.");
         _pushDuration = meter.CreateHistogram<double>("push.gateway.push.duration", "s", "Time to hand a push to every target connection of the cluster.");
@@ -69,21 +69,19 @@ internal sealed class GatewayMetrics
     public void MessageReceived(int bytes)
     {
         Interlocked.Increment(ref MessagesIn);
-        _received.Add(1);
         _receivedBytes.Add(bytes);
     }
 
     public void MessagesSent(int count, long bytes)
     {
         Interlocked.Add(ref MessagesOut, count);
-        _sent.Add(count);
         _sentBytes.Add(bytes);
     }
 
     public void Dropped(int count)
     {
         Interlocked.Add(ref MessagesDropped, count);
-        _dropped.Add(count);
+        Interlocked.Add(ref _sendQueueDropped, count);
     }
 
     public void Push(string kind, long fanout)

@@ -9,6 +9,7 @@ internal static class DemoPage
 <head>
 <meta charset="utf-8">
 <title>Push.Grpc demo</title>
+<link rel="icon" href="data:,">
 <style>
 body { font-family: system-ui, sans-serif; margin: 2rem; max-width: 50rem; }
 #log { border: 1px solid #ccc; padding: .5rem; height: 20rem; overflow-y: auto; font-family: monospace; white-space: pre-wrap; }

@@ -297,7 +297,9 @@ internal sealed partial class WorkerRouter(
                     CloseCommand.DataOneofCase.Binary => OutboundFrame.Binary(close.Binary.Span),
                     _ => null,
                 };
-                c.Close(close.Code == 0 ? CloseCodes.Normal : close.Code, close.Reason ?? string.Empty, lastMessage: last);
+                // 1005/1006/1015 must never be sent, and only registered or application codes are valid.
+                var code = close.Code != 0 && FrameParser.IsValidCloseCode(close.Code) ? close.Code : CloseCodes.Normal;
+                c.Close(code, close.Reason ?? string.Empty, lastMessage: last);
                 break;
             case Command.KindOneofCase.SetSession:
                 SessionStore.Write(c, command.SetSession.Session, merge: false, o.MaxSessionSize, workerHasIt: ReferenceEquals(c.Worker, from));

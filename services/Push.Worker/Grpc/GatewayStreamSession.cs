@@ -130,6 +130,7 @@ internal sealed partial class GatewayStreamSession
         if (e.Session is not null)
         {
             state.Context.Session.Replace(e.Session.Values);
+            state.Context.Session.ResetChanges();
         }
         state.Context.Uid = e.Uid.Length > 0 ? e.Uid : null;
         using var activity = e.Traceparent.Length > 0 || WorkerMetrics.Source.HasListeners()
@@ -202,10 +203,28 @@ internal sealed partial class GatewayStreamSession
             }
             await WriteCommandAsync(new Command { ClientId = e.ClientId, AcceptHandshake = new AcceptHandshakeCommand() }).ConfigureAwait(false);
         }
-        if (state.Context.Session.Dirty)
+        var session = state.Context.Session;
+        if (session.Dirty)
         {
-            state.Context.Session.Dirty = false;
-            state.Pending.Add(new Command { ClientId = e.ClientId, SetSession = new SetSessionCommand { Session = { state.Context.Session.Values } } });
+            // Only the keys this callback set are merged, so a concurrent UpdateSession from the control API on other
+            // keys is not overwritten; a removal needs the whole session replaced.
+            if (session.Removed || session.Changed is null)
+            {
+                state.Pending.Add(new Command { ClientId = e.ClientId, SetSession = new SetSessionCommand { Session = { session.Values } } });
+            }
+            else
+            {
+                var update = new UpdateSessionCommand();
+                foreach (var k in session.Changed)
+                {
+                    if (session.TryGetValue(k, out var v))
+                    {
+                        update.Session[k] = v;
+                    }
+                }
+                state.Pending.Add(new Command { ClientId = e.ClientId, UpdateSession = update });
+            }
+            session.ResetChanges();
         }
         foreach (var c in state.Pending)
         {

@@ -1,7 +1,0 @@
-namespace Push.ToolingTests;
-
-// Tests of this project are added by their feature work; see docs/testing.md.
-internal static class ProjectInfo
-{
-    public const string Name = "Push.ToolingTests";
-}
