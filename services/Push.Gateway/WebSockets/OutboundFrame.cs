@@ -39,6 +39,9 @@ internal sealed class OutboundFrame
         return new OutboundFrame(bytes, false, true);
     }
 
+    /// <summary>Bytes written as they are (the 101 answer of a handshake the worker authorized).</summary>
+    public static OutboundFrame Raw(byte[] bytes) => new(bytes, false, false);
+
     public static OutboundFrame Binary(ReadOnlySpan<byte> payload) => Create(OpBinary, payload, countsAsMessage: true);
 
     public static OutboundFrame Ping(ReadOnlySpan<byte> payload) => Create(OpPing, payload, countsAsMessage: false);

@@ -1,6 +1,7 @@
 using System.Threading.Channels;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
+using Push.Hosting;
 using Push.Hosting.Cluster;
 using Push.V1;
 
@@ -25,15 +26,15 @@ internal sealed partial class WorkerLink : IDisposable
     private readonly CancellationTokenSource _leave = new();
     private readonly WorkerRouter _router;
     private readonly ILogger _logger;
-    private readonly string? _secret;
+    private readonly ClusterOptions _cluster;
     private int _assigned;
 
-    public WorkerLink(Member worker, int capacity, WorkerRouter router, string? secret, ILogger logger)
+    public WorkerLink(Member worker, int capacity, WorkerRouter router, ClusterOptions cluster, ILogger logger)
     {
         WorkerId = worker.Id;
         Address = worker.Address;
         _router = router;
-        _secret = secret;
+        _cluster = cluster;
         _logger = logger;
         _events = Channel.CreateBounded<Event>(new BoundedChannelOptions(capacity)
         {
@@ -73,8 +74,8 @@ internal sealed partial class WorkerLink : IDisposable
     public async Task RunAsync(string gatewayId, string gatewayAddress)
     {
         var leave = _leave.Token;
-        using var channel = PushChannel.Create(Address);
-        var client = new BusinessService.BusinessServiceClient(PushChannel.Invoker(channel, _secret));
+        using var channel = PushChannel.Create(Address, _cluster);
+        var client = new BusinessService.BusinessServiceClient(PushChannel.Invoker(channel, _cluster.Secret));
         var failures = 0;
         while (!leave.IsCancellationRequested)
         {

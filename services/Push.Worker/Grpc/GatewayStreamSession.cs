@@ -122,7 +122,13 @@ internal sealed partial class GatewayStreamSession
 
     private async Task HandleAsync(Event e)
     {
+        if (e.KindCase == Event.KindOneofCase.Close && e.Close.HandshakeAbandoned && !_clients.ContainsKey(e.ClientId))
+        {
+            return; // a handshake this worker rejected: the client never existed for the application
+        }
         var state = _clients.GetOrAdd(e.ClientId, static (id, s) => new ClientState(id, s), this);
+        var authorize = e.KindCase == Event.KindOneofCase.Connect && e.Connect.Authorize;
+        state.Context.CanRejectHandshake = authorize;
         if (e.Session is not null)
         {
             state.Context.Session.Replace(e.Session.Values);
@@ -171,6 +177,7 @@ internal sealed partial class GatewayStreamSession
         finally
         {
             state.InCallback = false;
+            state.Context.CanRejectHandshake = false;
             _metrics.Event(e.KindCase switch
             {
                 Event.KindOneofCase.Connect => "connect",
@@ -184,6 +191,19 @@ internal sealed partial class GatewayStreamSession
             _clients.TryRemove(e.ClientId, out _);
             state.Pending.Clear();
             return;
+        }
+        if (authorize)
+        {
+            // The gateway holds the client's handshake until this answer; it must precede every other command for it.
+            var rejection = state.Context.Rejection ?? (failed ? (500, "the application failed to authorize the handshake") : null);
+            if (rejection is { } r)
+            {
+                _clients.TryRemove(e.ClientId, out _);
+                state.Pending.Clear();
+                await WriteCommandAsync(new Command { ClientId = e.ClientId, RejectHandshake = new RejectHandshakeCommand { Status = r.Status, Reason = r.Reason } }).ConfigureAwait(false);
+                return;
+            }
+            await WriteCommandAsync(new Command { ClientId = e.ClientId, AcceptHandshake = new AcceptHandshakeCommand() }).ConfigureAwait(false);
         }
         var session = state.Context.Session;
         if (session.Dirty)
@@ -210,13 +230,12 @@ internal sealed partial class GatewayStreamSession
         }
         foreach (var c in state.Pending)
         {
-            if (!_out.Writer.TryWrite(c))
-            {
-                await _out.Writer.WriteAsync(c).ConfigureAwait(false);
-            }
+            await WriteCommandAsync(c).ConfigureAwait(false);
         }
         state.Pending.Clear();
     }
+
+    private ValueTask WriteCommandAsync(Command c) => _out.Writer.TryWrite(c) ? ValueTask.CompletedTask : _out.Writer.WriteAsync(c);
 
     private sealed class ClientState
     {
