@@ -99,4 +99,36 @@ public sealed class GatewayOptions
 
     /// <summary>Serve the demo page at GET / on the WebSocket port. Defaults to false (on with `push start`).</summary>
     public bool DemoPage { get; set; }
+
+    /// <summary>
+    /// Let the business worker decide each handshake: the connect event is sent before the client is answered, and
+    /// the worker's accept (101) or reject (its HTTP status) must come within HandshakeTimeout (503 otherwise).
+    /// Defaults to false (the client is answered 101 at once and the worker learns of it afterwards).
+    /// </summary>
+    public bool WorkerAuthorization { get; set; }
+
+    /// <summary>Built-in check of a signed token on every handshake (section Gateway:Token).</summary>
+    public HandshakeTokenOptions Token { get; set; } = new();
+}
+
+/// <summary>
+/// Signed handshake tokens (HS256 JWT) checked by the gateway itself. The token travels in the query (token=...) or in
+/// an "Authorization: Bearer" header; its "sub" claim becomes the client's uid. Failures are answered 401.
+/// </summary>
+public sealed class HandshakeTokenOptions
+{
+    /// <summary>The HMAC-SHA256 key (UTF-8 bytes of this string, at least 32 characters). Empty: no token check.</summary>
+    public string? HmacSecret { get; set; }
+
+    /// <summary>Name of the query parameter that carries the token. Defaults to "token".</summary>
+    public string QueryParameter { get; set; } = "token";
+
+    /// <summary>When set, the token's "iss" claim must equal it.</summary>
+    public string? Issuer { get; set; }
+
+    /// <summary>When set, the token's "aud" claim (a string or an array) must contain it.</summary>
+    public string? Audience { get; set; }
+
+    /// <summary>Clock difference tolerated on "exp" and "nbf". Defaults to 30 seconds.</summary>
+    public TimeSpan ClockSkew { get; set; } = TimeSpan.FromSeconds(30);
 }

@@ -20,7 +20,11 @@ internal static class GatewayServiceCollectionExtensions
 {
     public static IServiceCollection AddPushGateway(this IServiceCollection services)
     {
-        services.AddOptions<GatewayOptions>().BindConfiguration(GatewayOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<GatewayOptions>().BindConfiguration(GatewayOptions.SectionName).ValidateDataAnnotations()
+            .Validate(o => string.IsNullOrEmpty(o.Token.HmacSecret) || System.Text.Encoding.UTF8.GetByteCount(o.Token.HmacSecret) >= 32, "Gateway:Token:HmacSecret must be at least 32 bytes (256 bits) long")
+            .Validate(o => !string.IsNullOrEmpty(o.Token.QueryParameter), "Gateway:Token:QueryParameter must not be empty")
+            .Validate(o => o.Token.ClockSkew >= TimeSpan.Zero && o.Token.ClockSkew <= TimeSpan.FromMinutes(10), "Gateway:Token:ClockSkew must be between 00:00:00 and 00:10:00")
+            .ValidateOnStart();
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<GatewayIdentity>();
         services.AddSingleton(sp => new LocalMember(sp.GetRequiredService<GatewayIdentity>().Id, MemberRole.Gateway));
@@ -34,6 +38,8 @@ internal static class GatewayServiceCollectionExtensions
         services.AddSingleton<DrainCoordinator>();
         services.AddHostedService(sp => sp.GetRequiredService<DrainCoordinator>());
         services.AddHostedService<HeartbeatService>();
+        services.AddSingleton<PendingHandshakes>();
+        services.AddSingleton<HandshakeTokenValidator>();
         services.AddSingleton<WebSocketConnectionHandler>();
         return services;
     }

@@ -18,6 +18,17 @@ public sealed class ClusterOptions
     /// Empty: no authentication. Env: PUSH_SECRET.</summary>
     public string? Secret { get; set; }
 
+    /// <summary>PEM bundle of the CA certificates that https:// gRPC peers (registries, gateways, workers) must chain to.
+    /// Empty: the system trust store. Defaults to --grpc-client-ca when that is set.</summary>
+    public string? TlsCa { get; set; }
+
+    /// <summary>PEM certificate this process presents when it calls https:// peers that require client certificates (mTLS).
+    /// Defaults to --grpc-tls-cert when --grpc-client-ca is set.</summary>
+    public string? TlsClientCert { get; set; }
+
+    /// <summary>PEM private key of <see cref="TlsClientCert"/> (empty: the key is in the certificate file).</summary>
+    public string? TlsClientKey { get; set; }
+
     /// <summary>Lease time to live requested from the registry. Defaults to 5 seconds.</summary>
     [Range(typeof(TimeSpan), "00:00:01", "00:10:00")]
     public TimeSpan LeaseTtl { get; set; } = TimeSpan.FromSeconds(5);

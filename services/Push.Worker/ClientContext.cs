@@ -68,6 +68,33 @@ public sealed class ClientContext
         Uid = null;
     }
 
+    /// <summary>
+    /// True during <see cref="BusinessEvents.OnConnectAsync"/> and <see cref="BusinessEvents.OnWebSocketConnectAsync"/>
+    /// when the gateway waits for this worker's decision before answering the client (Gateway:WorkerAuthorization).
+    /// </summary>
+    public bool CanRejectHandshake { get; internal set; }
+
+    /// <summary>Set by <see cref="RejectHandshake"/>: the HTTP status and reason the client will be answered with.</summary>
+    internal (int Status, string Reason)? Rejection { get; private set; }
+
+    /// <summary>
+    /// Refuses the client's WebSocket handshake: the gateway answers it with HTTP <paramref name="status"/> (400-599)
+    /// instead of 101, the client never joins any table, group or uid, and no other callback (message, close) runs for
+    /// it; every other command made for it in this callback is discarded. Only possible while
+    /// <see cref="CanRejectHandshake"/> is true (a gateway with Gateway:WorkerAuthorization); a handshake that is not
+    /// rejected is accepted when the connect callbacks return.
+    /// </summary>
+    public void RejectHandshake(int status = 403, string reason = "")
+    {
+        if (!CanRejectHandshake)
+        {
+            throw new InvalidOperationException("RejectHandshake is only possible in OnConnectAsync/OnWebSocketConnectAsync on a gateway with Gateway:WorkerAuthorization=true (the client is already connected otherwise; use CloseCurrentClient).");
+        }
+        ArgumentOutOfRangeException.ThrowIfLessThan(status, 400);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(status, 599);
+        Rejection = (status, reason ?? string.Empty);
+    }
+
     /// <summary>Adds this client to a group.</summary>
     public void JoinGroup(string group) => Emit(new Command { JoinGroup = new JoinGroupCommand { Group = group } });
 

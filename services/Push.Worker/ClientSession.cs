@@ -17,6 +17,18 @@ public sealed class ClientSession : IEnumerable<KeyValuePair<string, string>>
 
     internal bool Dirty { get; set; }
 
+    /// <summary>Keys set since the last write-back (null when none); a removal forces a full replace.</summary>
+    internal HashSet<string>? Changed { get; private set; }
+
+    internal bool Removed { get; private set; }
+
+    internal void ResetChanges()
+    {
+        Dirty = false;
+        Removed = false;
+        Changed = null;
+    }
+
     internal Dictionary<string, string> Values => _values;
 
     /// <summary>Number of entries.</summary>
@@ -30,11 +42,12 @@ public sealed class ClientSession : IEnumerable<KeyValuePair<string, string>>
         {
             if (value is null)
             {
-                Dirty |= _values.Remove(key);
+                Remove(key);
             }
             else if (!_values.TryGetValue(key, out var old) || old != value)
             {
                 _values[key] = value;
+                (Changed ??= new HashSet<string>(StringComparer.Ordinal)).Add(key);
                 Dirty = true;
             }
         }
@@ -48,6 +61,7 @@ public sealed class ClientSession : IEnumerable<KeyValuePair<string, string>>
     {
         var removed = _values.Remove(key);
         Dirty |= removed;
+        Removed |= removed;
         return removed;
     }
 
@@ -55,6 +69,7 @@ public sealed class ClientSession : IEnumerable<KeyValuePair<string, string>>
     public void Clear()
     {
         Dirty |= _values.Count > 0;
+        Removed |= _values.Count > 0;
         _values.Clear();
     }
 

@@ -15,4 +15,8 @@ public sealed class WorkerOptions
     /// <summary>Events queued per lane, and commands queued per gateway stream, before reading waits. Defaults to 4,096.</summary>
     [Range(16, 1_000_000)]
     public int QueueCapacity { get; set; } = 4096;
+
+    /// <summary>Time gateways get, when the worker stops, to stop sending and collect the answers to the events it has. Defaults to 10 seconds.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:10:00")]
+    public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(10);
 }

@@ -21,6 +21,8 @@ public static class WorkerServiceCollectionExtensions
         services.AddSingleton<Push.Worker.Diagnostics.WorkerMetrics>();
         services.AddSingleton(new LocalMember(LocalMember.NewId(), MemberRole.Worker));
         services.AddHostedService<WorkerLifecycleService>();
+        services.AddSingleton<GatewaySessions>();
+        services.AddHostedService<WorkerDrainService>();
         return services;
     }
 

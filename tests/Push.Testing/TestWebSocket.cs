@@ -30,17 +30,26 @@ public sealed class TestWebSocket : IAsyncDisposable
     public static async Task<TestWebSocket> ConnectAsync(Uri ws, string path = "/", bool expectGreeting = true, Action<ClientWebSocketOptions>? configure = null, CancellationToken cancellationToken = default)
     {
         var t = new TestWebSocket();
-        t._socket.Options.KeepAliveInterval = TimeSpan.Zero;
-        configure?.Invoke(t._socket.Options);
-        await t._socket.ConnectAsync(new Uri(ws, path), cancellationToken).ConfigureAwait(false);
-        t._loop = t.ReceiveLoopAsync();
-        if (expectGreeting)
+        try
         {
-            var greeting = await t.ReceiveTextAsync(cancellationToken).ConfigureAwait(false);
-            using var doc = JsonDocument.Parse(greeting);
-            t.ClientId = doc.RootElement.GetProperty("clientId").GetString()!;
+            t._socket.Options.KeepAliveInterval = TimeSpan.Zero;
+            configure?.Invoke(t._socket.Options);
+            await t._socket.ConnectAsync(new Uri(ws, path), cancellationToken).ConfigureAwait(false);
+            t._loop = t.ReceiveLoopAsync();
+            if (expectGreeting)
+            {
+                var greeting = await t.ReceiveTextAsync(cancellationToken).ConfigureAwait(false);
+                using var doc = JsonDocument.Parse(greeting);
+                t.ClientId = doc.RootElement.GetProperty("clientId").GetString()!;
+            }
+            return t;
         }
-        return t;
+        catch
+        {
+            // Never leave a connected socket behind (it would stay open, and counted, on the gateway).
+            await t.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
     }
 
     private async Task ReceiveLoopAsync()

@@ -28,6 +28,10 @@ Flags (start, registry, gateway, worker):
   --secret SECRET        shared secret required on internal gRPC and the control API (Bearer token)                        env PUSH_SECRET
   --tls-cert FILE        PEM certificate for wss:// on the WebSocket port (with --tls-key)                                  env PUSH_TLS_CERT
   --tls-key FILE         PEM private key for --tls-cert                                                                     env PUSH_TLS_KEY
+  --grpc-tls-cert FILE   PEM certificate: serve the gRPC port over TLS (h2 via ALPN; peers then use https:// addresses)     env PUSH_GRPC_TLS_CERT
+  --grpc-tls-key FILE    PEM private key for --grpc-tls-cert                                                                env PUSH_GRPC_TLS_KEY
+  --grpc-client-ca FILE  PEM CA bundle: require client certificates from it on the gRPC port (mTLS); also the default
+                         Cluster:TlsCa, and this node's --grpc-tls-cert becomes its client certificate             env PUSH_GRPC_CLIENT_CA
   --ready-file FILE      write {"ws":..,"grpc":..,"http":..,"pid":..} once listening (ports chosen with :0)
   --set KEY=VALUE        any setting, e.g. --set Gateway:PingInterval=00:00:10 (repeatable)
 
@@ -39,7 +43,11 @@ Settings (appsettings.json, environment variables with __ for ':', or --set):
   Gateway:MaxGroupsPerConnection (1000)  Gateway:MaxSessionSize (65536)  Gateway:MaxNameLength (256)
   Gateway:MaxMessagesPerSecond (0 = off)  Gateway:RateLimitPolicy (Close|Drop)  Gateway:WorkerQueueCapacity (65536)
   Gateway:DrainTimeout (00:00:10, env PUSH_DRAIN_TIMEOUT in seconds)  Gateway:DemoPage (true with start)
+  Gateway:WorkerAuthorization (false: the worker decides each handshake)  Gateway:Token:HmacSecret (HS256 JWT check, sub = uid)
+  Gateway:Token:QueryParameter (token)  Gateway:Token:Issuer  Gateway:Token:Audience  Gateway:Token:ClockSkew (00:00:30)
   Cluster:LeaseTtl (00:00:05)  Cluster:PeerTimeout (00:00:02)  Worker:Concurrency (16)  Worker:QueueCapacity (4096)
+  Cluster:TlsCa (PEM CA bundle for https:// peers)  Cluster:TlsClientCert / Cluster:TlsClientKey (client certificate for mTLS peers)
+  Worker:DrainTimeout (00:00:10)
   OTEL_EXPORTER_OTLP_ENDPOINT   export metrics and traces over OTLP as well as /metrics
 """;
 
@@ -47,6 +55,7 @@ Settings (appsettings.json, environment variables with __ for ':', or --set):
 Usage: push status [--grpc ADDRESS] [--secret SECRET] [--json]
   Shows every gateway (connections, groups, uids, messages in/out/dropped, workers connected, uptime) and worker.
   --grpc ADDRESS   any gateway's gRPC address [http://127.0.0.1:8283]   env PUSH_GRPC
+  --tls-ca FILE    PEM CA bundle to verify an https:// gateway (env PUSH_TLS_CA); --tls-client-cert/--tls-client-key FILE for mTLS
 """;
 
     public const string Send = """
@@ -56,5 +65,6 @@ Usage: push send (--client ID | --uid UID... | --group GROUP... | --all) (--text
     push send --group room1 --text hello
     push send --uid alice --uid bob --text '{"type":"notice"}'
     push send --all --text 'maintenance in 5 minutes'
+  TLS: --tls-ca FILE, --tls-client-cert FILE, --tls-client-key FILE (as for push status).
 """;
 }

@@ -2,6 +2,8 @@ using System.Text.Json;
 using Google.Protobuf;
 using Grpc.Core;
 using Push.Control;
+using Push.Hosting;
+using Push.Hosting.Cluster;
 using Push.V1;
 
 namespace Push.Cli.Commands;
@@ -10,8 +12,23 @@ namespace Push.Cli.Commands;
 internal static class ShellCommands
 {
     private static PushControlClient Client(CliArgs cli)
-        => new(cli.Get("grpc") ?? Environment.GetEnvironmentVariable("PUSH_GRPC") ?? "http://127.0.0.1:8283",
-            new PushControlOptions { Secret = cli.Get("secret") ?? Environment.GetEnvironmentVariable("PUSH_SECRET"), Timeout = TimeSpan.FromSeconds(10) });
+    {
+        var address = cli.Get("grpc") ?? Environment.GetEnvironmentVariable("PUSH_GRPC") ?? "http://127.0.0.1:8283";
+        var options = new PushControlOptions { Secret = cli.Get("secret") ?? Environment.GetEnvironmentVariable("PUSH_SECRET"), Timeout = TimeSpan.FromSeconds(10) };
+        var tls = new ClusterOptions
+        {
+            TlsCa = cli.Get("tls-ca") ?? Environment.GetEnvironmentVariable("PUSH_TLS_CA"),
+            TlsClientCert = cli.Get("tls-client-cert") ?? Environment.GetEnvironmentVariable("PUSH_TLS_CLIENT_CERT"),
+            TlsClientKey = cli.Get("tls-client-key") ?? Environment.GetEnvironmentVariable("PUSH_TLS_CLIENT_KEY"),
+        };
+        if (tls.TlsCa is null && tls.TlsClientCert is null)
+        {
+            return new PushControlClient(address, options);
+        }
+        // A private CA or a client certificate (mTLS): the suite's own channel, which knows both. The channel lives as long as the command.
+        var channel = PushChannel.Create(address, tls);
+        return new PushControlClient(channel.CreateCallInvoker(), options);
+    }
 
     public static async Task<int> StatusAsync(CliArgs cli)
     {

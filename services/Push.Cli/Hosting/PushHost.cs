@@ -3,6 +3,7 @@ using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using OpenTelemetry;
@@ -21,7 +22,7 @@ namespace Push.Cli.Hosting;
 /// <summary>Builds the web host of one or more roles (registry, gateway, worker) from the command line.</summary>
 internal static partial class PushHost
 {
-    [LoggerMessage(1, LogLevel.Warning, "SECURITY: listening on a non-loopback address without a cluster secret: anyone who reaches the gRPC port can push to every client. Set --secret / PUSH_SECRET.", EventName = "InsecureBind")]
+    [LoggerMessage(1, LogLevel.Warning, "SECURITY: the gRPC port listens on a non-loopback address without a cluster secret or client certificates: anyone who reaches it can push to every client. Set --secret / PUSH_SECRET (or --grpc-client-ca).", EventName = "InsecureBind")]
     private static partial void InsecureBind(ILogger logger);
 
     [Flags]
@@ -137,6 +138,40 @@ internal static partial class PushHost
         var httpSpec = args.Get("http") ?? Environment.GetEnvironmentVariable("PUSH_HTTP") ?? "127.0.0.1:8284";
         var certFile = args.Get("tls-cert") ?? Environment.GetEnvironmentVariable("PUSH_TLS_CERT");
         var keyFile = args.Get("tls-key") ?? Environment.GetEnvironmentVariable("PUSH_TLS_KEY");
+        var grpcCertFile = args.Get("grpc-tls-cert") ?? Environment.GetEnvironmentVariable("PUSH_GRPC_TLS_CERT");
+        var grpcKeyFile = args.Get("grpc-tls-key") ?? Environment.GetEnvironmentVariable("PUSH_GRPC_TLS_KEY");
+        var clientCaFile = args.Get("grpc-client-ca") ?? Environment.GetEnvironmentVariable("PUSH_GRPC_CLIENT_CA");
+        if (clientCaFile is not null && grpcCertFile is null)
+        {
+            throw new ArgumentException("--grpc-client-ca needs --grpc-tls-cert (client certificates are only asked for over TLS)");
+        }
+        if (clientCaFile is not null)
+        {
+            // One private CA for the cluster: trust it for peers too, and present this node's certificate to them.
+            s.PostConfigure<ClusterOptions>(o =>
+            {
+                if (string.IsNullOrEmpty(o.TlsCa))
+                {
+                    o.TlsCa = clientCaFile;
+                }
+                if (string.IsNullOrEmpty(o.TlsClientCert))
+                {
+                    o.TlsClientCert = grpcCertFile;
+                    o.TlsClientKey = grpcKeyFile;
+                }
+            });
+        }
+        X509Certificate2? grpcCertificate;
+        X509Certificate2Collection? clientRoots;
+        try
+        {
+            grpcCertificate = grpcCertFile is null ? null : TlsFiles.LoadCertificate(grpcCertFile, grpcKeyFile);
+            clientRoots = clientCaFile is null ? null : TlsFiles.LoadBundle(clientCaFile);
+        }
+        catch (Exception ex) when (ex is System.Security.Cryptography.CryptographicException or IOException)
+        {
+            throw new ArgumentException($"cannot load --grpc-tls-cert/--grpc-tls-key/--grpc-client-ca: {ex.Message}", ex);
+        }
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.AddServerHeader = false;
@@ -151,8 +186,14 @@ internal static partial class PushHost
                     lo.Protocols = HttpProtocols.Http1;
                     if (certFile is not null)
                     {
-                        var cert = X509Certificate2.CreateFromPemFile(certFile, keyFile);
-                        lo.UseHttps(cert);
+                        // The whole chain of the PEM file is sent (cert-manager's tls.crt holds leaf + intermediates).
+                        var cert = TlsFiles.LoadCertificate(certFile, keyFile);
+                        var intermediates = TlsFiles.LoadIntermediates(certFile);
+                        lo.UseHttps(https =>
+                        {
+                            https.ServerCertificate = cert;
+                            https.ServerCertificateChain = intermediates;
+                        });
                     }
                     lo.UseConnectionHandler<WebSocketConnectionHandler>();
                     endpoints.Ws = lo;
@@ -161,8 +202,26 @@ internal static partial class PushHost
             }
             k.Listen(ParseEndpoint(grpcSpec, "--grpc"), lo =>
             {
-                lo.Protocols = HttpProtocols.Http2;
                 endpoints.Grpc = lo;
+                if (grpcCertificate is null)
+                {
+                    lo.Protocols = HttpProtocols.Http2; // h2c: cleartext HTTP/2 with prior knowledge
+                    return;
+                }
+                // TLS: ALPN negotiates h2 (gRPC); HTTP/1.1 is offered so that ALPN-less clients get an error, not a reset.
+                lo.Protocols = HttpProtocols.Http1AndHttp2;
+                endpoints.GrpcTls = true;
+                endpoints.GrpcMutualTls = clientRoots is not null;
+                lo.UseHttps(https =>
+                {
+                    https.ServerCertificate = grpcCertificate;
+                    https.ServerCertificateChain = TlsFiles.LoadIntermediates(grpcCertFile!);
+                    if (clientRoots is not null)
+                    {
+                        https.ClientCertificateMode = ClientCertificateMode.RequireCertificate;
+                        https.ClientCertificateValidation = (cert, chain, _) => TlsFiles.ChainsTo(cert, clientRoots, chain, client: true);
+                    }
+                });
             });
             if (!string.Equals(httpSpec, "none", StringComparison.OrdinalIgnoreCase))
             {
@@ -201,13 +260,13 @@ internal static partial class PushHost
     private static void OnStarted(WebApplication app, Roles roles, BoundEndpoints endpoints, string? readyFile)
     {
         var cluster = app.Services.GetRequiredService<IOptions<ClusterOptions>>().Value;
-        var grpc = Url(endpoints.Grpc!, false);
+        var grpc = Url(endpoints.Grpc!, endpoints.GrpcTls);
         var advertise = cluster.Advertise ?? Environment.GetEnvironmentVariable("PUSH_ADVERTISE");
         if (string.IsNullOrEmpty(advertise))
         {
             var ep = endpoints.Grpc!.IPEndPoint!;
             advertise = ep.Address.Equals(IPAddress.Any) || ep.Address.Equals(IPAddress.IPv6Any)
-                ? $"http://{Environment.GetEnvironmentVariable("POD_IP") ?? "127.0.0.1"}:{ep.Port}"
+                ? $"{(endpoints.GrpcTls ? "https" : "http")}://{Environment.GetEnvironmentVariable("POD_IP") ?? "127.0.0.1"}:{ep.Port}"
                 : grpc;
         }
         if (cluster.UseOwnAddressAsRegistry)
@@ -228,7 +287,8 @@ internal static partial class PushHost
         {
             Console.WriteLine($"push: health and metrics: {http}/healthz/ready  {http}/metrics");
         }
-        if (string.IsNullOrEmpty(cluster.Secret) && (IsPublic(endpoints.Grpc) || IsPublic(endpoints.Ws)))
+        // The gRPC port is what needs guarding (the WebSocket port is public by design): a secret or client certificates.
+        if (string.IsNullOrEmpty(cluster.Secret) && !endpoints.GrpcMutualTls && IsPublic(endpoints.Grpc))
         {
             InsecureBind(logger);
         }
@@ -306,6 +366,8 @@ internal sealed class BoundEndpoints
     public ListenOptions? Ws { get; set; }
     public bool WsTls { get; set; }
     public ListenOptions? Grpc { get; set; }
+    public bool GrpcTls { get; set; }
+    public bool GrpcMutualTls { get; set; }
     public ListenOptions? Http { get; set; }
 }
 

@@ -9,7 +9,8 @@ namespace Push.Cli.Hosting;
 /// <summary>
 /// SERVING only when the process can do its job: a gateway or worker is registered with a live registry (a gateway
 /// that is draining is not ready); a registry is ready once it listens. A gateway with no worker is reported
-/// Degraded (still ready: its clients stay connected, but their events are dropped).
+/// Degraded (still ready: its clients stay connected, but their events are dropped); a gateway that knows live
+/// workers but has no open stream to any of them yet is not ready.
 /// </summary>
 internal sealed class ReadinessCheck(RoleSet roles, IServiceProvider services) : IHealthCheck
 {
@@ -43,6 +44,12 @@ internal sealed class ReadinessCheck(RoleSet roles, IServiceProvider services) :
             if (services.GetRequiredService<Push.Gateway.Workers.WorkerRouter>().OpenCount == 0)
             {
                 return Task.FromResult(HealthCheckResult.Degraded("no business worker stream is open: clients stay connected, their events are dropped"));
+            }
+            if (services.GetRequiredService<Push.Gateway.Workers.WorkerRouter>().OpenCount == 0)
+            {
+                // Workers are registered but no stream to them is open (just started, or they are failing): a client
+                // accepted now would have its connect event dropped.
+                return Task.FromResult(HealthCheckResult.Unhealthy($"no stream to any of the {membership.Workers.Count} live worker(s) is open yet"));
             }
         }
         return Task.FromResult(HealthCheckResult.Healthy());

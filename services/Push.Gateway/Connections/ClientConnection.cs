@@ -191,6 +191,11 @@ internal sealed class ClientConnection : IThreadPoolWorkItem
             _queue?.Clear();
             _queuedBytes = 0;
             _closeQueued = true;
+            if (ServerCloseCode == 0)
+            {
+                ServerCloseCode = CloseCodes.Abnormal;
+                ServerCloseReason = reason;
+            }
             Interlocked.CompareExchange(ref ClosingSince, Environment.TickCount64, 0);
         }
         _transport.Abort(new ConnectionAbortedException(reason));

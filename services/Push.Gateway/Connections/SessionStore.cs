@@ -22,9 +22,11 @@ internal static class SessionStore
             {
                 return false;
             }
+            // The worker already has the result only if it had the session before this write.
+            var upToDate = c.SessionSentVersion == c.SessionVersion;
             c.Session = next.Count == 0 ? null : next;
             c.SessionVersion++;
-            if (workerHasIt)
+            if (workerHasIt && upToDate)
             {
                 c.SessionSentVersion = c.SessionVersion;
             }

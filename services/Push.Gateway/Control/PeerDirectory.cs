@@ -12,12 +12,12 @@ internal sealed class PeerDirectory : IDisposable
     private readonly Lock _sync = new();
     private readonly Dictionary<string, (GrpcChannel Channel, GatewayService.GatewayServiceClient Client)> _peers = new(StringComparer.Ordinal);
     private readonly ClusterMembership _membership;
-    private readonly string? _secret;
+    private readonly ClusterOptions _cluster;
 
     public PeerDirectory(ClusterMembership membership, IOptions<ClusterOptions> options)
     {
         _membership = membership;
-        _secret = options.Value.Secret;
+        _cluster = options.Value;
         membership.Changed += Prune;
     }
 
@@ -27,8 +27,8 @@ internal sealed class PeerDirectory : IDisposable
         {
             if (!_peers.TryGetValue(gateway.Address, out var peer))
             {
-                var channel = PushChannel.Create(gateway.Address);
-                peer = (channel, new GatewayService.GatewayServiceClient(PushChannel.Invoker(channel, _secret)));
+                var channel = PushChannel.Create(gateway.Address, _cluster);
+                peer = (channel, new GatewayService.GatewayServiceClient(PushChannel.Invoker(channel, _cluster.Secret)));
                 _peers[gateway.Address] = peer;
             }
             return peer.Client;

@@ -39,6 +39,9 @@ internal sealed class OutboundFrame
         return new OutboundFrame(bytes, false, true);
     }
 
+    /// <summary>Bytes written as they are (the 101 answer of a handshake the worker authorized).</summary>
+    public static OutboundFrame Raw(byte[] bytes) => new(bytes, false, false);
+
     public static OutboundFrame Binary(ReadOnlySpan<byte> payload) => Create(OpBinary, payload, countsAsMessage: true);
 
     public static OutboundFrame Ping(ReadOnlySpan<byte> payload) => Create(OpPing, payload, countsAsMessage: false);
@@ -49,15 +52,18 @@ internal sealed class OutboundFrame
     {
         Span<byte> payload = stackalloc byte[125];
         BinaryPrimitives.WriteUInt16BigEndian(payload, (ushort)code);
-        var max = Math.Min(reason.Length, 123);
-        var n = 2;
-        // Reasons are short ASCII; truncate safely to 123 bytes.
-        if (!Encoding.UTF8.TryGetBytes(reason.AsSpan(0, max), payload[2..], out var written))
+        // RFC 6455 allows 123 bytes of reason: cut on a character boundary, never inside a surrogate pair.
+        var chars = Math.Min(reason.Length, 123);
+        while (chars > 0 && Encoding.UTF8.GetByteCount(reason.AsSpan(0, chars)) > 123)
         {
-            written = 0;
+            chars--;
         }
-        n += Math.Min(written, 123);
-        var frame = Create(OpClose, payload[..n], countsAsMessage: false);
+        if (chars > 0 && char.IsHighSurrogate(reason[chars - 1]))
+        {
+            chars--;
+        }
+        var written = Encoding.UTF8.GetBytes(reason.AsSpan(0, chars), payload[2..]);
+        var frame = Create(OpClose, payload[..(2 + written)], countsAsMessage: false);
         return new OutboundFrame(frame.Bytes, true, false);
     }
 

@@ -7,6 +7,7 @@ using System.Text;
 using System.Text.Unicode;
 using Google.Protobuf;
 using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Push.Gateway.Connections;
@@ -26,6 +27,8 @@ internal sealed partial class WebSocketConnectionHandler(
     WorkerRouter router,
     GatewayMetrics metrics,
     GatewayIdentity identity,
+    PendingHandshakes pending,
+    HandshakeTokenValidator tokens,
     IOptions<GatewayOptions> options,
     ILogger<WebSocketConnectionHandler> logger) : ConnectionHandler
 {
@@ -48,23 +51,22 @@ internal sealed partial class WebSocketConnectionHandler(
         var o = options.Value;
         var input = connection.Transport.Input;
         var output = connection.Transport.Output;
+        // One deadline for the whole handshake: reading the request and, with Gateway:WorkerAuthorization, the worker's decision.
+        using var timeout = new CancellationTokenSource(o.HandshakeTimeout);
         HandshakeRequest? request;
-        using (var timeout = new CancellationTokenSource(o.HandshakeTimeout))
+        try
         {
-            try
-            {
-                request = await ReadHeadAsync(input, output, o, timeout.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                metrics.HandshakeRejected("timeout");
-                await RespondAsync(output, 408, "Request Timeout", "handshake not completed within Gateway:HandshakeTimeout").ConfigureAwait(false);
-                return null;
-            }
-            catch (Exception ex) when (ex is IOException or ConnectionResetException or ConnectionAbortedException)
-            {
-                return null;
-            }
+            request = await ReadHeadAsync(input, output, o, timeout.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            metrics.HandshakeRejected("timeout");
+            await RespondAsync(output, 408, "Request Timeout", "handshake not completed within Gateway:HandshakeTimeout").ConfigureAwait(false);
+            return null;
+        }
+        catch (Exception ex) when (ex is IOException or ConnectionResetException or ConnectionAbortedException)
+        {
+            return null;
         }
         if (request is null)
         {
@@ -82,34 +84,135 @@ internal sealed partial class WebSocketConnectionHandler(
             await RespondAsync(output, r.Status, r.Phrase, r.Message, r.Extra).ConfigureAwait(false);
             return null;
         }
+        string? uid = null;
+        if (tokens.Enabled)
+        {
+            var check = tokens.Check(request);
+            if (check.Error is { } error)
+            {
+                metrics.HandshakeRejected("token");
+                Log.TokenRejected(logger, connection.RemoteEndPoint?.ToString() ?? "?", error);
+                await RespondAsync(output, 401, "Unauthorized", "invalid or missing token: " + error, "WWW-Authenticate: Bearer error=\"invalid_token\"\r\n").ConfigureAwait(false);
+                return null;
+            }
+            uid = check.Uid;
+        }
         var key = request.Header("Sec-WebSocket-Key")!;
 #pragma warning disable CA5350 // RFC 6455 mandates SHA-1 for Sec-WebSocket-Accept; it is not used for security.
         var accept = Convert.ToBase64String(SHA1.HashData([.. Encoding.ASCII.GetBytes(key), .. Guid]));
 #pragma warning restore CA5350
         var protocol = request.Header("Sec-WebSocket-Protocol")?.Split(',')[0].Trim();
-        var response = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " + accept + "\r\n"
-            + (string.IsNullOrEmpty(protocol) ? string.Empty : "Sec-WebSocket-Protocol: " + protocol + "\r\n") + "\r\n";
+        var response = Encoding.ASCII.GetBytes("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " + accept + "\r\n"
+            + (string.IsNullOrEmpty(protocol) ? string.Empty : "Sec-WebSocket-Protocol: " + protocol + "\r\n") + "\r\n");
+
+        var sequence = table.NextSequence();
+        var client = new ClientConnection(sequence, ClientId.Format(identity.Id, sequence), connection, metrics, o);
+        var connect = ConnectEvent(client, request, connection);
+        if (o.WorkerAuthorization)
+        {
+            return await AuthorizeAsync(client, connect, response, uid, connection, timeout.Token).ConfigureAwait(false);
+        }
         try
         {
-            await output.WriteAsync(Encoding.ASCII.GetBytes(response)).ConfigureAwait(false);
+            await output.WriteAsync(response).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is IOException or ConnectionResetException or ConnectionAbortedException or InvalidOperationException)
         {
             return null;
         }
-
-        var sequence = table.NextSequence();
-        var client = new ClientConnection(sequence, ClientId.Format(identity.Id, sequence), connection, metrics, o);
         table.Add(client);
+        if (uid is not null)
+        {
+            table.BindUid(client, uid);
+        }
         metrics.ConnectionOpened();
         Log.Connected(logger, client.ClientId, connection.RemoteEndPoint?.ToString() ?? "?");
         try
         {
-            await router.PostAsync(client, ConnectEvent(client, request, connection), connection.ConnectionClosed).ConfigureAwait(false);
+            await router.PostAsync(client, connect, connection.ConnectionClosed).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
         }
+        return client;
+    }
+
+    /// <summary>
+    /// Gateway:WorkerAuthorization: the connect event goes to the worker before the client is answered; the worker's
+    /// accept (applied by <see cref="PendingHandshakes"/>: table + queued 101) or reject (its HTTP status) decides.
+    /// No decision within the handshake deadline: 503, and the worker is told the handshake was abandoned.
+    /// </summary>
+    private async Task<ClientConnection?> AuthorizeAsync(ClientConnection client, Event connect, byte[] response, string? uid, ConnectionContext connection, CancellationToken deadline)
+    {
+        var output = connection.Transport.Output;
+        connect.Connect.Authorize = true;
+        if (uid is not null)
+        {
+            connect.Uid = uid;
+        }
+        var entry = pending.Add(client, response, uid);
+        bool posted;
+        try
+        {
+            posted = await router.PostConnectAsync(client, connect, deadline).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            posted = false;
+        }
+        if (!posted)
+        {
+            pending.Abandon(entry);
+            WorkerRouter.Release(client);
+            metrics.HandshakeRejected("no_worker");
+            await RespondAsync(output, 503, "Service Unavailable", "no business worker is available to authorize the handshake", "Retry-After: 1\r\n").ConfigureAwait(false);
+            return null;
+        }
+        HandshakeDecision decision;
+        using (var wait = CancellationTokenSource.CreateLinkedTokenSource(deadline, connection.ConnectionClosed))
+        {
+            try
+            {
+                decision = await entry.Decision.Task.WaitAsync(wait.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (pending.Abandon(entry))
+            {
+                var gone = connection.ConnectionClosed.IsCancellationRequested;
+                metrics.HandshakeRejected(gone ? "client_left" : "authorization_timeout");
+                router.PostClose(client, new Event
+                {
+                    ClientId = client.ClientId,
+                    Close = new CloseEvent
+                    {
+                        Code = CloseCodes.Abnormal,
+                        Reason = gone ? "client left while its handshake waited for authorization" : "no authorization decision within Gateway:HandshakeTimeout",
+                        HandshakeAbandoned = true,
+                    },
+                });
+                if (!gone)
+                {
+                    Log.AuthorizationTimeout(logger, client.ClientId);
+                    await RespondAsync(output, 503, "Service Unavailable", "the application did not authorize the handshake in time", "Retry-After: 1\r\n").ConfigureAwait(false);
+                }
+                return null;
+            }
+            catch (OperationCanceledException)
+            {
+                decision = await entry.Decision.Task.ConfigureAwait(false); // the decision won the race
+            }
+        }
+        if (!decision.Accepted)
+        {
+            WorkerRouter.Release(client);
+            metrics.HandshakeRejected("application");
+            var status = decision.Status is >= 400 and <= 599 ? decision.Status : 403;
+            var reason = decision.Reason.Length > 256 ? decision.Reason[..256] : decision.Reason;
+            Log.RejectedByWorker(logger, client.ClientId, status);
+            await RespondAsync(output, status, ReasonPhrases.GetReasonPhrase(status) is { Length: > 0 } phrase ? phrase : "Rejected", reason.Length > 0 ? reason : "handshake rejected by the application").ConfigureAwait(false);
+            return null;
+        }
+        metrics.ConnectionOpened();
+        Log.Connected(logger, client.ClientId, connection.RemoteEndPoint?.ToString() ?? "?");
         return client;
     }
 
@@ -213,7 +316,7 @@ internal sealed partial class WebSocketConnectionHandler(
         {
             return new Rejection(503, "Service Unavailable", "gateway is draining; connect to another gateway", "draining", "Retry-After: 1\r\n");
         }
-        if (table.Count >= o.MaxConnections)
+        if (table.Count + pending.Count >= o.MaxConnections)
         {
             return new Rejection(503, "Service Unavailable", "gateway is full (Gateway:MaxConnections)", "max_connections", "Retry-After: 5\r\n");
         }
@@ -535,5 +638,14 @@ internal sealed partial class WebSocketConnectionHandler(
 
         [LoggerMessage(3202, LogLevel.Debug, "Client {ClientId} closed: {Code} {Reason}.", EventName = "Closed")]
         public static partial void Closed(ILogger logger, string clientId, int code, string reason);
+
+        [LoggerMessage(3203, LogLevel.Debug, "Handshake from {Remote} refused (401): {Error}.", EventName = "TokenRejected")]
+        public static partial void TokenRejected(ILogger logger, string remote, string error);
+
+        [LoggerMessage(3204, LogLevel.Debug, "Handshake of {ClientId} rejected by the business worker with HTTP {Status}.", EventName = "RejectedByWorker")]
+        public static partial void RejectedByWorker(ILogger logger, string clientId, int status);
+
+        [LoggerMessage(3205, LogLevel.Warning, "Handshake of {ClientId} got no authorization decision from the business worker within Gateway:HandshakeTimeout; answered 503.", EventName = "AuthorizationTimeout")]
+        public static partial void AuthorizationTimeout(ILogger logger, string clientId);
     }
 }

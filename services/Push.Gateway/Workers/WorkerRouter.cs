@@ -22,6 +22,7 @@ internal sealed partial class WorkerRouter(
     GatewayIdentity identity,
     AdvertisedAddress advertised,
     GatewayMetrics metrics,
+    PendingHandshakes handshakes,
     IOptions<GatewayOptions> options,
     IOptions<ClusterOptions> cluster,
     ILogger<WorkerRouter> logger,
@@ -84,7 +85,7 @@ internal sealed partial class WorkerRouter(
                     continue;
                 }
                 existing?.Remove();
-                var link = new WorkerLink(w, options.Value.WorkerQueueCapacity, this, cluster.Value.Secret, linkLogger);
+                var link = new WorkerLink(w, options.Value.WorkerQueueCapacity, this, cluster.Value, linkLogger);
                 _links[w.Id] = link;
                 _ = Task.Run(() => link.RunAsync(identity.Id, _address));
             }
@@ -172,6 +173,29 @@ internal sealed partial class WorkerRouter(
         return link.TryPost(e) ? ValueTask.CompletedTask : link.PostAsync(e, ct);
     }
 
+    /// <summary>Hands a connect event that waits for the worker's decision to a worker; false when none is open.</summary>
+    public async ValueTask<bool> PostConnectAsync(ClientConnection c, Event e, CancellationToken ct)
+    {
+        var link = Route(c, e);
+        if (link is null)
+        {
+            NoWorker();
+            return false;
+        }
+        if (!link.TryPost(e))
+        {
+            await link.PostAsync(e, ct).ConfigureAwait(false);
+        }
+        return true;
+    }
+
+    /// <summary>Releases the worker pin of a connection that never connected (its handshake was rejected).</summary>
+    public static void Release(ClientConnection c)
+    {
+        c.Worker?.AddAssigned(-1);
+        c.Worker = null;
+    }
+
     /// <summary>Posts the close event of a connection and releases its worker pin.</summary>
     public void PostClose(ClientConnection c, Event e)
     {
@@ -235,6 +259,23 @@ internal sealed partial class WorkerRouter(
     /// <summary>Applies one command from a worker to a connection of this gateway.</summary>
     public void Apply(WorkerLink from, Command command)
     {
+        switch (command.KindCase)
+        {
+            case Command.KindOneofCase.AcceptHandshake:
+                if (!handshakes.Accept(command.ClientId))
+                {
+                    Log.LateHandshakeDecision(logger, "accept", command.ClientId);
+                }
+                return;
+            case Command.KindOneofCase.RejectHandshake:
+                if (!handshakes.Reject(command.ClientId, command.RejectHandshake.Status, command.RejectHandshake.Reason ?? string.Empty))
+                {
+                    Log.LateHandshakeDecision(logger, "reject", command.ClientId);
+                }
+                return;
+            default:
+                break;
+        }
         var c = table.Find(command.ClientId);
         if (c is null)
         {
@@ -256,7 +297,9 @@ internal sealed partial class WorkerRouter(
                     CloseCommand.DataOneofCase.Binary => OutboundFrame.Binary(close.Binary.Span),
                     _ => null,
                 };
-                c.Close(close.Code == 0 ? CloseCodes.Normal : close.Code, close.Reason ?? string.Empty, lastMessage: last);
+                // 1005/1006/1015 must never be sent, and only registered or application codes are valid.
+                var code = close.Code != 0 && FrameParser.IsValidCloseCode(close.Code) ? close.Code : CloseCodes.Normal;
+                c.Close(code, close.Reason ?? string.Empty, lastMessage: last);
                 break;
             case Command.KindOneofCase.SetSession:
                 SessionStore.Write(c, command.SetSession.Session, merge: false, o.MaxSessionSize, workerHasIt: ReferenceEquals(c.Worker, from));
@@ -296,5 +339,8 @@ internal sealed partial class WorkerRouter(
 
         [LoggerMessage(3002, LogLevel.Debug, "Worker command {Kind} for client {ClientId}, which is not connected here; ignored.", EventName = "CommandForUnknownClient")]
         public static partial void CommandForUnknownClient(ILogger logger, string kind, string clientId);
+
+        [LoggerMessage(3003, LogLevel.Debug, "Worker {Decision} for the handshake of {ClientId}, which no longer waits (timed out or left); ignored.", EventName = "LateHandshakeDecision")]
+        public static partial void LateHandshakeDecision(ILogger logger, string decision, string clientId);
     }
 }

@@ -2,13 +2,15 @@ using System.Net;
 using Grpc.Core;
 using Grpc.Core.Interceptors;
 using Grpc.Net.Client;
+using Push.Hosting.Security;
 
 namespace Push.Hosting.Cluster;
 
 /// <summary>Creates the gRPC channels used between the suite's processes.</summary>
 internal static class PushChannel
 {
-    public static GrpcChannel Create(string address)
+    /// <summary>A channel to <paramref name="address"/>; https:// addresses use the TLS settings of <paramref name="cluster"/>.</summary>
+    public static GrpcChannel Create(string address, ClusterOptions? cluster = null)
     {
         if (!address.Contains("://", StringComparison.Ordinal))
         {
@@ -23,6 +25,10 @@ internal static class PushChannel
             KeepAlivePingPolicy = HttpKeepAlivePingPolicy.WithActiveRequests,
             ConnectTimeout = TimeSpan.FromSeconds(2),
         };
+        if (address.StartsWith("https://", StringComparison.OrdinalIgnoreCase) && TlsFiles.ClientOptions(cluster) is { } ssl)
+        {
+            handler.SslOptions = ssl;
+        }
         return GrpcChannel.ForAddress(address, new GrpcChannelOptions
         {
             HttpHandler = handler,

@@ -43,7 +43,7 @@ internal sealed partial class RegistryClientService(
         var loops = new List<Task>();
         foreach (var url in registries.Distinct(StringComparer.Ordinal))
         {
-            var client = new RegistryService.RegistryServiceClient(PushChannel.Invoker(PushChannel.Create(url), options.Value.Secret));
+            var client = new RegistryService.RegistryServiceClient(PushChannel.Invoker(PushChannel.Create(url, options.Value), options.Value.Secret));
             lock (_clients)
             {
                 _clients.Add((url, client));

@@ -7,12 +7,20 @@ using Push.Worker.Diagnostics;
 namespace Push.Worker.Grpc;
 
 /// <summary>gRPC adapter: each gateway stream becomes a <see cref="GatewayStreamSession"/>.</summary>
-internal sealed class BusinessGrpcService(BusinessEvents events, GatewayClients gateways, IOptions<WorkerOptions> options, WorkerMetrics metrics, ILogger<GatewayStreamSession> logger) : BusinessService.BusinessServiceBase
+internal sealed class BusinessGrpcService(BusinessEvents events, GatewayClients gateways, IOptions<WorkerOptions> options, WorkerMetrics metrics, Push.Worker.Hosting.GatewaySessions sessions, ILogger<GatewayStreamSession> logger) : BusinessService.BusinessServiceBase
 {
     public override async Task StreamEvents(IAsyncStreamReader<StreamEventsRequest> requestStream, IServerStreamWriter<StreamEventsResponse> responseStream, ServerCallContext context)
     {
         await context.WriteResponseHeadersAsync([]).ConfigureAwait(false);
         var session = new GatewayStreamSession(events, gateways, options.Value, metrics, logger);
-        await session.RunAsync(requestStream, responseStream, context.CancellationToken).ConfigureAwait(false);
+        sessions.Opened();
+        try
+        {
+            await session.RunAsync(requestStream, responseStream, sessions.Stopping, context.CancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            sessions.Closed();
+        }
     }
 }

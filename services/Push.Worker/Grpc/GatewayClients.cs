@@ -17,7 +17,7 @@ internal sealed class GatewayClients(IOptions<ClusterOptions> options) : IDispos
         {
             if (!_clients.TryGetValue(address, out var c))
             {
-                var channel = PushChannel.Create(address);
+                var channel = PushChannel.Create(address, options.Value);
                 c = (channel, new PushControlClient(channel.CreateCallInvoker(), new PushControlOptions { Secret = options.Value.Secret }));
                 _clients[address] = c;
             }

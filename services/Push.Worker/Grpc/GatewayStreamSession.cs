@@ -40,14 +40,16 @@ internal sealed partial class GatewayStreamSession
         }
     }
 
-    public async Task RunAsync(IAsyncStreamReader<StreamEventsRequest> requests, IServerStreamWriter<StreamEventsResponse> responses, CancellationToken ct)
+    /// <summary>Runs until the gateway half-closes (or the call ends); <paramref name="stopReading"/> ends it early, after the events already read are answered.</summary>
+    public async Task RunAsync(IAsyncStreamReader<StreamEventsRequest> requests, IServerStreamWriter<StreamEventsResponse> responses, CancellationToken stopReading, CancellationToken ct)
     {
+        using var reading = CancellationTokenSource.CreateLinkedTokenSource(ct, stopReading);
         _metrics.StreamOpened();
         var writer = WriteAsync(responses, ct);
         var lanes = _lanes.Select(l => Task.Run(() => LaneAsync(l.Reader), CancellationToken.None)).ToArray();
         try
         {
-            while (await requests.MoveNext(ct).ConfigureAwait(false))
+            while (await requests.MoveNext(reading.Token).ConfigureAwait(false))
             {
                 var batch = requests.Current;
                 if (_control is null)
@@ -120,10 +122,17 @@ internal sealed partial class GatewayStreamSession
 
     private async Task HandleAsync(Event e)
     {
+        if (e.KindCase == Event.KindOneofCase.Close && e.Close.HandshakeAbandoned && !_clients.ContainsKey(e.ClientId))
+        {
+            return; // a handshake this worker rejected: the client never existed for the application
+        }
         var state = _clients.GetOrAdd(e.ClientId, static (id, s) => new ClientState(id, s), this);
+        var authorize = e.KindCase == Event.KindOneofCase.Connect && e.Connect.Authorize;
+        state.Context.CanRejectHandshake = authorize;
         if (e.Session is not null)
         {
             state.Context.Session.Replace(e.Session.Values);
+            state.Context.Session.ResetChanges();
         }
         state.Context.Uid = e.Uid.Length > 0 ? e.Uid : null;
         using var activity = e.Traceparent.Length > 0 || WorkerMetrics.Source.HasListeners()
@@ -168,6 +177,7 @@ internal sealed partial class GatewayStreamSession
         finally
         {
             state.InCallback = false;
+            state.Context.CanRejectHandshake = false;
             _metrics.Event(e.KindCase switch
             {
                 Event.KindOneofCase.Connect => "connect",
@@ -182,20 +192,50 @@ internal sealed partial class GatewayStreamSession
             state.Pending.Clear();
             return;
         }
-        if (state.Context.Session.Dirty)
+        if (authorize)
         {
-            state.Context.Session.Dirty = false;
-            state.Pending.Add(new Command { ClientId = e.ClientId, SetSession = new SetSessionCommand { Session = { state.Context.Session.Values } } });
+            // The gateway holds the client's handshake until this answer; it must precede every other command for it.
+            var rejection = state.Context.Rejection ?? (failed ? (500, "the application failed to authorize the handshake") : null);
+            if (rejection is { } r)
+            {
+                _clients.TryRemove(e.ClientId, out _);
+                state.Pending.Clear();
+                await WriteCommandAsync(new Command { ClientId = e.ClientId, RejectHandshake = new RejectHandshakeCommand { Status = r.Status, Reason = r.Reason } }).ConfigureAwait(false);
+                return;
+            }
+            await WriteCommandAsync(new Command { ClientId = e.ClientId, AcceptHandshake = new AcceptHandshakeCommand() }).ConfigureAwait(false);
+        }
+        var session = state.Context.Session;
+        if (session.Dirty)
+        {
+            // Only the keys this callback set are merged, so a concurrent UpdateSession from the control API on other
+            // keys is not overwritten; a removal needs the whole session replaced.
+            if (session.Removed || session.Changed is null)
+            {
+                state.Pending.Add(new Command { ClientId = e.ClientId, SetSession = new SetSessionCommand { Session = { session.Values } } });
+            }
+            else
+            {
+                var update = new UpdateSessionCommand();
+                foreach (var k in session.Changed)
+                {
+                    if (session.TryGetValue(k, out var v))
+                    {
+                        update.Session[k] = v;
+                    }
+                }
+                state.Pending.Add(new Command { ClientId = e.ClientId, UpdateSession = update });
+            }
+            session.ResetChanges();
         }
         foreach (var c in state.Pending)
         {
-            if (!_out.Writer.TryWrite(c))
-            {
-                await _out.Writer.WriteAsync(c).ConfigureAwait(false);
-            }
+            await WriteCommandAsync(c).ConfigureAwait(false);
         }
         state.Pending.Clear();
     }
+
+    private ValueTask WriteCommandAsync(Command c) => _out.Writer.TryWrite(c) ? ValueTask.CompletedTask : _out.Writer.WriteAsync(c);
 
     private sealed class ClientState
     {

@@ -1,0 +1,72 @@
+using System.Net.WebSockets;
+using System.Security.Cryptography.X509Certificates;
+using Push.Testing;
+using Xunit.Abstractions;
+
+namespace Push.HardeningTests;
+
+[Trait("Category", "Integration")]
+public sealed class TlsWebSocketTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task Wss_SelfSignedPemCertificate_ClientGetsGreeting()
+    {
+        var ct = TestTimeouts.Token(TestTimeouts.Long);
+        using var certs = TlsCertificates.Create();
+        var (cert, certFile, keyFile) = certs.SelfSigned("push-wss");
+        using var _ = cert;
+        await using var suite = await AuthHelpers.StartSuiteAsync(["--tls-cert", certFile, "--tls-key", keyFile], ct);
+        Assert.Equal("wss", suite.Ws.Scheme);
+
+        X509Certificate? presented = null;
+        await using var ws = await TestWebSocket.ConnectAsync(suite.Ws, configure: o => o.RemoteCertificateValidationCallback = (_, c, _, _) =>
+        {
+            presented = c;
+            return c is not null && c.GetCertHashString() == cert.GetCertHashString();
+        }, cancellationToken: ct);
+
+        Assert.Equal(28, ws.ClientId.Length);
+        Assert.NotNull(presented);
+        await ws.SendTextAsync("over tls", ct);
+        Assert.Equal("over tls", await ws.ReceiveTextAsync(ct));
+        output.WriteLine($"wss handshake with {presented!.Subject}; greeting {ws.ClientId}");
+
+        // The same port refuses a client that does not trust the certificate, and a cleartext ws:// client.
+        var untrusted = new ClientWebSocket();
+        await Assert.ThrowsAnyAsync<WebSocketException>(() => untrusted.ConnectAsync(suite.Ws, ct));
+        untrusted.Dispose();
+        var plain = new ClientWebSocket();
+        await Assert.ThrowsAnyAsync<WebSocketException>(() => plain.ConnectAsync(new UriBuilder(suite.Ws) { Scheme = "ws" }.Uri, ct));
+        plain.Dispose();
+    }
+
+    [Fact]
+    public async Task Wss_CertificateFileWithIntermediate_ServesTheWholeChain()
+    {
+        var ct = TestTimeouts.Token(TestTimeouts.Long);
+        using var certs = TlsCertificates.Create();
+        var (root, _) = certs.Authority("push-root");
+        var (intermediate, _) = certs.Authority("push-intermediate", root);
+        var (leaf, certFile, keyFile) = certs.Signed("push-wss-leaf", intermediate, intermediate);
+        await using var suite = await AuthHelpers.StartSuiteAsync(["--tls-cert", certFile, "--tls-key", keyFile], ct);
+
+        // The client knows only the root: the chain builds only if the server sent the intermediate.
+        var sent = 0;
+        await using var ws = await TestWebSocket.ConnectAsync(suite.Ws, configure: o => o.RemoteCertificateValidationCallback = (_, c, chain, _) =>
+        {
+            sent = chain?.ChainPolicy.ExtraStore.Count ?? 0;
+            using var own = new X509Chain();
+            own.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+            own.ChainPolicy.CustomTrustStore.Add(root);
+            own.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+            if (chain is not null)
+            {
+                own.ChainPolicy.ExtraStore.AddRange(chain.ChainPolicy.ExtraStore);
+            }
+            return c is X509Certificate2 c2 && c2.Thumbprint == leaf.Thumbprint && own.Build(c2);
+        }, cancellationToken: ct);
+
+        Assert.Equal(28, ws.ClientId.Length);
+        output.WriteLine($"certificates sent by the server: {sent} (leaf + intermediate)");
+    }
+}
