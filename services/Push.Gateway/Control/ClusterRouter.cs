@@ -97,9 +97,9 @@ internal sealed class ClusterRouter(
             reach.GatewaysTotal = reach.GatewaysAnswered = 1;
             return (results, reach);
         }
-        var others = membership.Gateways.Where(g => !string.Equals(g.Id, identity.Id, StringComparison.Ordinal) && (only is null || only.Contains(g.Id))).ToArray();
-        var options = PeerOptions(context);
-        var calls = new Task<TResponse>[others.Length];
+        var others = OtherGateways(only);
+        var options = others.Length > 0 ? PeerOptions(context) : default;
+        var calls = others.Length > 0 ? new Task<TResponse>[others.Length] : [];
         for (var i = 0; i < others.Length; i++)
         {
             try
@@ -173,6 +173,34 @@ internal sealed class ClusterRouter(
             }
         }
         return reach;
+    }
+
+    // Without LINQ: this runs on every cluster-wide push, and a one-gateway cluster should pay nothing for it.
+    private Member[] OtherGateways(ISet<string>? only)
+    {
+        var all = membership.Gateways;
+        var count = 0;
+        foreach (var g in all)
+        {
+            if (!string.Equals(g.Id, identity.Id, StringComparison.Ordinal) && (only is null || only.Contains(g.Id)))
+            {
+                count++;
+            }
+        }
+        if (count == 0)
+        {
+            return [];
+        }
+        var result = new Member[count];
+        var i = 0;
+        foreach (var g in all)
+        {
+            if (!string.Equals(g.Id, identity.Id, StringComparison.Ordinal) && (only is null || only.Contains(g.Id)))
+            {
+                result[i++] = g;
+            }
+        }
+        return result;
     }
 
     private CallOptions PeerOptions(ServerCallContext context)
