@@ -10,7 +10,11 @@
 //   2. chart rules: the internal Services (gRPC, http-internal) are never NodePort/LoadBalancer; every
 //      container is hardened; probes, downward-API env, advertise address, drain timing; HPA targets
 //      have no replicas; Service, PDB and HPA selectors match a workload; names fit DNS limits; the
-//      chart renders no Secret.
+//      chart renders no Secret. With internal gRPC TLS (PUSH_GRPC_TLS_CERT in any container): every
+//      container has it, its files come from a mounted Secret, every internal address is https://,
+//      no gRPC probe, gRPC Service ports say appProtocol https, and an advertised
+//      $(POD_IP_DASHED).<Service> name has the /bin/sh wrapper and a headless Service publishing
+//      not-ready pods.
 // Prints one line per failure and a summary; exits 1 on any failure.
 'use strict';
 
@@ -90,7 +94,22 @@ function envValue(container, name) {
   return (container.env || []).find((e) => e.name === name);
 }
 
-function checkContainer(where, podSpec, container, component) {
+// True when `file` is one of the items of a Secret volume mounted in the container.
+function isMountedSecretFile(podSpec, container, file) {
+  return (container.volumeMounts || []).some((m) => {
+    const volume = (podSpec.volumes || []).find((v) => v.name === m.name);
+    return volume && volume.secret
+      && (volume.secret.items || []).some((item) => file === `${m.mountPath.replace(/\/$/, '')}/${item.path}`);
+  });
+}
+
+// The only command the chart may set: a /bin/sh wrapper that fills in $(POD_IP_DASHED) and execs push.
+function isAdvertiseWrapper(command) {
+  return Array.isArray(command) && command[0] === '/bin/sh' && command[1] === '-c'
+    && /POD_IP_DASHED=/.test(command[2] || '') && /exec dotnet \/app\/push\.dll "\$@"\s*$/.test(command[2] || '');
+}
+
+function checkContainer(where, podSpec, container, component, ctx) {
   counts.containers += 1;
   const here = `${where} container ${container.name}`;
   const sc = container.securityContext || {};
@@ -137,9 +156,41 @@ function checkContainer(where, podSpec, container, component) {
     check(here, registry && /^https?:\/\//.test(registry.value || ''), 'PUSH_REGISTRY must list registry URLs');
     const advertise = envValue(container, 'PUSH_ADVERTISE');
     check(here, advertise && advertise.value, 'PUSH_ADVERTISE must be set');
-    if (advertise && advertise.value && advertise.value.includes('$(POD_IP)')) {
-      check(here, names.indexOf('POD_IP') >= 0 && names.indexOf('POD_IP') < names.indexOf('PUSH_ADVERTISE'),
-        'POD_IP must be defined before PUSH_ADVERTISE for $(POD_IP) to expand');
+    for (const [, ref] of ((advertise && advertise.value) || '').matchAll(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g)) {
+      if (ref === 'POD_IP_DASHED') {
+        check(here, isAdvertiseWrapper(container.command), '$(POD_IP_DASHED) in PUSH_ADVERTISE needs the /bin/sh wrapper command');
+        check(here, !names.includes('POD_IP_DASHED'), 'POD_IP_DASHED must not be an env variable (Kubernetes would expand it)');
+      } else {
+        check(here, names.indexOf(ref) >= 0 && names.indexOf(ref) < names.indexOf('PUSH_ADVERTISE'),
+          `${ref} must be defined before PUSH_ADVERTISE for $(${ref}) to expand`);
+      }
+    }
+    if (ctx.internalTls) {
+      check(here, registry && (registry.value || '').split(',').every((u) => u.startsWith('https://')),
+        'with internal TLS every PUSH_REGISTRY URL must be https://');
+      check(here, advertise && (advertise.value || '').startsWith('https://'), 'with internal TLS PUSH_ADVERTISE must be https://');
+    }
+  }
+  if (container.command !== undefined) {
+    check(here, isAdvertiseWrapper(container.command), 'the only command allowed is the $(POD_IP_DASHED) wrapper that execs push');
+  }
+  if (ctx.internalTls) {
+    for (const name of ['PUSH_GRPC_TLS_CERT', 'PUSH_GRPC_TLS_KEY', 'Cluster__TlsCa']) {
+      const entry = envValue(container, name);
+      check(here, entry && isMountedSecretFile(podSpec, container, entry.value || ''),
+        `with internal TLS ${name} must point to a file of a mounted Secret`);
+    }
+    for (const probe of ['startupProbe', 'livenessProbe', 'readinessProbe']) {
+      check(here, !(container[probe] && container[probe].grpc), `with internal TLS ${probe} cannot be a gRPC probe (the kubelet has no TLS for them)`);
+    }
+  }
+  const clientCa = envValue(container, 'PUSH_GRPC_CLIENT_CA');
+  if (clientCa) {
+    check(here, ctx.internalTls, 'PUSH_GRPC_CLIENT_CA needs PUSH_GRPC_TLS_CERT');
+    for (const name of ['PUSH_GRPC_CLIENT_CA', 'Cluster__TlsClientCert', 'Cluster__TlsClientKey']) {
+      const entry = envValue(container, name);
+      check(here, entry && isMountedSecretFile(podSpec, container, entry.value || ''),
+        `with mutual TLS ${name} must point to a file of a mounted Secret`);
     }
   }
   if (component === 'gateway') {
@@ -160,7 +211,7 @@ function checkContainer(where, podSpec, container, component) {
   }
 }
 
-function checkWorkload(where, doc, hpaTargets) {
+function checkWorkload(where, doc, hpaTargets, ctx) {
   const template = podTemplateOf(doc);
   const podSpec = (template && template.spec) || {};
   const labels = (template && template.metadata && template.metadata.labels) || {};
@@ -175,7 +226,7 @@ function checkWorkload(where, doc, hpaTargets) {
   check(where, (podSc.seccompProfile || {}).type === 'RuntimeDefault', 'pod seccompProfile must be RuntimeDefault');
   const containers = [...(podSpec.initContainers || []), ...(podSpec.containers || [])];
   check(where, containers.length > 0, 'no containers');
-  for (const container of containers) checkContainer(where, podSpec, container, component);
+  for (const container of containers) checkContainer(where, podSpec, container, component, ctx);
   if (hpaTargets.has(`${doc.kind}/${doc.metadata.name}`)) {
     check(where, doc.spec.replicas === undefined, 'replicas must be left out when an HPA scales this workload');
   }
@@ -185,7 +236,7 @@ function checkWorkload(where, doc, hpaTargets) {
   return { component, labels };
 }
 
-function checkService(where, doc, workloads) {
+function checkService(where, doc, workloads, ctx) {
   const spec = doc.spec || {};
   const type = spec.type || 'ClusterIP';
   const ports = spec.ports || [];
@@ -200,8 +251,9 @@ function checkService(where, doc, workloads) {
       check(where, port.name === 'ws', `${type} Service exposes internal port "${port.name}"; only "ws" may be public`);
     }
   }
+  const grpcAppProtocol = ctx.internalTls ? 'https' : 'kubernetes.io/h2c';
   for (const port of ports.filter((p) => p.name === 'grpc')) {
-    check(where, port.appProtocol === 'kubernetes.io/h2c', 'grpc ports must declare appProtocol kubernetes.io/h2c');
+    check(where, port.appProtocol === grpcAppProtocol, `grpc ports must declare appProtocol ${grpcAppProtocol}`);
   }
   const isGatewayGrpc = component === 'gateway' && ports.length === 1 && ports[0].name === 'grpc';
   if (isGatewayGrpc) {
@@ -235,13 +287,37 @@ function validateFile(label, file) {
     check(where(doc), labels['app.kubernetes.io/managed-by'] && labels['helm.sh/chart'], 'standard labels missing');
   }
 
+  const workloadDocs = docs.filter((d) => d.kind === 'Deployment' || d.kind === 'StatefulSet');
+  const containersOf = (d) => (((podTemplateOf(d) || {}).spec || {}).containers || []);
+  const allContainers = workloadDocs.flatMap(containersOf);
+  // Internal gRPC TLS is all or nothing: a cleartext peer cannot talk to a TLS one.
+  const ctx = { internalTls: allContainers.some((c) => envValue(c, 'PUSH_GRPC_TLS_CERT')) };
+  if (ctx.internalTls) {
+    check(`[${label}]`, allContainers.every((c) => envValue(c, 'PUSH_GRPC_TLS_CERT')),
+      'internal TLS must be on in every container or in none');
+  }
   const workloads = [];
-  for (const doc of docs.filter((d) => d.kind === 'Deployment' || d.kind === 'StatefulSet')) {
-    workloads.push({ doc, ...checkWorkload(where(doc), doc, hpaTargets) });
+  for (const doc of workloadDocs) {
+    workloads.push({ doc, ...checkWorkload(where(doc), doc, hpaTargets, ctx) });
   }
   const services = [];
   for (const doc of docs.filter((d) => d.kind === 'Service')) {
-    services.push({ doc, ...checkService(where(doc), doc, workloads) });
+    services.push({ doc, ...checkService(where(doc), doc, workloads, ctx) });
+  }
+  // An advertised https://$(POD_IP_DASHED).<service>.<namespace>.svc... name must resolve: CoreDNS serves it for the
+  // endpoints of a headless Service of the chart that selects this workload, published before the pod is ready.
+  for (const w of workloads) {
+    for (const c of containersOf(w.doc)) {
+      const advertise = (envValue(c, 'PUSH_ADVERTISE') || {}).value || '';
+      const m = /^https?:\/\/\$\(POD_IP_DASHED\)\.([a-z0-9-]+)\.[a-z0-9-]+\.svc\./.exec(advertise);
+      if (!m) continue;
+      const svc = services.find((s) => s.doc.metadata.name === m[1]);
+      const here = `${where(w.doc)} container ${c.name}`;
+      if (check(here, svc, `advertised Service ${m[1]} is not rendered`)) {
+        check(here, svc.headless && matches(svc.doc.spec.selector, w.labels), `advertised Service ${m[1]} must be headless and select these pods`);
+        check(here, svc.doc.spec.publishNotReadyAddresses === true, `advertised Service ${m[1]} must publish not-ready addresses`);
+      }
+    }
   }
   for (const doc of docs.filter((d) => d.kind === 'StatefulSet')) {
     const svc = services.find((s) => s.doc.metadata.name === doc.spec.serviceName);

@@ -158,6 +158,10 @@ expect_rejected "enable at least one metric" --set gateway.autoscaling.enabled=t
 expect_rejected "minReplicas (5) is above maxReplicas (3)" --set worker.autoscaling.enabled=true --set worker.autoscaling.minReplicas=5 --set worker.autoscaling.maxReplicas=3
 expect_rejected "gateway.service.nodePort" --set gateway.service.type=NodePort --set gateway.service.nodePort=8080
 expect_rejected "image.digest" --set image.digest=latest
+expect_rejected "set internalTls.existingSecret" --set internalTls.enabled=true
+expect_rejected "the kubelet's gRPC probes cannot speak TLS" --set internalTls.enabled=true --set internalTls.existingSecret=tls --set worker.livenessProbe.grpc.port=8283
+expect_rejected "every registry.externalUrls entry must be https://" --set internalTls.enabled=true --set internalTls.existingSecret=tls --set registry.enabled=false --set 'registry.externalUrls={http://push-registry.core:8283}'
+expect_rejected "gateway.advertiseAddress must be https://" --set internalTls.enabled=true --set internalTls.existingSecret=tls --set 'gateway.advertiseAddress=http://$(POD_IP):8283'
 
 # ---- manifests ---------------------------------------------------------------------------------
 

@@ -114,15 +114,117 @@ through the registry's headless Service, or registry.externalUrls when the regis
 {{- $sts := include "push.registryStatefulSetName" . }}
 {{- $svc := include "push.registryHeadlessName" . }}
 {{- $urls := list }}
+{{- $scheme := include "push.grpcScheme" . }}
 {{- range $i := until (int .Values.registry.replicaCount) }}
-{{- $urls = append $urls (printf "http://%s-%d.%s.%s.svc.%s:%d" $sts $i $svc $.Release.Namespace $.Values.global.clusterDomain (int $.Values.containerPorts.grpc)) }}
+{{- $urls = append $urls (printf "%s://%s-%d.%s.%s.svc.%s:%d" $scheme $sts $i $svc $.Release.Namespace $.Values.global.clusterDomain (int $.Values.containerPorts.grpc)) }}
 {{- end }}
 {{- join "," $urls }}
 {{- else }}
 {{- if not .Values.registry.externalUrls }}
 {{- fail "registry.enabled is false: set registry.externalUrls to the registry addresses the gateways and workers should use" }}
 {{- end }}
+{{- if .Values.internalTls.enabled }}
+{{- range .Values.registry.externalUrls }}
+{{- if not (hasPrefix "https://" .) }}
+{{- fail (printf "internalTls.enabled is true: every registry.externalUrls entry must be https:// (got %s)" .) }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- join "," .Values.registry.externalUrls }}
+{{- end }}
+{{- end }}
+
+{{/*
+Scheme of every internal gRPC address: https when internalTls.enabled, else http (h2c).
+*/}}
+{{- define "push.grpcScheme" -}}
+{{- ternary "https" "http" (and .Values.internalTls.enabled true) }}
+{{- end }}
+
+{{/*
+appProtocol of the gRPC Service ports: kubernetes.io/h2c (cleartext HTTP/2), or https (HTTP/2 over
+TLS, negotiated by ALPN) when internalTls.enabled.
+*/}}
+{{- define "push.grpcAppProtocol" -}}
+{{- ternary "https" "kubernetes.io/h2c" (and .Values.internalTls.enabled true) }}
+{{- end }}
+
+{{/*
+Address a gateway or worker registers (PUSH_ADVERTISE): the component's advertiseAddress, else
+http://$(POD_IP):<grpc> (Kubernetes expands $(POD_IP)), or with internalTls.enabled
+https://$(POD_IP_DASHED).<headless Service>.<namespace>.svc.<clusterDomain>:<grpc>: a DNS name a wildcard
+certificate can name. Kubernetes cannot compute $(POD_IP_DASHED): "push.command" substitutes it.
+Usage: include "push.advertise" (list $ .Values.gateway "gateway-headless")
+*/}}
+{{- define "push.advertise" -}}
+{{- $root := index . 0 }}
+{{- $values := index . 1 }}
+{{- $headless := include "push.componentName" (list $root (index . 2)) }}
+{{- $port := int $root.Values.containerPorts.grpc }}
+{{- if $values.advertiseAddress }}
+{{- if and $root.Values.internalTls.enabled (not (hasPrefix "https://" $values.advertiseAddress)) }}
+{{- fail (printf "internalTls.enabled is true: %s.advertiseAddress must be https:// (got %s)" (trimSuffix "-headless" (index . 2)) $values.advertiseAddress) }}
+{{- end }}
+{{- $values.advertiseAddress }}
+{{- else if $root.Values.internalTls.enabled }}
+{{- printf "https://$(POD_IP_DASHED).%s.%s.svc.%s:%d" $headless $root.Release.Namespace $root.Values.global.clusterDomain $port }}
+{{- else }}
+{{- printf "http://$(POD_IP):%d" $port }}
+{{- end }}
+{{- end }}
+
+{{/*
+Container command. Empty (the image's entrypoint, dotnet /app/push.dll) unless the advertise address
+holds $(POD_IP_DASHED): then a /bin/sh wrapper sets POD_IP_DASHED (POD_IP with "." and ":" turned
+into "-", the name CoreDNS gives a headless Service endpoint), substitutes it into PUSH_ADVERTISE
+and execs push with the same arguments. Kubernetes leaves the undefined $(POD_IP_DASHED) as is.
+Usage: include "push.command" (include "push.advertise" ...)
+*/}}
+{{- define "push.command" -}}
+{{- if contains "$(POD_IP_DASHED)" . -}}
+command:
+  - /bin/sh
+  - -c
+  - |
+    POD_IP_DASHED=`printf '%s' "$POD_IP" | tr '.:' '--'`
+    placeholder='$(POD_IP_DASHED)'
+    case "$PUSH_ADVERTISE" in
+      *"$placeholder"*) PUSH_ADVERTISE="${PUSH_ADVERTISE%%"$placeholder"*}${POD_IP_DASHED}${PUSH_ADVERTISE#*"$placeholder"}" ;;
+    esac
+    export POD_IP_DASHED PUSH_ADVERTISE
+    exec dotnet /app/push.dll "$@"
+  - push
+{{- end }}
+{{- end }}
+
+{{/*
+Path of a file of the internalTls Secret. Usage: include "push.internalTlsFile" (list $ .Values.internalTls.certKey)
+*/}}
+{{- define "push.internalTlsFile" -}}
+{{- $root := index . 0 }}
+{{- printf "%s/%s" (trimSuffix "/" $root.Values.internalTls.mountPath) (index . 1) }}
+{{- end }}
+
+{{/*
+Checks the internalTls values (included by the ConfigMap, which is always rendered).
+*/}}
+{{- define "push.validateInternalTls" -}}
+{{- $tls := .Values.internalTls }}
+{{- if $tls.enabled }}
+{{- if not $tls.existingSecret }}
+{{- fail "internalTls.enabled is true: set internalTls.existingSecret to a Secret holding the CA, certificate and key (the chart never creates secrets)" }}
+{{- end }}
+{{- range $component := list "registry" "gateway" "worker" }}
+{{- $values := index $.Values $component }}
+{{- if $values.enabled }}
+{{- range $probe := list "startupProbe" "livenessProbe" "readinessProbe" }}
+{{- $spec := index $values $probe }}
+{{- if and $spec.enabled $spec.grpc }}
+{{- fail (printf "internalTls.enabled is true: %s.%s is a gRPC probe, and the kubelet's gRPC probes cannot speak TLS; keep the default httpGet probe on the http-internal port" $component $probe) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- end }}
 {{- end }}
 
@@ -235,6 +337,38 @@ auth secret. Usage: include "push.commonEnv" $
       name: {{ .Values.auth.existingSecret }}
       key: {{ .Values.auth.existingSecretKey }}
 {{- end }}
+{{- with .Values.internalTls }}
+{{- if .enabled }}
+{{- $ca := include "push.internalTlsFile" (list $ .caKey) }}
+{{- $cert := include "push.internalTlsFile" (list $ .certKey) }}
+{{- $key := include "push.internalTlsFile" (list $ .keyKey) }}
+# gRPC over TLS (internalTls): serve the gRPC port with the certificate, verify https:// peers against the CA.
+- name: PUSH_GRPC_TLS_CERT
+  value: {{ $cert | quote }}
+- name: PUSH_GRPC_TLS_KEY
+  value: {{ $key | quote }}
+- name: Cluster__TlsCa
+  value: {{ $ca | quote }}
+{{- if .mutual }}
+# mTLS: require client certificates from the CA, and present this pod's certificate to peers.
+- name: PUSH_GRPC_CLIENT_CA
+  value: {{ $ca | quote }}
+- name: Cluster__TlsClientCert
+  value: {{ $cert | quote }}
+- name: Cluster__TlsClientKey
+  value: {{ $key | quote }}
+{{- end }}
+# For `push status|send` run in the pod with kubectl exec.
+- name: PUSH_TLS_CA
+  value: {{ $ca | quote }}
+{{- if .mutual }}
+- name: PUSH_TLS_CLIENT_CERT
+  value: {{ $cert | quote }}
+- name: PUSH_TLS_CLIENT_KEY
+  value: {{ $key | quote }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- end }}
 
 {{/*
@@ -261,12 +395,38 @@ resources:
 {{- end }}
 
 {{/*
-The /tmp emptyDir volume. Usage: include "push.tmpVolume" $
+The /tmp emptyDir volume, and the internalTls Secret when enabled. Usage: include "push.tmpVolume" $
 */}}
 {{- define "push.tmpVolume" -}}
 - name: tmp
   emptyDir:
     sizeLimit: {{ .Values.tmpVolume.sizeLimit }}
+{{- with .Values.internalTls }}
+{{- if .enabled }}
+- name: internal-tls
+  secret:
+    secretName: {{ .existingSecret }}
+    defaultMode: 0440
+    items:
+      {{- range $key := uniq (list .caKey .certKey .keyKey) }}
+      - key: {{ $key }}
+        path: {{ $key }}
+      {{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Volume mounts of every container: /tmp, and the internalTls Secret when enabled. Usage: include "push.volumeMounts" $
+*/}}
+{{- define "push.volumeMounts" -}}
+- name: tmp
+  mountPath: /tmp
+{{- if .Values.internalTls.enabled }}
+- name: internal-tls
+  mountPath: {{ .Values.internalTls.mountPath }}
+  readOnly: true
+{{- end }}
 {{- end }}
 
 {{/*
