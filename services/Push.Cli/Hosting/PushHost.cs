@@ -82,7 +82,12 @@ internal static partial class PushHost
         s.AddPushCore();
         s.AddGrpcHealthChecks().AddCheck<ReadinessCheck>("ready", tags: ["ready"]);
         s.AddHealthChecks().AddCheck("live", () => HealthCheckResult.Healthy(), tags: ["live"]);
-        s.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
+        s.Configure<HostOptions>(o =>
+        {
+            o.ShutdownTimeout = TimeSpan.FromSeconds(30);
+            // The gateway's drain and the worker's drain run side by side (in `push start` each waits on the other).
+            o.ServicesStopConcurrently = true;
+        });
         s.AddSingleton(new RoleSet(roles));
 
         if (roles.HasFlag(Roles.Registry))

@@ -54,6 +54,8 @@ internal sealed partial class DrainCoordinator(
         {
             c.Abort("drain grace time over");
         }
+        // No client is left to produce events: end the worker streams so workers finish and can leave too.
+        services.GetRequiredService<Push.Gateway.Workers.WorkerRouter>().CloseAll();
         Log.Drained(logger, clients.Length);
         return clients.Length;
     }

@@ -101,6 +101,21 @@ internal sealed partial class WorkerRouter(
         LinkStateChanged();
     }
 
+    /// <summary>Closes every worker stream (after a drain: no client is left to send events).</summary>
+    public void CloseAll()
+    {
+        membership.Changed -= Sync;
+        lock (_sync)
+        {
+            foreach (var link in _links.Values)
+            {
+                link.Remove();
+            }
+            _links.Clear();
+        }
+        LinkStateChanged();
+    }
+
     public void LinkStateChanged()
     {
         lock (_sync)

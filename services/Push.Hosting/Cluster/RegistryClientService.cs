@@ -17,6 +17,7 @@ internal sealed partial class RegistryClientService(
     AdvertisedAddress advertised,
     ClusterMembership membership,
     TimeProvider time,
+    Microsoft.Extensions.Hosting.IHostApplicationLifetime lifetime,
     ILogger<RegistryClientService> logger) : BackgroundService
 {
     private static readonly TimeSpan RetryInterval = TimeSpan.FromSeconds(1);
@@ -24,8 +25,11 @@ internal sealed partial class RegistryClientService(
     private readonly LocalMember[] _locals = locals.ToArray();
     private readonly List<(string Url, RegistryService.RegistryServiceClient Client)> _clients = [];
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override async Task ExecuteAsync(CancellationToken hostStopping)
     {
+        // Stop renewing and watching as soon as the process starts stopping (the drains deregister explicitly).
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(hostStopping, lifetime.ApplicationStopping);
+        var stoppingToken = linked.Token;
         string address;
         try
         {

@@ -8,7 +8,7 @@ using Push.V1;
 namespace Push.Registry.Grpc;
 
 /// <summary>gRPC adapter over <see cref="MemberTable"/>.</summary>
-internal sealed partial class RegistryGrpcService(MemberTable table, ILogger<RegistryGrpcService> logger) : RegistryService.RegistryServiceBase
+internal sealed partial class RegistryGrpcService(MemberTable table, Microsoft.Extensions.Hosting.IHostApplicationLifetime lifetime, ILogger<RegistryGrpcService> logger) : RegistryService.RegistryServiceBase
 {
     public override Task<RegisterResponse> Register(RegisterRequest request, ServerCallContext context)
     {
@@ -55,7 +55,9 @@ internal sealed partial class RegistryGrpcService(MemberTable table, ILogger<Reg
 
     public override async Task WatchMembers(WatchMembersRequest request, IServerStreamWriter<WatchMembersResponse> responseStream, ServerCallContext context)
     {
-        var ct = context.CancellationToken;
+        // Watches end when the process stops, so that Kestrel's graceful shutdown does not wait for them.
+        using var stopping = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, lifetime.ApplicationStopping);
+        var ct = stopping.Token;
         try
         {
             while (!ct.IsCancellationRequested)
