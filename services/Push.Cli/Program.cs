@@ -70,6 +70,11 @@ catch (ArgumentException ex)
     Console.Error.WriteLine($"push {cli.Command}: {ex.Message}");
     return 2;
 }
+catch (InvalidOperationException ex) when (ex.Message.StartsWith("Failed to convert configuration value", StringComparison.Ordinal))
+{
+    Console.Error.WriteLine($"push {cli.Command}: invalid settings: {ex.Message}");
+    return 2;
+}
 catch (Microsoft.Extensions.Options.OptionsValidationException ex)
 {
     Console.Error.WriteLine($"push {cli.Command}: invalid settings: {string.Join("; ", ex.Failures)}");

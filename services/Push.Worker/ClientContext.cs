@@ -31,6 +31,24 @@ public sealed class ClientContext
     /// <summary>The uid the client is bound to, if any.</summary>
     public string? Uid { get; internal set; }
 
+    // A bind/unbind issued here wins over the uid carried by events until an event confirms it (the gateway may build
+    // the next event before it has applied the command).
+    private bool _uidPending;
+    private string? _pendingUid;
+
+    internal void ObserveUid(string? fromEvent)
+    {
+        if (_uidPending)
+        {
+            if (string.Equals(fromEvent, _pendingUid, StringComparison.Ordinal))
+            {
+                _uidPending = false;
+            }
+            return;
+        }
+        Uid = fromEvent;
+    }
+
     /// <summary>The client's session; changes are written back when the callback returns.</summary>
     public ClientSession Session { get; }
 
@@ -58,6 +76,8 @@ public sealed class ClientContext
     public void BindUid(string uid)
     {
         Uid = uid;
+        _uidPending = true;
+        _pendingUid = uid;
         Emit(new Command { BindUid = new BindUidCommand { Uid = uid } });
     }
 
@@ -66,6 +86,8 @@ public sealed class ClientContext
     {
         Emit(new Command { UnbindUid = new UnbindUidCommand { Uid = Uid ?? string.Empty } });
         Uid = null;
+        _uidPending = true;
+        _pendingUid = null;
     }
 
     /// <summary>

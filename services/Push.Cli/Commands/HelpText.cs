@@ -43,7 +43,7 @@ Settings (appsettings.json, environment variables with __ for ':', or --set):
   Gateway:MaxGroupsPerConnection (1000)  Gateway:MaxSessionSize (65536)  Gateway:MaxNameLength (256)
   Gateway:MaxMessagesPerSecond (0 = off)  Gateway:RateLimitPolicy (Close|Drop)  Gateway:WorkerQueueCapacity (65536)
   Gateway:DrainTimeout (00:00:10, env PUSH_DRAIN_TIMEOUT in seconds)  Gateway:DemoPage (true with start)
-  Gateway:WorkerAuthorization (false: the worker decides each handshake)  Gateway:Token:HmacSecret (HS256 JWT check, sub = uid)
+  Gateway:WorkerAuthorization (false; true = the worker decides each handshake)  Gateway:Token:HmacSecret (HS256 JWT check, sub = uid)
   Gateway:Token:QueryParameter (token)  Gateway:Token:Issuer  Gateway:Token:Audience  Gateway:Token:ClockSkew (00:00:30)
   Cluster:LeaseTtl (00:00:05)  Cluster:PeerTimeout (00:00:02)  Worker:Concurrency (16)  Worker:QueueCapacity (4096)
   Cluster:TlsCa (PEM CA bundle for https:// peers)  Cluster:TlsClientCert / Cluster:TlsClientKey (client certificate for mTLS peers)

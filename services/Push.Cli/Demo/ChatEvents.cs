@@ -49,10 +49,12 @@ internal sealed class ChatEvents : BusinessEvents
                 break;
             case "leave" when !string.IsNullOrEmpty(cmd.Group):
                 client.LeaveGroup(cmd.Group);
+                client.SendToCurrentClient("{\"left\":" + JsonSerializer.Serialize(cmd.Group, ChatJson.Default.String) + "}");
                 break;
             case "bind" when !string.IsNullOrEmpty(cmd.Uid):
                 client.BindUid(cmd.Uid);
                 client.Session["uid"] = cmd.Uid;
+                client.SendToCurrentClient("{\"bound\":" + JsonSerializer.Serialize(cmd.Uid, ChatJson.Default.String) + "}");
                 break;
             case "say" when !string.IsNullOrEmpty(cmd.Group) && cmd.Text is not null:
                 var line = JsonSerializer.Serialize(new ChatLine { From = client.ClientId, Group = cmd.Group, Text = cmd.Text }, ChatJson.Default.ChatLine);

@@ -134,7 +134,7 @@ internal sealed partial class GatewayStreamSession
             state.Context.Session.Replace(e.Session.Values);
             state.Context.Session.ResetChanges();
         }
-        state.Context.Uid = e.Uid.Length > 0 ? e.Uid : null;
+        state.Context.ObserveUid(e.Uid.Length > 0 ? e.Uid : null);
         using var activity = e.Traceparent.Length > 0 || WorkerMetrics.Source.HasListeners()
             ? WorkerMetrics.Source.StartActivity("push.worker." + e.KindCase.ToString().ToLowerInvariant(), System.Diagnostics.ActivityKind.Consumer, e.Traceparent.Length > 0 ? e.Traceparent : null)
             : null;
