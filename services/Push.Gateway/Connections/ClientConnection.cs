@@ -79,8 +79,12 @@ internal sealed class ClientConnection : IThreadPoolWorkItem
 
     public bool IsClosing => Volatile.Read(ref ClosingSince) != 0;
 
-    /// <summary>Queues a frame; false if the connection is closing or the frame was dropped.</summary>
-    public bool Send(OutboundFrame frame)
+    /// <summary>
+    /// Queues a frame; false if the connection is closing or the frame was dropped. <paramref name="inline"/>: start the
+    /// pump on this thread (one target: no thread-pool hop) rather than on the thread pool (fan-out: the caller moves on
+    /// to the next connection at once and each pump coalesces what queued meanwhile).
+    /// </summary>
+    public bool Send(OutboundFrame frame, bool inline = true)
     {
         var dropped = 0;
         var overflow = false;
@@ -127,7 +131,16 @@ internal sealed class ClientConnection : IThreadPoolWorkItem
         }
         if (schedule)
         {
-            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+            if (inline)
+            {
+                // Copying into the pipe and a flush that completes at once (Kestrel's socket sender does the syscall on
+                // its own thread) costs less than a thread-pool hop; a flush that must wait continues asynchronously.
+                _ = PumpAsync();
+            }
+            else
+            {
+                ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+            }
         }
         return true;
     }

@@ -238,7 +238,7 @@ internal sealed class ConnectionTable(GatewayIdentity identity)
             {
                 continue;
             }
-            if (c.Send(frame))
+            if (c.Send(frame, inline: false))
             {
                 sent++;
             }
@@ -249,6 +249,7 @@ internal sealed class ConnectionTable(GatewayIdentity identity)
     private static int SendAndReturn(ClientConnection[] targets, int n, HashSet<long>? exclude, OutboundFrame frame)
     {
         var sent = 0;
+        var inline = n <= 4; // a few targets: pump on this thread; a fan-out: let each connection's pump coalesce
         try
         {
             for (var i = 0; i < n; i++)
@@ -258,7 +259,7 @@ internal sealed class ConnectionTable(GatewayIdentity identity)
                 {
                     continue;
                 }
-                if (c.Send(frame))
+                if (c.Send(frame, inline))
                 {
                     sent++;
                 }
