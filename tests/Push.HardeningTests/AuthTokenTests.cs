@@ -7,14 +7,11 @@ using Xunit.Abstractions;
 namespace Push.HardeningTests;
 
 /// <summary>`push start` (demo worker) with Gateway:Token: every handshake needs a signed HS256 token.</summary>
-public sealed class TokenGatewayFixture : IAsyncLifetime
+public sealed class TokenGatewayFixture : SuiteFixture
 {
     public const string Key = "handshake-token-key-for-tests-0123456789";
     public const string Issuer = "auth-tests";
     public const string Audience = "push-tests";
-
-    public PushProcess Suite { get; private set; } = null!;
-    public PushControlClient Control { get; private set; } = null!;
 
     public static string Token(string sub, IDictionary<string, object>? extra = null)
     {
@@ -26,26 +23,13 @@ public sealed class TokenGatewayFixture : IAsyncLifetime
         return AuthTokens.Valid(Key, sub, claims);
     }
 
-    public async Task InitializeAsync()
-    {
-        Suite = await AuthHelpers.StartSuiteAsync(
-        [
-            "--set", $"Gateway:Token:HmacSecret={Key}",
-            "--set", $"Gateway:Token:Issuer={Issuer}",
-            "--set", $"Gateway:Token:Audience={Audience}",
-            "--set", "Gateway:Token:ClockSkew=00:00:05",
-        ], TestTimeouts.Token(TestTimeouts.Long));
-        Control = new PushControlClient(Suite.GrpcAddress);
-    }
-
-    public async Task DisposeAsync()
-    {
-        Control?.Dispose();
-        if (Suite is not null)
-        {
-            await Suite.DisposeAsync();
-        }
-    }
+    protected override IEnumerable<string> Arguments =>
+    [
+        "--set", $"Gateway:Token:HmacSecret={Key}",
+        "--set", $"Gateway:Token:Issuer={Issuer}",
+        "--set", $"Gateway:Token:Audience={Audience}",
+        "--set", "Gateway:Token:ClockSkew=00:00:05",
+    ];
 }
 
 [Trait("Category", "Integration")]

@@ -11,7 +11,7 @@ using Xunit.Abstractions;
 namespace Push.HardeningTests;
 
 /// <summary>One `push start` with small limits, shared by the tests of limits that do not disturb each other.</summary>
-public sealed class LimitsFixture : IAsyncLifetime
+public sealed class LimitsFixture : SuiteFixture
 {
     public const int MaxMessageSize = 1024;
     public const int MaxPushSize = 256;
@@ -19,30 +19,14 @@ public sealed class LimitsFixture : IAsyncLifetime
     public const int MaxGroups = 2;
     public static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(1);
 
-    public PushProcess Suite { get; private set; } = null!;
-    public PushControlClient Control { get; private set; } = null!;
-
-    public async Task InitializeAsync()
-    {
-        Suite = await AuthHelpers.StartSuiteAsync(
-        [
-            "--set", $"Gateway:MaxMessageSize={MaxMessageSize}",
-            "--set", $"Gateway:MaxPushSize={MaxPushSize}",
-            "--set", $"Gateway:MaxSessionSize={MaxSessionSize}",
-            "--set", $"Gateway:MaxGroupsPerConnection={MaxGroups}",
-            "--set", $"Gateway:HandshakeTimeout={HandshakeTimeout:c}",
-        ], TestTimeouts.Token(TestTimeouts.Long));
-        Control = new PushControlClient(Suite.GrpcAddress);
-    }
-
-    public async Task DisposeAsync()
-    {
-        Control?.Dispose();
-        if (Suite is not null)
-        {
-            await Suite.DisposeAsync();
-        }
-    }
+    protected override IEnumerable<string> Arguments =>
+    [
+        "--set", $"Gateway:MaxMessageSize={MaxMessageSize}",
+        "--set", $"Gateway:MaxPushSize={MaxPushSize}",
+        "--set", $"Gateway:MaxSessionSize={MaxSessionSize}",
+        "--set", $"Gateway:MaxGroupsPerConnection={MaxGroups}",
+        "--set", $"Gateway:HandshakeTimeout={HandshakeTimeout:c}",
+    ];
 }
 
 [Trait("Category", "Integration")]

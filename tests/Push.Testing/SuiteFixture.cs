@@ -1,9 +1,12 @@
+using Xunit;
 using Push.Control;
-using Push.Testing;
 
-namespace Push.IntegrationTests;
+namespace Push.Testing;
 
-/// <summary>One real `push start` process (registry + gateway + demo worker) shared by a test class.</summary>
+/// <summary>
+/// One real `push start` process (registry + gateway + demo worker) and a control client, shared by a test class.
+/// Derive and override <see cref="Arguments"/> for a suite with other settings.
+/// </summary>
 public class SuiteFixture : IAsyncLifetime
 {
     public PushProcess Suite { get; private set; } = null!;
@@ -27,19 +30,4 @@ public class SuiteFixture : IAsyncLifetime
             await Suite.DisposeAsync();
         }
     }
-}
-
-/// <summary>`push start` with small limits: Gateway:MaxPushSize=1024, MaxGroupsPerConnection=3, MaxSessionSize=64.</summary>
-public sealed class SmallLimitsFixture : SuiteFixture
-{
-    public const int MaxPushSize = 1024;
-    public const int MaxGroupsPerConnection = 3;
-    public const int MaxSessionSize = 64;
-
-    protected override IEnumerable<string> Arguments =>
-    [
-        "--set", $"Gateway:MaxPushSize={MaxPushSize}",
-        "--set", $"Gateway:MaxGroupsPerConnection={MaxGroupsPerConnection}",
-        "--set", $"Gateway:MaxSessionSize={MaxSessionSize}",
-    ];
 }
