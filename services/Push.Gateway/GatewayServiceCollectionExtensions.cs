@@ -50,6 +50,8 @@ internal static class GatewayServiceCollectionExtensions
         var table = endpoints.ServiceProvider.GetRequiredService<ConnectionTable>();
         metrics.SendQueueDepth = () => table.All.Sum(c => (long)c.QueueDepth);
         metrics.SendQueueMaxDepth = () => table.All.Select(c => (long)c.QueueDepth).DefaultIfEmpty(0).Max();
+        metrics.SendQueueBytes = () => table.All.Sum(c => (long)c.QueuedBytes);
+        metrics.SendQueueMaxBytes = () => table.All.Select(c => (long)c.QueuedBytes).DefaultIfEmpty(0).Max();
         endpoints.MapGrpcService<GatewayGrpcService>();
         return endpoints;
     }

@@ -82,6 +82,8 @@ internal static partial class PushHost
         s.AddPushCore();
         s.AddGrpcHealthChecks().AddCheck<ReadinessCheck>("ready", tags: ["ready"]);
         s.AddHealthChecks().AddCheck("live", () => HealthCheckResult.Healthy(), tags: ["live"]);
+        s.AddSingleton<StartupCheck>(); // one instance: it remembers that the process has started
+        s.AddHealthChecks().AddCheck<StartupCheck>("startup", tags: ["startup"]);
         s.Configure<HostOptions>(o =>
         {
             o.ShutdownTimeout = TimeSpan.FromSeconds(30);
@@ -243,6 +245,7 @@ internal static partial class PushHost
         app.MapGrpcHealthChecksService();
         app.MapHealthChecks("/healthz/live", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions { Predicate = c => c.Tags.Contains("live") });
         app.MapHealthChecks("/healthz/ready", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") });
+        app.MapHealthChecks("/healthz/startup", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions { Predicate = c => c.Tags.Contains("startup") });
         app.MapPrometheusScrapingEndpoint("/metrics");
         if (roles.HasFlag(Roles.Registry))
         {

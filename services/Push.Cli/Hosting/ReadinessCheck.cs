@@ -1,57 +1,78 @@
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using Push.Gateway;
+using Push.Gateway.Workers;
 using Push.Hosting;
 using Push.Hosting.Cluster;
 
 namespace Push.Cli.Hosting;
 
 /// <summary>
-/// SERVING only when the process can do its job: a gateway or worker is registered with a live registry (a gateway
-/// that is draining is not ready); a registry is ready once it listens. A gateway with no worker is reported
-/// Degraded (still ready: its clients stay connected, but their events are dropped); a gateway that knows live
-/// workers but has no open stream to any of them yet is not ready.
+/// /healthz/ready and grpc.health.v1: ready (200, SERVING) only when the process can do its job now.
+/// <list type="bullet">
+/// <item>Every role: Unhealthy until it listens; a gateway or worker also until it is registered with a registry that
+/// answers (it is not in its own membership view).</item>
+/// <item>Gateway: Unhealthy while draining, and while no worker stream is open, whether workers are known (just
+/// started, or the known workers cannot be reached) or none is (a client accepted then would have every event
+/// dropped). Degraded (still ready) while streams are open to some but not all of the known workers.</item>
+/// </list>
+/// Start-up is covered by <see cref="StartupCheck"/> (/healthz/startup), so a normal start does not fail probes.
+/// See docs/reliability.md ("Health").
 /// </summary>
 internal sealed class ReadinessCheck(RoleSet roles, IServiceProvider services) : IHealthCheck
 {
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+        => Task.FromResult(Check());
+
+    private HealthCheckResult Check()
     {
-        var membership = services.GetRequiredService<ClusterMembership>();
-        var locals = services.GetServices<LocalMember>().ToArray();
-        var address = services.GetRequiredService<AdvertisedAddress>().Value;
-        if (address is null)
+        if (NotRegistered(services) is { } reason)
         {
-            return Task.FromResult(HealthCheckResult.Unhealthy("not listening yet"));
+            return HealthCheckResult.Unhealthy(reason);
+        }
+        if (!roles.Roles.HasFlag(PushHost.Roles.Gateway))
+        {
+            return HealthCheckResult.Healthy();
+        }
+        if (services.GetRequiredService<GatewayIdentity>().Draining)
+        {
+            return HealthCheckResult.Unhealthy("gateway is draining");
+        }
+        var known = services.GetRequiredService<ClusterMembership>().Workers.Count;
+        var open = services.GetRequiredService<WorkerRouter>().OpenCount;
+        if (open == 0)
+        {
+            return HealthCheckResult.Unhealthy(known == 0
+                ? "no business worker is registered: clients would stay connected but every event would be dropped"
+                : $"no stream to any of the {known} live worker(s) is open: clients would have their events dropped");
+        }
+        if (open < known)
+        {
+            return HealthCheckResult.Degraded($"worker streams open to {open} of {known} live workers");
+        }
+        return HealthCheckResult.Healthy();
+    }
+
+    /// <summary>Why the process is not listening or not registered yet; null once it is (shared with <see cref="StartupCheck"/>).</summary>
+    public static string? NotRegistered(IServiceProvider services)
+    {
+        if (services.GetRequiredService<AdvertisedAddress>().Value is null)
+        {
+            return "not listening yet";
         }
         var cluster = services.GetRequiredService<IOptions<ClusterOptions>>().Value;
-        if (locals.Length > 0 && (cluster.Registry.Count > 0 || cluster.UseOwnAddressAsRegistry))
+        if (cluster.Registry.Count == 0 && !cluster.UseOwnAddressAsRegistry)
         {
-            foreach (var local in locals)
+            return null;
+        }
+        var members = services.GetRequiredService<ClusterMembership>().Members;
+        foreach (var local in services.GetServices<LocalMember>())
+        {
+            if (!members.Any(m => m.Id == local.Id))
             {
-                if (!membership.Members.Any(m => m.Id == local.Id))
-                {
-                    return Task.FromResult(HealthCheckResult.Unhealthy($"{local.Role} {local.Id} is not registered with any registry yet"));
-                }
+                return $"{local.Role} {local.Id} is not registered with any registry";
             }
         }
-        if (roles.Roles.HasFlag(PushHost.Roles.Gateway))
-        {
-            var identity = services.GetRequiredService<GatewayIdentity>();
-            if (identity.Draining)
-            {
-                return Task.FromResult(HealthCheckResult.Unhealthy("gateway is draining"));
-            }
-            if (services.GetRequiredService<Push.Gateway.Workers.WorkerRouter>().OpenCount == 0)
-            {
-                return Task.FromResult(HealthCheckResult.Degraded("no business worker stream is open: clients stay connected, their events are dropped"));
-            }
-            if (services.GetRequiredService<Push.Gateway.Workers.WorkerRouter>().OpenCount == 0)
-            {
-                // Workers are registered but no stream to them is open (just started, or they are failing): a client
-                // accepted now would have its connect event dropped.
-                return Task.FromResult(HealthCheckResult.Unhealthy($"no stream to any of the {membership.Workers.Count} live worker(s) is open yet"));
-            }
-        }
-        return Task.FromResult(HealthCheckResult.Healthy());
+        return null;
     }
 }

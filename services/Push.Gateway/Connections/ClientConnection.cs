@@ -77,6 +77,12 @@ internal sealed class ClientConnection : IThreadPoolWorkItem
         get { lock (_sendSync) { return _queue?.Count ?? 0; } }
     }
 
+    /// <summary>Frame bytes queued towards this client right now (bounded by Gateway:SendQueueBytes).</summary>
+    public int QueuedBytes
+    {
+        get { lock (_sendSync) { return _queuedBytes; } }
+    }
+
     public bool IsClosing => Volatile.Read(ref ClosingSince) != 0;
 
     /// <summary>
@@ -116,6 +122,7 @@ internal sealed class ClientConnection : IThreadPoolWorkItem
             {
                 _queue.Enqueue(frame);
                 _queuedBytes += frame.Length;
+                _metrics.QueuedBytesReached(_queuedBytes);
                 schedule = StartPumpLocked();
             }
         }
@@ -163,11 +170,16 @@ internal sealed class ClientConnection : IThreadPoolWorkItem
                 _queue.Clear();
                 _queuedBytes = 0;
             }
+            // The last message and the close frame are admitted whatever the bound, and counted like any frame.
             if (lastMessage is not null)
             {
                 _queue.Enqueue(lastMessage);
+                _queuedBytes += lastMessage.Length;
             }
-            _queue.Enqueue(OutboundFrame.Close(code, reason));
+            var close = OutboundFrame.Close(code, reason);
+            _queue.Enqueue(close);
+            _queuedBytes += close.Length;
+            _metrics.QueuedBytesReached(_queuedBytes);
             _closeQueued = true;
             ServerCloseCode = code;
             ServerCloseReason = reason;

@@ -26,6 +26,7 @@ internal sealed class GatewayMetrics
     public long MessagesOut;
     public long MessagesDropped;
     private long _sendQueueDropped;
+    private long _sendQueuePeakBytes;
 
     public GatewayMetrics(IMeterFactory factory)
     {
@@ -47,11 +48,19 @@ internal sealed class GatewayMetrics
         _handshakeRejected = meter.CreateCounter<long>("push.gateway.handshakes.rejected", "{handshake}", "WebSocket handshakes refused, by reason.");
         meter.CreateObservableGauge("push.gateway.send_queue.depth", () => SendQueueDepth(), "{message}", "Messages queued towards clients, summed over connections.");
         meter.CreateObservableGauge("push.gateway.send_queue.max_depth", () => SendQueueMaxDepth(), "{message}", "Deepest client send queue right now.");
+        meter.CreateObservableGauge("push.gateway.send_queue.bytes", () => SendQueueBytes(), "By", "Frame bytes queued towards clients, summed over connections.");
+        meter.CreateObservableGauge("push.gateway.send_queue.max_bytes", () => SendQueueMaxBytes(), "By", "Frame bytes queued towards the most backed-up client right now (bounded by Gateway:SendQueueBytes).");
+        meter.CreateObservableGauge("push.gateway.send_queue.peak_bytes", () => SendQueuePeakBytes, "By", "Most frame bytes one client's send queue has held since start.");
         meter.CreateObservableGauge("push.gateway.worker_streams.open", () => OpenWorkerStreams(), "{stream}", "Worker streams this gateway has open.");
     }
 
     public Func<long> SendQueueDepth { get; set; } = static () => 0;
     public Func<long> SendQueueMaxDepth { get; set; } = static () => 0;
+    public Func<long> SendQueueBytes { get; set; } = static () => 0;
+    public Func<long> SendQueueMaxBytes { get; set; } = static () => 0;
+
+    /// <summary>Most frame bytes one connection's send queue has held since start.</summary>
+    public long SendQueuePeakBytes => Volatile.Read(ref _sendQueuePeakBytes);
     public Func<int> OpenWorkerStreams { get; set; } = static () => 0;
 
     public void ConnectionOpened()
@@ -82,6 +91,21 @@ internal sealed class GatewayMetrics
     {
         Interlocked.Add(ref MessagesDropped, count);
         Interlocked.Add(ref _sendQueueDropped, count);
+    }
+
+    /// <summary>A connection's queue now holds <paramref name="queuedBytes"/>: raises the peak (written only when exceeded).</summary>
+    public void QueuedBytesReached(long queuedBytes)
+    {
+        var peak = Volatile.Read(ref _sendQueuePeakBytes);
+        while (queuedBytes > peak)
+        {
+            var seen = Interlocked.CompareExchange(ref _sendQueuePeakBytes, queuedBytes, peak);
+            if (seen == peak)
+            {
+                return;
+            }
+            peak = seen;
+        }
     }
 
     public void Push(string kind, long fanout)

@@ -1,4 +1,5 @@
 using Google.Protobuf.WellKnownTypes;
+using Microsoft.Extensions.Options;
 using Push.Gateway.Connections;
 using Push.Gateway.Diagnostics;
 using Push.Gateway.Workers;
@@ -8,9 +9,21 @@ using Push.V1;
 namespace Push.Gateway.Hosting;
 
 /// <summary>Builds this gateway's entry of GetStatus.</summary>
-internal sealed class StatusReporter(ConnectionTable table, GatewayIdentity identity, GatewayMetrics metrics, WorkerRouter router, AdvertisedAddress address, ClusterMembership membership, TimeProvider time)
+internal sealed class StatusReporter(ConnectionTable table, GatewayIdentity identity, GatewayMetrics metrics, WorkerRouter router, AdvertisedAddress address, ClusterMembership membership, TimeProvider time, IOptions<GatewayOptions> options)
 {
-    public GetStatusResponse Local() => new()
+    public GetStatusResponse Local()
+    {
+        long queued = 0, deepest = 0;
+        foreach (var c in table.All)
+        {
+            var bytes = c.QueuedBytes;
+            queued += bytes;
+            deepest = Math.Max(deepest, bytes);
+        }
+        return Local(queued, deepest);
+    }
+
+    private GetStatusResponse Local(long queuedBytes, long deepestQueueBytes) => new()
     {
         Gateways =
         {
@@ -27,6 +40,10 @@ internal sealed class StatusReporter(ConnectionTable table, GatewayIdentity iden
                 WorkersConnected = router.OpenCount,
                 Uptime = Duration.FromTimeSpan(time.GetUtcNow() - identity.StartedAt),
                 Draining = identity.Draining,
+                SendQueueBytes = queuedBytes,
+                SendQueueMaxBytes = deepestQueueBytes,
+                SendQueuePeakBytes = metrics.SendQueuePeakBytes,
+                SendQueueBytesLimit = options.Value.SendQueueBytes,
             },
         },
     };
