@@ -312,13 +312,18 @@ internal static partial class Probe
     }
 
     /// <summary>Sum of every sample of a Prometheus metric (all label sets); 0 when absent.</summary>
-    public static async Task<double> MetricAsync(PushProcess p, string name, CancellationToken ct = default)
+    public static Task<double> MetricAsync(PushProcess p, string name, CancellationToken ct = default)
+        => MetricAsync(p, name, null, ct);
+
+    /// <summary>Sum of the samples of a Prometheus metric whose labels contain <paramref name="label"/> (all when null); 0 when absent.</summary>
+    public static async Task<double> MetricAsync(PushProcess p, string name, string? label, CancellationToken ct = default)
     {
         var text = await Http.GetStringAsync(new Uri(p.Http!, "/metrics"), ct).ConfigureAwait(false);
         double sum = 0;
         foreach (var line in text.Split('\n'))
         {
-            if (line.StartsWith(name, StringComparison.Ordinal) && line.Length > name.Length && (line[name.Length] == ' ' || line[name.Length] == '{'))
+            if (line.StartsWith(name, StringComparison.Ordinal) && line.Length > name.Length && (line[name.Length] == ' ' || line[name.Length] == '{')
+                && (label is null || line.Contains(label, StringComparison.Ordinal)))
             {
                 var value = line[(line.LastIndexOf(' ') + 1)..];
                 sum += double.Parse(value, CultureInfo.InvariantCulture);
@@ -371,7 +376,7 @@ internal static partial class Probe
     public static Task UntilWorkersAsync(PushControlClient control, int workers, CancellationToken ct = default)
         => UntilAsync(async () =>
         {
-            var s = await control.Raw.GetStatusAsync(new V1.GetStatusRequest { }, deadline: DateTime.UtcNow.AddSeconds(2), cancellationToken: ct).ConfigureAwait(false);
+            var s = await control.GetStatusAsync(ct).ConfigureAwait(false); // with the client's credentials, if any
             return s.Gateways.Count > 0 && s.Gateways.All(g => g.WorkersConnected == workers);
         }, TimeSpan.FromSeconds(20), $"every gateway has {workers} worker stream(s) open", ct);
 

@@ -34,7 +34,12 @@ public sealed class PushProcess : IAsyncDisposable
         get { lock (_output) { return _output.ToString(); } }
     }
 
-    /// <summary>Starts `push ARGS` and waits until it listens (and, with <paramref name="waitReady"/>, until /healthz/ready answers).</summary>
+    /// <summary>
+    /// Starts `push ARGS` and waits until it listens and, with <paramref name="waitReady"/>, until it has started
+    /// (/healthz/startup: listening and registered); `start` also until /healthz/ready is Healthy (its gateway has its
+    /// stream to its own worker open). A lone gateway is not ready before a worker stream opens: wait for that with
+    /// <see cref="WaitHealthyAsync"/> once its workers run.
+    /// </summary>
     public static async Task<PushProcess> StartAsync(string command, IEnumerable<string>? args = null, IDictionary<string, string>? environment = null, bool waitReady = true, string host = "127.0.0.1", CancellationToken cancellationToken = default)
     {
         var readyFile = Path.Combine(Path.GetTempPath(), $"push-ready-{Guid.NewGuid():N}.json");
@@ -82,8 +87,11 @@ public sealed class PushProcess : IAsyncDisposable
             await p.WaitListeningAsync(cancellationToken).ConfigureAwait(false);
             if (waitReady && p.Http is not null)
             {
-                // `start` is fully ready only once its gateway's stream to its worker is open ("Healthy", not "Degraded").
-                await p.WaitHealthyAsync(requireHealthy: command == "start", cancellationToken).ConfigureAwait(false);
+                await p.WaitProbeAsync("/healthz/startup", requireHealthy: false, cancellationToken).ConfigureAwait(false);
+                if (command == "start")
+                {
+                    await p.WaitHealthyAsync(requireHealthy: true, cancellationToken).ConfigureAwait(false);
+                }
             }
         }
         catch
@@ -139,8 +147,12 @@ public sealed class PushProcess : IAsyncDisposable
         File.Delete(_readyFile);
     }
 
-    /// <summary>Waits until /healthz/ready answers 200 (healthy or degraded).</summary>
-    public async Task WaitHealthyAsync(bool requireHealthy = false, CancellationToken ct = default)
+    /// <summary>Waits until /healthz/ready answers 200 (Healthy, or Degraded unless <paramref name="requireHealthy"/>).</summary>
+    public Task WaitHealthyAsync(bool requireHealthy = false, CancellationToken ct = default)
+        => WaitProbeAsync("/healthz/ready", requireHealthy, ct);
+
+    /// <summary>Polls a probe endpoint (every 50 ms, at most 30 s) until it answers 200 (and "Healthy" when <paramref name="requireHealthy"/>).</summary>
+    public async Task WaitProbeAsync(string path, bool requireHealthy, CancellationToken ct = default)
     {
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -149,7 +161,7 @@ public sealed class PushProcess : IAsyncDisposable
         {
             try
             {
-                using var r = await http.GetAsync(new Uri(Http!, "/healthz/ready"), timeout.Token).ConfigureAwait(false);
+                using var r = await http.GetAsync(new Uri(Http!, path), timeout.Token).ConfigureAwait(false);
                 if (r.IsSuccessStatusCode && (!requireHealthy || await r.Content.ReadAsStringAsync(timeout.Token).ConfigureAwait(false) == "Healthy"))
                 {
                     return;
@@ -171,7 +183,7 @@ public sealed class PushProcess : IAsyncDisposable
             }
             catch (OperationCanceledException)
             {
-                throw new TimeoutException($"{Description} was not ready within 30 s:\n{Output}");
+                throw new TimeoutException($"{Description}: {path} did not answer 200{(requireHealthy ? " Healthy" : string.Empty)} within 30 s:\n{Output}");
             }
         }
     }
