@@ -108,8 +108,9 @@ public sealed class SlowConsumerTests(ITestOutputHelper output)
                 output.WriteLine($"live managed heap after a full GC: {ManagedHeap.MiB(heapBefore)} before the pushes, {ManagedHeap.MiB(heapFull)} with {ManagedHeap.MiB(queued)} queued");
                 Assert.True(heapFull - heapBefore <= queued + HeapMargin, $"live heap grew by {ManagedHeap.MiB(heapFull - heapBefore)} while {ManagedHeap.MiB(queued)} were queued");
 
-                // Oldest messages dropped: reading now yields the newest message last; everything not received was
-                // dropped and counted, one for one.
+                // Oldest messages dropped: reading now yields the newest message last (pushed after all others; the
+                // rest come from 4 pushers, in no set order); everything not received was dropped and counted, one
+                // for one.
                 long notReceived = 0;
                 foreach (var (socket, id) in slow)
                 {
@@ -122,7 +123,6 @@ public sealed class SlowConsumerTests(ITestOutputHelper output)
                         var n = f.Opcode == WsFrames.Text ? Probe.SequenceOf("m", f.Text) : -1;
                         if (n >= 0)
                         {
-                            Assert.True(n > last, $"slow client {id}: message {n} after {last}");
                             got++;
                             last = n;
                         }
