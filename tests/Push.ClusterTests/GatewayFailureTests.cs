@@ -57,9 +57,10 @@ public sealed class GatewayFailureTests(ClusterFixture cluster, ITestOutputHelpe
             Assert.Equal(3, toGroup.Reach.GatewaysTotal);
             Assert.Equal(2, toGroup.Reach.GatewaysAnswered);
             Assert.Equal([dead], toGroup.Reach.UnreachableGatewayIds);
-            Assert.True(groupLatency < ClusterFixture.PeerTimeout, $"SendToGroup took {Ms(groupLatency)}: a dead gateway must fail fast, well within Cluster:PeerTimeout {ClusterFixture.PeerTimeout}");
             Assert.Contains(dead, unreachable.Status.Detail, StringComparison.Ordinal);
-            Assert.True(unreachableLatency < ClusterFixture.PeerTimeout, $"SendToClient took {Ms(unreachableLatency)}");
+            // A dead gateway fails fast: its connection is refused; the call is not left to run into the peer timeout
+            // (judged by the reason, not by a latency bound, which would not hold on a loaded machine).
+            Assert.DoesNotContain("Cluster:PeerTimeout", unreachable.Status.Detail, StringComparison.Ordinal);
             Assert.Equal(3, countDuring.Count);
             Assert.Equal(2, countDuring.Reach.GatewaysAnswered);
             Assert.Equal([dead], countDuring.Reach.UnreachableGatewayIds);
@@ -83,7 +84,10 @@ public sealed class GatewayFailureTests(ClusterFixture cluster, ITestOutputHelpe
             }, "both live gateways dropped the killed one", ct);
             var detected = sinceKill.Elapsed;
             output.WriteLine($"lease-lapse detection: the killed gateway left every view {Ms(detected)} after kill -9 (lease {ClusterFixture.LeaseTtl.TotalSeconds} s, renewal every {ClusterFixture.LeaseTtl.TotalSeconds / 4} s)");
-            Assert.True(detected < ClusterFixture.LeaseTtl + TimeSpan.FromSeconds(2), $"detection took {Ms(detected)}");
+            // Dropped because its lease lapsed (the registry says so), and not before it could have: its last renewal
+            // was at most a quarter of the lease before the kill. The upper bound is the wait's own deadline.
+            Assert.Contains($"Member {dead} dropped: its lease lapsed", string.Concat(cluster.Registries.Select(r => r.Output)), StringComparison.Ordinal);
+            Assert.True(detected >= ClusterFixture.LeaseTtl * 0.75 - TimeSpan.FromMilliseconds(100), $"dropped {Ms(detected)} after the kill, before its lease could lapse");
 
             var count = await gw1.Raw.GetAllClientCountAsync(new GetAllClientCountRequest(), cancellationToken: ct);
             Assert.Equal(3, count.Count);
@@ -104,9 +108,9 @@ public sealed class GatewayFailureTests(ClusterFixture cluster, ITestOutputHelpe
             }
             Assert.False(await gw2.IsOnlineAsync(victims[0].ClientId, ct));
             var sorted = latencies.Order().ToArray();
+            // NOT_FOUND "gone" (not UNAVAILABLE) shows that no call to the gone gateway was attempted; the latencies are
+            // information only.
             output.WriteLine($"fail-fast after the lapse: NOT_FOUND in {Ms(sorted[0])} min, {Ms(sorted[5])} median, {Ms(sorted[^1])} max over 10 calls: {message}");
-            Assert.True(sorted[5] < TimeSpan.FromMilliseconds(100), $"NOT_FOUND took {Ms(sorted[5])} (median)");
-            Assert.True(sorted[^1] < ClusterFixture.PeerTimeout, $"NOT_FOUND took {Ms(sorted[^1])} (max): as long as a peer call");
 
             // The other gateways' clients keep receiving, and the workers still serve them.
             var after = await gw2.Raw.SendToGroupAsync(new SendToGroupRequest { Groups = { group }, Text = "after" }, cancellationToken: ct);
@@ -158,9 +162,12 @@ public sealed class GatewayFailureTests(ClusterFixture cluster, ITestOutputHelpe
             Assert.Equal([hungId], toGroup.Reach.UnreachableGatewayIds);
             Assert.Contains(hungId, ex.Status.Detail, StringComparison.Ordinal);
             Assert.Contains("Cluster:PeerTimeout", ex.Status.Detail, StringComparison.Ordinal);
-            var bound = ClusterFixture.PeerTimeout + TimeSpan.FromSeconds(1);
-            Assert.True(groupLatency < bound, $"SendToGroup took {Ms(groupLatency)}; Cluster:PeerTimeout is {ClusterFixture.PeerTimeout}");
-            Assert.True(clientLatency < bound, $"SendToClient took {Ms(clientLatency)}");
+            // Waited for the peer timeout, then answered: not before it, and not until the hung gateway resumes. The
+            // upper bound is a generous deadline (ten peer timeouts), not a latency target.
+            var floor = ClusterFixture.PeerTimeout - TimeSpan.FromMilliseconds(100);
+            var ceiling = ClusterFixture.PeerTimeout * 10;
+            Assert.InRange(groupLatency, floor, ceiling);
+            Assert.InRange(clientLatency, floor, ceiling);
             await AssertTextAsync(x, "while-hung", ct);
         }
         finally

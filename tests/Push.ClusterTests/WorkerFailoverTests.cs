@@ -56,11 +56,16 @@ public sealed class WorkerFailoverTests(ClusterFixture cluster, ITestOutputHelpe
             output.WriteLine($"worker kill -9 under traffic ({clients.Count} clients, one message in flight each): sent {traffic.Sent}, answered {traffic.Answered}, LOST {lost.Count}" +
                 (lost.Count > 0 ? $" (sent {string.Join(", ", lost.Select(l => Ms(l.SentAt - killedAt)))} after the kill)" : string.Empty));
             output.WriteLine($"  the killed worker had handled {w1Before} messages; unexpected frames: {traffic.Unexpected.Count}");
-            var noticed = cluster.Gateways.Select(g => FirstLogAt(g, $"Worker stream to {w1Id} at {w1.GrpcAddress} failed", killedClock)).ToArray();
+            // When each gateway noticed: its stream to the worker failed, or (had the lease lapsed first) the worker left.
+            var noticed = cluster.Gateways.Select(g => new[] { FirstLogAt(g, $"Worker stream to {w1Id} at {w1.GrpcAddress} failed", killedClock), FirstLogAt(g, $"Worker {w1Id} left the cluster", killedClock) }.Where(t => t is not null).Min()).ToArray();
             output.WriteLine($"  each gateway saw the worker stream fail {string.Join(", ", noticed.Select(n => n is null ? "(not logged)" : Ms(n.Value - killedClock)))} after the kill (log timestamps, ms resolution)");
             Assert.True(w1Before > 0, "the killed worker handled none of the traffic");
             Assert.True(lost.Count <= clients.Count, $"{lost.Count} messages lost: more than the one in flight per client");
-            Assert.Equal(0, traffic.LostSentAfter(killedAt + TimeSpan.FromSeconds(1)));
+            // Nothing sent after every gateway noticed the failure is lost (an event, the gateways' own log line, not a
+            // fixed time after the kill). Log timestamps have ms resolution: 50 ms of slack between the two clocks.
+            Assert.All(noticed, n => Assert.NotNull(n));
+            var allNoticed = noticed.Max(n => n!.Value);
+            Assert.Equal(0, traffic.LostSentAfter(killedAt + (allNoticed - killedClock) + TimeSpan.FromMilliseconds(50)));
             Assert.Empty(traffic.Unexpected);
             foreach (var (c, i) in clients.Select((c, i) => (c, i)))
             {
@@ -71,7 +76,9 @@ public sealed class WorkerFailoverTests(ClusterFixture cluster, ITestOutputHelpe
             var lapse = await lapseWatch;
             await cluster.WaitForClusterAsync(3, 1, ct);
             output.WriteLine($"worker lease lapse: gone from every gateway's view {Ms(lapse)} after kill -9 (lease {ClusterFixture.LeaseTtl.TotalSeconds} s)");
-            Assert.True(lapse < ClusterFixture.LeaseTtl + TimeSpan.FromSeconds(2), $"the dead worker stayed in the views for {Ms(lapse)}");
+            // Dropped by the registry because its lease lapsed (the registry's log says so); the wait's own deadline
+            // bounds how long that took.
+            Assert.Contains($"Member {w1Id} dropped: its lease lapsed", string.Concat(cluster.Registries.Select(r => r.Output)), StringComparison.Ordinal);
 
             // 2. A new worker: streams open on every gateway, and it gets the next connections (it has none pinned).
             var sinceLaunch = Stopwatch.StartNew();
@@ -102,7 +109,8 @@ public sealed class WorkerFailoverTests(ClusterFixture cluster, ITestOutputHelpe
             await WaitUntilAsync(async () => await MetricAsync(w2, WorkerMessages, "push_event=\"message\"", ct) >= w2Now + 12, "the surviving worker handles the next message of each of the 12 older connections", ct);
             output.WriteLine($"new worker: process launch to registered and ready {Ms(launchToReady)}; then streams open on all 3 gateways in {Ms(streamsOpen)}; its first connections (one per gateway) greeted {Ms(firstServed)} after ready");
 
-            // 3. No worker at all: every client stays connected, health and metrics say so, pushes still arrive.
+            // 3. No worker at all: every client stays connected, pushes still arrive, and health and metrics say so:
+            // not ready (503: a new client would have every event dropped), 0 worker streams.
             var sinceNone = Stopwatch.StartNew();
             w2.Kill();
             w3.Kill();
@@ -111,14 +119,14 @@ public sealed class WorkerFailoverTests(ClusterFixture cluster, ITestOutputHelpe
                 foreach (var gw in cluster.Gateways)
                 {
                     var (code, body) = await ReadinessAsync(gw, ct);
-                    if (code != 200 || body != "Degraded" || await MetricAsync(gw, "push_gateway_worker_streams_open", null, ct) != 0)
+                    if (code != 503 || body != "Unhealthy" || await MetricAsync(gw, "push_gateway_worker_streams_open", null, ct) != 0)
                     {
                         return false;
                     }
                 }
                 return true;
-            }, "every gateway reports Degraded and 0 worker streams", ct);
-            output.WriteLine($"no worker: every gateway Degraded with 0 worker streams {Ms(sinceNone.Elapsed)} after the kill");
+            }, "every gateway reports not ready (503) and 0 worker streams", ct);
+            output.WriteLine($"no worker: every gateway not ready (503) with 0 worker streams {Ms(sinceNone.Elapsed)} after the kill");
             await cluster.WaitForClusterAsync(3, 0, ct);
             foreach (var c in clients)
             {
@@ -141,10 +149,14 @@ public sealed class WorkerFailoverTests(ClusterFixture cluster, ITestOutputHelpe
                 AssertOpen(c, $"client {i}");
             }
 
-            // 4. A worker comes back: the same connections are served again.
+            // 4. A worker comes back: the same connections are served again, and the gateways are ready again.
             await cluster.StartWorkerAsync(ct);
             var sinceBack = Stopwatch.StartNew();
             await cluster.WaitForClusterAsync(3, 1, ct);
+            foreach (var gw in cluster.Gateways)
+            {
+                Assert.Equal((200, "Healthy"), await ReadinessAsync(gw, ct));
+            }
             foreach (var c in clients)
             {
                 await AssertReceivedNothingAsync(c, ct); // its echo arrives: answered by the new worker

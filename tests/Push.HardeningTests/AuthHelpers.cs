@@ -73,22 +73,48 @@ internal static class AuthHelpers
         return (socket.HttpStatusCode, socket);
     }
 
-    /// <summary>Connects <paramref name="count"/> clients one after the other; returns each handshake's time (to 101) in ms, sorted.</summary>
-    public static async Task<double[]> MeasureHandshakesAsync(Func<int, Uri> uri, int count, CancellationToken ct)
+    /// <summary>
+    /// Connects <paramref name="count"/> clients one after the other and keeps them open, then checks the gateway's
+    /// own accounting: each handshake answered 101, GetStatus counts exactly <paramref name="count"/> more
+    /// connections, <paramref name="whileOpen"/> runs its checks, and once every socket is aborted the count is back.
+    /// Returns each handshake's time (to 101) in ms, sorted: information for the output, never asserted.
+    /// </summary>
+    public static async Task<double[]> SequentialHandshakesAsync(PushControlClient control, Func<int, Uri> uri, int count, CancellationToken ct, Func<Task>? whileOpen = null)
     {
+        var before = await ConnectionsAsync(control, ct);
         var times = new double[count];
-        for (var i = 0; i < count; i++)
+        var sockets = new List<ClientWebSocket>(count);
+        try
         {
-            var started = System.Diagnostics.Stopwatch.GetTimestamp();
-            var (status, socket) = await HandshakeAsync(uri(i), null, ct);
-            times[i] = System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds;
-            socket.Abort();
-            socket.Dispose();
-            Assert.Equal(HttpStatusCode.SwitchingProtocols, status);
+            for (var i = 0; i < count; i++)
+            {
+                var started = System.Diagnostics.Stopwatch.GetTimestamp();
+                var (status, socket) = await HandshakeAsync(uri(i), null, ct);
+                times[i] = System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+                sockets.Add(socket);
+                Assert.Equal(HttpStatusCode.SwitchingProtocols, status);
+            }
+            await Probe.UntilAsync(async () => await ConnectionsAsync(control, ct) == before + count, TimeSpan.FromSeconds(10), $"GetStatus counts {before} + {count} connections", ct);
+            if (whileOpen is not null)
+            {
+                await whileOpen();
+            }
         }
+        finally
+        {
+            foreach (var socket in sockets)
+            {
+                socket.Abort();
+                socket.Dispose();
+            }
+        }
+        await Probe.UntilAsync(async () => await ConnectionsAsync(control, ct) == before, TimeSpan.FromSeconds(10), $"GetStatus counts {before} connections again after the aborts", ct);
         Array.Sort(times);
         return times;
     }
+
+    private static async Task<long> ConnectionsAsync(PushControlClient control, CancellationToken ct)
+        => (await control.GetStatusAsync(ct)).Gateways.Sum(g => g.Connections);
 
     public static string Percentiles(double[] sorted) => $"p50 {sorted[sorted.Length / 2]:F2} ms, p90 {sorted[sorted.Length * 9 / 10]:F2} ms, max {sorted[^1]:F2} ms";
 

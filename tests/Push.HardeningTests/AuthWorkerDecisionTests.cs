@@ -234,22 +234,31 @@ public sealed class AuthWorkerDecisionTests(DecidingClusterFixture fixture, ITes
         await PollAsync(() => Recorder.Closes.ContainsKey(slowId), ct);
 
         Assert.Equal(HttpStatusCode.ServiceUnavailable, status);
-        Assert.InRange(elapsed, DecidingClusterFixture.HandshakeTimeout - TimeSpan.FromMilliseconds(200), DecidingClusterFixture.HandshakeTimeout + TimeSpan.FromSeconds(3));
+        // Not before the timeout (a lower bound holds on any machine; the test's own deadline bounds it above).
+        Assert.True(elapsed >= DecidingClusterFixture.HandshakeTimeout - TimeSpan.FromMilliseconds(200), $"refused after {elapsed.TotalMilliseconds:F0} ms, before Gateway:HandshakeTimeout {DecidingClusterFixture.HandshakeTimeout}");
         Assert.False(await fixture.Control.IsOnlineAsync(slowId, ct));
         Assert.Empty(await fixture.Control.GetClientIdByUidAsync("ivan", ct));
         output.WriteLine($"no decision: HTTP {(int)status} after {elapsed.TotalMilliseconds:F0} ms; worker's OnClose: {Recorder.Closes[slowId]}");
     }
 
     [Fact]
-    public async Task WorkerAuthorization_HandshakeTime_Measured()
+    public async Task WorkerAuthorization_200SequentialHandshakes_EachDecidedByTheWorkerWithItsUid()
     {
         var ct = TestTimeouts.Token();
-        var tokens = Enumerable.Range(0, 200).Select(i => DecidingClusterFixture.PathFor($"m{i}")).ToArray();
-        await AuthHelpers.MeasureHandshakesAsync(i => new Uri(fixture.Gateway.Ws, tokens[i]), 20, ct); // warm-up
+        var tokens = Enumerable.Range(0, 220).Select(i => DecidingClusterFixture.PathFor($"m{i}")).ToArray();
+        await AuthHelpers.SequentialHandshakesAsync(fixture.Control, i => new Uri(fixture.Gateway.Ws, tokens[200 + i]), 20, ct); // warm-up
 
-        var times = await AuthHelpers.MeasureHandshakesAsync(i => new Uri(fixture.Gateway.Ws, tokens[i]), 200, ct);
+        var times = await AuthHelpers.SequentialHandshakesAsync(fixture.Control, i => new Uri(fixture.Gateway.Ws, tokens[i]), 200, ct, async () =>
+        {
+            for (var i = 0; i < 200; i++)
+            {
+                var id = Assert.Single(await fixture.Control.GetClientIdByUidAsync($"m{i}", ct));
+                Assert.Equal("ok", Recorder.Connects[id]);
+                Assert.Equal($"m{i}", Recorder.UidsAtConnect[id]);
+            }
+        });
 
-        output.WriteLine($"handshake with token check + worker decision (loopback, sequential, 200): {AuthHelpers.Percentiles(times)}");
+        output.WriteLine($"handshake with token check + worker decision (loopback, sequential, 200; information only): {AuthHelpers.Percentiles(times)}");
     }
 
     private static async Task PollAsync(Func<bool> condition, CancellationToken ct)

@@ -59,8 +59,12 @@ public sealed class DrainTests(DrainFixture fixture, ITestOutputHelper output) :
             Assert.All(closes, c => Assert.Equal(WebSocketCloseStatus.EndpointUnavailable, c.Status));
             Assert.Equal(1001, silentEnd.CloseCode);
             Assert.False(reappeared, "the draining gateway reappeared in GetStatus (half-registered)");
-            Assert.True(goneAfter < TimeSpan.FromSeconds(2), $"left GetStatus after {goneAfter.TotalSeconds:F1} s");
-            Assert.True(exitedAfter < TimeSpan.FromSeconds(3 + 3), $"exited after {exitedAfter.TotalSeconds:F1} s, grace 3 s");
+            // It deregistered (the registry never had to drop it for a lapsed lease), and it left before it exited.
+            Assert.True(goneAfter < exitedAfter, $"left GetStatus after {goneAfter.TotalSeconds:F1} s, exited after {exitedAfter.TotalSeconds:F1} s");
+            Assert.DoesNotContain($"Member {gatewayId} dropped: its lease lapsed", Cluster.Registry.Output, StringComparison.Ordinal);
+            // The silent client kept the drain busy for the whole grace (3 s); the exit then followed within the 15 s
+            // allowed above (the host's shutdown timeout is 30 s), not after waiting for that client.
+            Assert.True(exitedAfter >= TimeSpan.FromSeconds(3) - TimeSpan.FromMilliseconds(200), $"exited after {exitedAfter.TotalSeconds:F1} s, before the 3 s grace");
             var status = await control.GetStatusAsync(ct);
             Assert.DoesNotContain(status.Gateways, g => g.Id == gatewayId);
             Assert.DoesNotContain(gatewayId, status.Reach.UnreachableGatewayIds);

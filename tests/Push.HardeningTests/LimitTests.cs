@@ -192,25 +192,27 @@ public sealed class LimitTests(LimitsFixture fixture, ITestOutputHelper output) 
 
         var answer = Encoding.ASCII.GetString(received.ToArray());
         Assert.StartsWith("HTTP/1.1 408 ", answer, StringComparison.Ordinal);
-        Assert.InRange(elapsed, LimitsFixture.HandshakeTimeout - TimeSpan.FromMilliseconds(100), LimitsFixture.HandshakeTimeout + TimeSpan.FromSeconds(3));
+        // Not before the timeout: a lower bound holds on any machine; the test's own deadline bounds it above.
+        Assert.True(elapsed >= LimitsFixture.HandshakeTimeout - TimeSpan.FromMilliseconds(100), $"answered after {elapsed.TotalMilliseconds:F0} ms, before Gateway:HandshakeTimeout {LimitsFixture.HandshakeTimeout}");
         output.WriteLine($"half a request: '{answer.Split("\r\n")[0]}' and closed after {elapsed.TotalMilliseconds:F0} ms (HandshakeTimeout {LimitsFixture.HandshakeTimeout.TotalMilliseconds} ms)");
     }
 
     [Fact]
-    public async Task Handshake_NoAuthentication_TimeMeasured()
+    public async Task Handshake_200Sequential_AllAcceptedAndCounted_NoneLeftAfterAbort()
     {
         var ct = TestTimeouts.Token();
-        await AuthHelpers.MeasureHandshakesAsync(_ => fixture.Suite.Ws, 20, ct); // warm-up
+        await AuthHelpers.SequentialHandshakesAsync(fixture.Control, _ => fixture.Suite.Ws, 20, ct); // warm-up
 
-        var times = await AuthHelpers.MeasureHandshakesAsync(_ => fixture.Suite.Ws, 200, ct);
+        var times = await AuthHelpers.SequentialHandshakesAsync(fixture.Control, _ => fixture.Suite.Ws, 200, ct);
 
-        output.WriteLine($"handshake without authentication (loopback, sequential, 200): {AuthHelpers.Percentiles(times)}");
+        output.WriteLine($"handshake without authentication (loopback, sequential, 200; information only): {AuthHelpers.Percentiles(times)}");
     }
 
     [Fact]
     public async Task HandshakeTimeout_SilentConnection_ClosedWithinTimeout()
     {
         var ct = TestTimeouts.Token();
+        var timeoutsBefore = await Probe.MetricAsync(fixture.Suite, "push_gateway_handshakes_rejected_total", "\"timeout\"", ct);
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, fixture.Suite.Ws.Port), ct);
         var started = Stopwatch.StartNew();
@@ -223,8 +225,13 @@ public sealed class LimitTests(LimitsFixture fixture, ITestOutputHelper output) 
             total.Append(Encoding.ASCII.GetString(buffer, 0, n));
         }
 
+        var elapsed = started.Elapsed;
+
         Assert.StartsWith("HTTP/1.1 408 ", total.ToString(), StringComparison.Ordinal);
-        Assert.True(started.Elapsed < LimitsFixture.HandshakeTimeout + TimeSpan.FromSeconds(3), $"closed after {started.Elapsed}");
+        // Closed by the gateway's timeout (counted with its reason), not before it; the test's deadline bounds it above.
+        Assert.True(elapsed >= LimitsFixture.HandshakeTimeout - TimeSpan.FromMilliseconds(100), $"closed after {elapsed.TotalMilliseconds:F0} ms, before Gateway:HandshakeTimeout {LimitsFixture.HandshakeTimeout}");
+        await Probe.UntilAsync(async () => await Probe.MetricAsync(fixture.Suite, "push_gateway_handshakes_rejected_total", "\"timeout\"", ct) > timeoutsBefore, TimeSpan.FromSeconds(10), "the handshake timeout is counted (push_gateway_handshakes_rejected_total{push_reason=\"timeout\"})", ct);
+        output.WriteLine($"silent connection: 408 and closed after {elapsed.TotalMilliseconds:F0} ms (HandshakeTimeout {LimitsFixture.HandshakeTimeout.TotalMilliseconds} ms)");
     }
 }
 

@@ -20,6 +20,9 @@ public sealed partial class MetricsAndHealthTests(PushStartFixture fixture, ITes
         ("push_gateway_pushes_total", "counter"),
         ("push_gateway_push_fanout", "histogram"),
         ("push_gateway_send_queue_dropped_total", "counter"),
+        ("push_gateway_send_queue_bytes", "gauge"),
+        ("push_gateway_send_queue_max_bytes", "gauge"),
+        ("push_gateway_send_queue_peak_bytes", "gauge"),
         ("push_registry_members", "gauge"),
     ];
 
