@@ -25,12 +25,12 @@ public sealed class FaultTests(ITestOutputHelper output)
         var (echo, push, all, control) = await StartLoadAsync(cluster, echoPerGateway: 8, pushPerGateway: 4, pushVia: cluster.Gateways[0], ct);
         try
         {
-            var kill = await PhaseAsync("worker 0 killed (kill -9)", echo, async () =>
+            var kill = await PhaseAsync("worker 0 killed (kill -9)", echo, cluster, control, async () =>
             {
                 cluster.Workers[0].Kill();
                 await cluster.Workers[0].WaitForExitAsync(TimeSpan.FromSeconds(10));
             }, ct);
-            var term = await PhaseAsync("worker 1 terminated (SIGTERM)", echo, async () =>
+            var term = await PhaseAsync("worker 1 terminated (SIGTERM)", echo, cluster, control, async () =>
             {
                 cluster.Workers[1].Terminate();
                 await cluster.Workers[1].WaitForExitAsync(TimeSpan.FromSeconds(15));
@@ -64,12 +64,12 @@ public sealed class FaultTests(ITestOutputHelper output)
         var (echo, push, all, control) = await StartLoadAsync(cluster, echoPerGateway: 6, pushPerGateway: 4, pushVia: cluster.Gateways[2], ct);
         try
         {
-            var kill = await PhaseAsync("gateway 0 killed (kill -9)", echo, async () =>
+            var kill = await PhaseAsync("gateway 0 killed (kill -9)", echo, cluster, control, async () =>
             {
                 cluster.Gateways[0].Kill();
                 await cluster.Gateways[0].WaitForExitAsync(TimeSpan.FromSeconds(10));
             }, ct);
-            var term = await PhaseAsync("gateway 1 terminated (SIGTERM)", echo, async () =>
+            var term = await PhaseAsync("gateway 1 terminated (SIGTERM)", echo, cluster, control, async () =>
             {
                 cluster.Gateways[1].Terminate();
                 await cluster.Gateways[1].WaitForExitAsync(TimeSpan.FromSeconds(15));
@@ -110,7 +110,7 @@ public sealed class FaultTests(ITestOutputHelper output)
             var phases = new List<Phase>();
             foreach (var (how, act) in new (string, Action<PushProcess>)[] { ("killed (kill -9)", p => p.Kill()), ("terminated (SIGTERM)", p => p.Terminate()) })
             {
-                phases.Add(await PhaseAsync($"registry {how}", echo, async () =>
+                phases.Add(await PhaseAsync($"registry {how}", echo, cluster, control, async () =>
                 {
                     act(cluster.Registry);
                     await cluster.Registry.WaitForExitAsync(TimeSpan.FromSeconds(15));
@@ -178,16 +178,31 @@ public sealed class FaultTests(ITestOutputHelper output)
         return (echo, push, all, control);
     }
 
-    /// <summary>Runs a fault under load, then waits until the echo load made progress again for 2 s.</summary>
-    private static async Task<Phase> PhaseAsync(string name, EchoLoad echo, Func<Task> fault, CancellationToken ct)
+    /// <summary>
+    /// Runs a fault under load, then keeps the load running over its aftermath: until the cluster has settled (the
+    /// view through <paramref name="control"/> lists exactly the live gateways and workers, every stream open: the
+    /// dead member's lease lapsed, reroutes done) and the echo load has made progress again after that. Events, not a
+    /// fixed sleep.
+    /// </summary>
+    private static async Task<Phase> PhaseAsync(string name, EchoLoad echo, TestCluster cluster, PushControlClient control, Func<Task> fault, CancellationToken ct)
     {
         var (sent, echoed, lost, disconnected) = (echo.Sent, echo.Echoed, echo.Lost, echo.Disconnected);
         var clock = Stopwatch.StartNew();
         await fault();
         var after = echo.Echoed;
         await Probe.UntilAsync(() => echo.Echoed > after + 100, TimeSpan.FromSeconds(20), $"echoes go on after: {name}", ct);
-        await Task.Delay(TimeSpan.FromSeconds(2), ct); // keep the load running over the fault's aftermath (lease expiry, reroutes)
+        await Probe.UntilAsync(() => SettledAsync(cluster, control, ct), TimeSpan.FromSeconds(20), $"the cluster settles after: {name}", ct);
+        var settled = echo.Echoed;
+        await Probe.UntilAsync(() => echo.Echoed > settled + 100, TimeSpan.FromSeconds(20), $"echoes go on once settled after: {name}", ct);
         return new Phase(name, echo.Sent - sent, echo.Echoed - echoed, echo.Lost - lost, echo.Disconnected - disconnected, clock.Elapsed);
+    }
+
+    private static async Task<bool> SettledAsync(TestCluster cluster, PushControlClient control, CancellationToken ct)
+    {
+        var s = await control.GetStatusAsync(ct);
+        var gateways = cluster.Gateways.Count(g => !g.HasExited);
+        var workers = cluster.Workers.Count(w => !w.HasExited);
+        return s.Reach.GatewaysTotal == gateways && s.Reach.GatewaysAnswered == gateways && s.Workers.Count == workers && s.Gateways.All(g => g.WorkersConnected == workers);
     }
 
     private void Report(Phase a, Phase b, EchoLoad echo, PushLoad push)
