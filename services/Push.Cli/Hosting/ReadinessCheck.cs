@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using Push.Gateway;
+using Push.Gateway.Hosting;
 using Push.Gateway.Workers;
 using Push.Hosting;
 using Push.Hosting.Cluster;
@@ -34,23 +35,10 @@ internal sealed class ReadinessCheck(RoleSet roles, IServiceProvider services) :
         {
             return HealthCheckResult.Healthy();
         }
-        if (services.GetRequiredService<GatewayIdentity>().Draining)
-        {
-            return HealthCheckResult.Unhealthy("gateway is draining");
-        }
-        var known = services.GetRequiredService<ClusterMembership>().Workers.Count;
-        var open = services.GetRequiredService<WorkerRouter>().OpenCount;
-        if (open == 0)
-        {
-            return HealthCheckResult.Unhealthy(known == 0
-                ? "no business worker is registered: clients would stay connected but every event would be dropped"
-                : $"no stream to any of the {known} live worker(s) is open: clients would have their events dropped");
-        }
-        if (open < known)
-        {
-            return HealthCheckResult.Degraded($"worker streams open to {open} of {known} live workers");
-        }
-        return HealthCheckResult.Healthy();
+        return GatewayReadiness.Evaluate(
+            draining: services.GetRequiredService<GatewayIdentity>().Draining,
+            knownWorkers: services.GetRequiredService<ClusterMembership>().Workers.Count,
+            openStreams: services.GetRequiredService<WorkerRouter>().OpenCount);
     }
 
     /// <summary>Why the process is not listening or not registered yet; null once it is (shared with <see cref="StartupCheck"/>).</summary>
