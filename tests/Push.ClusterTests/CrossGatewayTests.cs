@@ -189,7 +189,7 @@ public sealed class CrossGatewayTests(ClusterFixture cluster, ITestOutputHelper 
         await AssertRpcErrorAsync(() => gw3.SendToClientAsync(b.ClientId, "late", ct), StatusCode.NotFound, "ERROR_REASON_CLIENT_NOT_FOUND");
 
         // A client id of a gateway that never existed: NOT_FOUND naming that gateway.
-        var ghost = "0123456789abcdef000000000001";
+        var ghost = "0123456789abcdef" + "000000000000000100000001";
         var ex = await AssertRpcErrorAsync(() => gw1.SendToClientAsync(ghost, "x", ct), StatusCode.NotFound, GatewayGone);
         Assert.Contains("0123456789abcdef", ex.Status.Detail, StringComparison.Ordinal);
         output.WriteLine($"unknown gateway: {ex.Status.Detail}");

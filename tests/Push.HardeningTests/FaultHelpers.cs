@@ -375,7 +375,7 @@ internal static partial class Probe
             return s.Gateways.Count > 0 && s.Gateways.All(g => g.WorkersConnected == workers);
         }, TimeSpan.FromSeconds(20), $"every gateway has {workers} worker stream(s) open", ct);
 
-    [GeneratedRegex("\"clientId\":\"([0-9a-f]{28})\"")]
+    [GeneratedRegex("\"clientId\":\"([0-9a-f]{40})\"")]
     public static partial Regex ClientIdPattern();
 
     /// <summary>A 1 KiB text payload carrying a sequence number.</summary>

@@ -61,7 +61,7 @@ public sealed class PythonWorkerTests(ITestOutputHelper output)
         Assert.StartsWith("http://127.0.0.1:", member.Address, StringComparison.Ordinal);
         using var doc = JsonDocument.Parse(greeting);
         Assert.Equal("from python", doc.RootElement.GetProperty("hello").GetString());
-        Assert.Matches("^[0-9a-f]{28}$", doc.RootElement.GetProperty("clientId").GetString());
+        Assert.Matches("^[0-9a-f]{40}$", doc.RootElement.GetProperty("clientId").GetString());
         Assert.Equal("MAKE ME LOUD", echo);
         Assert.Equal(group, JsonDocument.Parse(joined).RootElement.GetProperty("joined").GetString());
         Assert.Equal(1, delivered);
