@@ -67,6 +67,7 @@ public sealed class PushProcess : IAsyncDisposable
         psi.Environment["DOTNET_gcServer"] = "0";
         psi.Environment.Remove("PUSH_REGISTRY");
         psi.Environment.Remove("PUSH_SECRET");
+        psi.Environment.Remove("PUSH_CONTROL_SECRET");
         foreach (var (k, v) in environment ?? new Dictionary<string, string>())
         {
             psi.Environment[k] = v;
