@@ -429,7 +429,7 @@ internal sealed class TestCluster : IAsyncDisposable
         var cluster = new TestCluster(registry, gws.Select(t => t.Result).ToArray(), wks.Select(t => t.Result).ToArray());
         foreach (var g in cluster.Gateways)
         {
-            using var control = new PushControlClient(g.GrpcAddress);
+            using var control = g.Control();
             await Probe.UntilAsync(async () =>
             {
                 var s = await control.Raw.GetStatusAsync(new V1.GetStatusRequest(), deadline: DateTime.UtcNow.AddSeconds(2), cancellationToken: ct).ConfigureAwait(false);

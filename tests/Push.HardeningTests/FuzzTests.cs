@@ -20,7 +20,7 @@ public sealed class FuzzFixture : IAsyncLifetime
     {
         var ct = TestTimeouts.Token(TestTimeouts.Long);
         Push = await PushProcess.StartAsync("start", cancellationToken: ct);
-        Control = new PushControlClient(Push.GrpcAddress);
+        Control = Push.Control();
         await Probe.UntilWorkersAsync(Control, 1, ct);
     }
 
