@@ -39,7 +39,7 @@ public sealed class CrossGatewayTests(ClusterFixture cluster, ITestOutputHelper 
         Assert.Equal("carol", (await gw2.GetSessionAsync(c.ClientId, ct))["name"]);
         Assert.Equal(uidA, await gw2.GetUidByClientIdAsync(a.ClientId, ct));
         Assert.True(await gw1.IsOnlineAsync(c.ClientId, ct));
-        Assert.False(await gw1.IsOnlineAsync(cluster.GatewayIds[2] + "0000ffffffff", ct)); // well formed, never issued
+        Assert.False(await gw1.IsOnlineAsync(cluster.GatewayIds[2] + "00000000ffffffff00000000", ct)); // well formed, never issued
 
         // A push through gateway 2 reaches the group members on gateways 1 and 3.
         var toGroup = await gw2.Raw.SendToGroupAsync(new SendToGroupRequest { Groups = { group }, Text = "to-group" }, cancellationToken: ct);

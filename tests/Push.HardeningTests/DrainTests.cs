@@ -80,7 +80,7 @@ public sealed class DrainTests(DrainFixture fixture, ITestOutputHelper output) :
         var gateway = Cluster.Gateways[2];
         var other = Cluster.Gateways[1];
         using var control = other.Control();
-        using var target = gateway.Control();
+        using var target = gateway.MemberControl();
         var (clients, silent, gatewayId) = await ConnectClientsAsync(gateway, ct);
         try
         {

@@ -30,6 +30,10 @@ public sealed class PushProcess : IAsyncDisposable
     public Push.Control.PushControlClient Control(TimeSpan? timeout = null)
         => new(GrpcAddress, new Push.Control.PushControlOptions { Secret = ControlSecret, Timeout = timeout ?? TimeSpan.FromSeconds(10) });
 
+    /// <summary>A control client holding the member credential, for member-scope calls such as Drain.</summary>
+    public Push.Control.PushControlClient MemberControl()
+        => new(GrpcAddress, new Push.Control.PushControlOptions { Secret = ControlSecret is null ? null : TestSecrets.Member, Timeout = TimeSpan.FromSeconds(10) });
+
     private static string? ArgValue(List<string> args, string flag)
     {
         var i = args.IndexOf(flag);
