@@ -8,27 +8,25 @@ using Xunit.Abstractions;
 namespace Push.HardeningTests;
 
 /// <summary>
-/// /healthz/ready tells the truth (real processes, a secret set): a gateway is not ready while its only known worker
+/// /healthz/ready tells the truth (real processes with the default member and control secrets): a gateway is not ready while its only known worker
 /// cannot be reached, while it knows no worker at all, or while it drains; it is ready once a worker stream opens.
 /// /healthz/startup answers 200 from the first registration on, whatever readiness says.
 /// </summary>
 [Trait("Category", "Integration")]
 public sealed class ReadinessTests(ITestOutputHelper output)
 {
-    private const string Secret = "readiness-secret-0123456789abcdef";
-
     [Fact]
     public async Task Gateway_ReadyOnlyWithAnOpenWorkerStream_NotWhileDraining_StartupStays200()
     {
         var ct = TestTimeouts.Token(TestTimeouts.Long);
-        await using var registry = await PushProcess.StartAsync("registry", ["--secret", Secret], cancellationToken: ct);
-        string[] member = ["--registry", registry.GrpcAddress, "--secret", Secret];
+        await using var registry = await PushProcess.StartAsync("registry", cancellationToken: ct);
+        string[] member = ["--registry", registry.GrpcAddress];
 
         // A live, registered worker whose advertised address nobody listens on: known to the gateway, never reachable.
         var deadAddress = $"http://127.0.0.1:{UnusedPort()}";
         await using var unreachable = await PushProcess.StartAsync("worker", [.. member, "--advertise", deadAddress], cancellationToken: ct);
         await using var gateway = await PushProcess.StartAsync("gateway", member, cancellationToken: ct);
-        using var control = new PushControlClient(gateway.GrpcAddress, new PushControlOptions { Secret = Secret });
+        using var control = gateway.Control();
         var log = new List<string>();
         try
         {
@@ -65,10 +63,8 @@ public sealed class ReadinessTests(ITestOutputHelper output)
             // A worker again: ready; then draining: not ready, while startup stays 200 and the process lives.
             await using var again = await PushProcess.StartAsync("worker", member, cancellationToken: ct);
             await UntilProbeAsync(gateway, "/healthz/ready", (200, "Healthy"), ct);
-            using var channel = Grpc.Net.Client.GrpcChannel.ForAddress(gateway.GrpcAddress);
-            var drain = await new GatewayService.GatewayServiceClient(channel).DrainAsync(
-                new DrainRequest { Grace = Google.Protobuf.WellKnownTypes.Duration.FromTimeSpan(TimeSpan.FromSeconds(1)) },
-                new Grpc.Core.Metadata { { "authorization", "Bearer " + Secret } }, cancellationToken: ct);
+            using var memberControl = gateway.MemberControl(); // Drain is member scope
+            var drain = await memberControl.Raw.DrainAsync(new DrainRequest { Grace = Google.Protobuf.WellKnownTypes.Duration.FromTimeSpan(TimeSpan.FromSeconds(1)) }, cancellationToken: ct);
             var draining = await ProbeAsync(gateway, "/healthz/ready", ct);
             log.Add($"after Drain ({drain.ClientsClosed} clients): ready {draining}");
             Assert.Equal((503, "Unhealthy"), draining);
@@ -85,7 +81,7 @@ public sealed class ReadinessTests(ITestOutputHelper output)
     public async Task Registry_StartupAndReadyOnceListening()
     {
         var ct = TestTimeouts.Token();
-        await using var registry = await PushProcess.StartAsync("registry", ["--secret", Secret], cancellationToken: ct);
+        await using var registry = await PushProcess.StartAsync("registry", cancellationToken: ct);
         Assert.Equal((200, "Healthy"), await ProbeAsync(registry, "/healthz/startup", ct));
         Assert.Equal((200, "Healthy"), await ProbeAsync(registry, "/healthz/ready", ct));
     }

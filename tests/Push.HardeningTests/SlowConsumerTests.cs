@@ -6,7 +6,7 @@ using Xunit.Abstractions;
 namespace Push.HardeningTests;
 
 /// <summary>
-/// Clients that do not read, with the default limits and a secret set: their send queue is bounded by
+/// Clients that do not read, with the default limits and secrets: their send queue is bounded by
 /// Gateway:SendQueueBytes (measured by the gateway's own accounting, GetStatus send_queue_*), the policy closes them
 /// (4001) or drops their oldest messages, every drop is counted, and fast clients of the same group get everything.
 /// Memory is judged by queued bytes and by the live managed heap after a full GC, not by RSS (printed only).
@@ -14,7 +14,6 @@ namespace Push.HardeningTests;
 [Trait("Category", "Integration")]
 public sealed class SlowConsumerTests(ITestOutputHelper output)
 {
-    private const string Secret = "slow-consumer-secret-0123456789";
     private const int SlowClients = 6;
     private const int FastClients = 3;
     private const int FrameBytes = 1024 + 4; // Probe.Kilobyte as a text frame: 4-byte header
@@ -27,8 +26,9 @@ public sealed class SlowConsumerTests(ITestOutputHelper output)
     public async Task SlowClient_QueueBoundedByBytes_PolicyAppliedAndCounted_FastClientsGetEverything(string policy)
     {
         var ct = TestTimeouts.Token(TimeSpan.FromSeconds(150));
-        await using var push = await PushProcess.StartAsync("start", ["--secret", Secret, "--set", "Gateway:SlowConsumerPolicy=" + policy], cancellationToken: ct);
-        using var control = new PushControlClient(push.GrpcAddress, new PushControlOptions { Secret = Secret });
+        // Default limits and credentials (TestSecrets): the configuration users run.
+        await using var push = await PushProcess.StartAsync("start", ["--set", "Gateway:SlowConsumerPolicy=" + policy], cancellationToken: ct);
+        using var control = push.Control();
         await Probe.UntilWorkersAsync(control, 1, ct);
         var limit = (await LocalStatusAsync(control, ct)).SendQueueBytesLimit;
         Assert.True(limit > FrameBytes, $"GetStatus send_queue_bytes_limit is {limit}");

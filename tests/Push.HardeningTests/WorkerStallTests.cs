@@ -13,8 +13,6 @@ namespace Push.HardeningTests;
 [Trait("Category", "Integration")]
 public sealed class WorkerStallTests(ITestOutputHelper output)
 {
-    private const string Secret = "worker-stall-secret-0123456789";
-
     /// <summary>What the gateway may hold beyond its baseline: its queue of 64 events of 1 KiB, pipes, HTTP/2 buffers.</summary>
     private const long HeapBound = 16L * 1024 * 1024;
 
@@ -22,10 +20,10 @@ public sealed class WorkerStallTests(ITestOutputHelper output)
     public async Task ClientFlood_WithStalledWorker_IsBackpressured()
     {
         var ct = TestTimeouts.Token(TimeSpan.FromSeconds(90));
-        await using var registry = await PushProcess.StartAsync("registry", ["--secret", Secret], cancellationToken: ct);
-        await using var gateway = await PushProcess.StartAsync("gateway", ["--registry", registry.GrpcAddress, "--secret", Secret, "--set", "Gateway:WorkerQueueCapacity=64"], cancellationToken: ct);
+        await using var registry = await PushProcess.StartAsync("registry", cancellationToken: ct);
+        await using var gateway = await PushProcess.StartAsync("gateway", ["--registry", registry.GrpcAddress, "--set", "Gateway:WorkerQueueCapacity=64"], cancellationToken: ct);
         var gate = new WorkerGate();
-        var workerOptions = new PushWorkerHostOptions { Secret = Secret };
+        var workerOptions = new PushWorkerHostOptions { Secret = TestSecrets.Member };
         workerOptions.Registry.Add(registry.GrpcAddress);
         await using var worker = PushWorkerHost.Create<GatedEchoEvents>(workerOptions, s =>
         {
@@ -37,7 +35,7 @@ public sealed class WorkerStallTests(ITestOutputHelper output)
             });
         });
         await worker.StartAsync(ct);
-        using var control = new PushControlClient(gateway.GrpcAddress, new PushControlOptions { Secret = Secret });
+        using var control = gateway.Control();
         await Probe.UntilWorkersAsync(control, 1, ct);
 
         using var flood = await RawWebSocket.ConnectAsync(gateway.Ws, ct: ct);
