@@ -15,7 +15,7 @@ const protoLoader = require('@grpc/proto-loader');
 
 function parseArgs(argv) {
   const positional = [];
-  const options = { uid: 'node-user', group: 'node-room', text: 'hello from node', secret: process.env.PUSH_SECRET || '' };
+  const options = { uid: 'node-user', group: 'node-room', text: 'hello from node', secret: process.env.PUSH_CONTROL_SECRET || process.env.PUSH_SECRET || '' };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a.startsWith('--')) {

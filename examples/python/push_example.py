@@ -30,7 +30,7 @@ def main(argv):
     p.add_argument("--uid", default="python-user")
     p.add_argument("--group", default="python-room")
     p.add_argument("--text", default="hello from python")
-    p.add_argument("--secret", default=os.environ.get("PUSH_SECRET", ""))
+    p.add_argument("--secret", default=os.environ.get("PUSH_CONTROL_SECRET") or os.environ.get("PUSH_SECRET", ""))
     a = p.parse_args(argv)
 
     target, tls = push_stubs.grpc_target(a.address)

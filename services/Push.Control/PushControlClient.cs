@@ -1,5 +1,6 @@
 using Google.Protobuf;
 using Grpc.Core;
+using Grpc.Core.Interceptors;
 using Grpc.Net.Client;
 using Push.V1;
 
@@ -14,7 +15,6 @@ public sealed class PushControlClient : IDisposable
 {
     private readonly GatewayService.GatewayServiceClient _client;
     private readonly GrpcChannel? _channel;
-    private readonly Metadata? _headers;
     private readonly TimeSpan? _timeout;
 
     /// <summary>Connects to a gateway's gRPC address, e.g. "http://127.0.0.1:8283".</summary>
@@ -26,30 +26,46 @@ public sealed class PushControlClient : IDisposable
             address = "http://" + address;
         }
         _channel = GrpcChannel.ForAddress(address, new GrpcChannelOptions { MaxReceiveMessageSize = 64 * 1024 * 1024 });
-        _client = new GatewayService.GatewayServiceClient(_channel);
+        _client = new GatewayService.GatewayServiceClient(WithCredentials(_channel.CreateCallInvoker(), options.Secret));
         _timeout = options.Timeout;
-        if (!string.IsNullOrEmpty(options.Secret))
-        {
-            _headers = new Metadata { { "authorization", "Bearer " + options.Secret } };
-        }
     }
 
     /// <summary>Wraps an existing call invoker (credentials and interceptors are the caller's).</summary>
     public PushControlClient(CallInvoker invoker, PushControlOptions? options = null)
     {
-        _client = new GatewayService.GatewayServiceClient(invoker);
+        _client = new GatewayService.GatewayServiceClient(WithCredentials(invoker, options?.Secret));
         _timeout = options?.Timeout;
-        if (!string.IsNullOrEmpty(options?.Secret))
+    }
+
+    // The credentials go on the invoker, so every call carries them, those made through Raw included. Each call gets
+    // its own copy of the headers: a caller's Metadata may be shared between calls and must not grow a header per call.
+    private static CallInvoker WithCredentials(CallInvoker invoker, string? secret)
+    {
+        if (string.IsNullOrEmpty(secret))
         {
-            _headers = new Metadata { { "authorization", "Bearer " + options.Secret } };
+            return invoker;
         }
+        var value = "Bearer " + secret;
+        return invoker.Intercept(given =>
+        {
+            var headers = new Metadata();
+            foreach (var entry in given)
+            {
+                if (!string.Equals(entry.Key, "authorization", StringComparison.OrdinalIgnoreCase))
+                {
+                    headers.Add(entry);
+                }
+            }
+            headers.Add("authorization", value);
+            return headers;
+        });
     }
 
     /// <summary>The generated client, for every operation (batch sends, drain, cluster reach details...).</summary>
     public GatewayService.GatewayServiceClient Raw => _client;
 
     private CallOptions Options(CancellationToken cancellationToken)
-        => new(_headers, _timeout is { } t ? DateTime.UtcNow + t : null, cancellationToken);
+        => new(null, _timeout is { } t ? DateTime.UtcNow + t : null, cancellationToken);
 
     /// <summary>Sends a message to one client; returns 1 when it was handed to the connection. (text frame)</summary>
     public async Task<long> SendToClientAsync(string clientId, string message, CancellationToken cancellationToken = default)

@@ -39,7 +39,7 @@ public sealed class CrossGatewayTests(ClusterFixture cluster, ITestOutputHelper 
         Assert.Equal("carol", (await gw2.GetSessionAsync(c.ClientId, ct))["name"]);
         Assert.Equal(uidA, await gw2.GetUidByClientIdAsync(a.ClientId, ct));
         Assert.True(await gw1.IsOnlineAsync(c.ClientId, ct));
-        Assert.False(await gw1.IsOnlineAsync(cluster.GatewayIds[2] + "0000ffffffff", ct)); // well formed, never issued
+        Assert.False(await gw1.IsOnlineAsync(cluster.GatewayIds[2] + "00000000ffffffff00000000", ct)); // well formed, never issued
 
         // A push through gateway 2 reaches the group members on gateways 1 and 3.
         var toGroup = await gw2.Raw.SendToGroupAsync(new SendToGroupRequest { Groups = { group }, Text = "to-group" }, cancellationToken: ct);
@@ -199,7 +199,7 @@ public sealed class CrossGatewayTests(ClusterFixture cluster, ITestOutputHelper 
         await AssertRpcErrorAsync(() => gw3.SendToClientAsync(b.ClientId, "late", ct), StatusCode.NotFound, "ERROR_REASON_CLIENT_NOT_FOUND");
 
         // A client id of a gateway that never existed: NOT_FOUND naming that gateway.
-        var ghost = "0123456789abcdef000000000001";
+        var ghost = "0123456789abcdef" + "000000000000000100000001";
         var ex = await AssertRpcErrorAsync(() => gw1.SendToClientAsync(ghost, "x", ct), StatusCode.NotFound, GatewayGone);
         Assert.Contains("0123456789abcdef", ex.Status.Detail, StringComparison.Ordinal);
         output.WriteLine($"unknown gateway: {ex.Status.Detail}");

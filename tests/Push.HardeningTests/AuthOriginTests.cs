@@ -19,7 +19,7 @@ public sealed class AuthOriginTests(ITestOutputHelper output)
         var lookalike = await AuthHelpers.HandshakeStatusAsync(suite.Ws, o => o.SetRequestHeader("Origin", "https://app.example.com.evil.net"), ct);
         var missing = await AuthHelpers.HandshakeStatusAsync(suite.Ws, null, ct);
 
-        Assert.Equal(28, allowed.ClientId.Length);
+        Assert.Equal(40, allowed.ClientId.Length);
         Assert.Equal(HttpStatusCode.SwitchingProtocols, second);
         Assert.Equal(HttpStatusCode.Forbidden, other);
         Assert.Equal(HttpStatusCode.Forbidden, lookalike);

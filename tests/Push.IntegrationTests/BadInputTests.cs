@@ -80,7 +80,7 @@ public sealed class BadInputTests(SmallLimitsFixture fixture) : IClassFixture<Sm
         var (ws, g, u) = await VictimAsync(ct);
         await using (ws)
         {
-            var unknown = ws.ClientId[..16] + "ffffffffffff";
+            var unknown = ws.ClientId[..16] + new string('f', 24);
             var (g2, u2) = (Unique("g"), Unique("u"));
 
             await AssertRpcErrorAsync(() => CallWithClientId(method, unknown, g2, u2, ct), StatusCode.NotFound, ClientNotFound, messageContains: unknown);

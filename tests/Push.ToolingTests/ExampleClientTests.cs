@@ -24,7 +24,8 @@ public sealed class ExampleClientTests(PushStartFixture fixture, ITestOutputHelp
             ExternalTools.Node,
             ["push-example.js", fixture.Suite.GrpcAddress, ws.ClientId, "--uid", uid, "--group", group, "--text", text],
             RunTimeout,
-            workingDirectory: dir));
+            workingDirectory: dir,
+            environment: new Dictionary<string, string> { ["PUSH_CONTROL_SECRET"] = TestSecrets.Control }));
     }
 
     [Fact]
@@ -36,7 +37,7 @@ public sealed class ExampleClientTests(PushStartFixture fixture, ITestOutputHelp
             ["push_example.py", fixture.Suite.GrpcAddress, ws.ClientId, "--uid", uid, "--group", group, "--text", text],
             RunTimeout,
             workingDirectory: ExternalTools.PythonExampleDir,
-            environment: new Dictionary<string, string> { ["PUSH_PY_GEN"] = stubs, ["PYTHONDONTWRITEBYTECODE"] = "1" }));
+            environment: new Dictionary<string, string> { ["PUSH_PY_GEN"] = stubs, ["PYTHONDONTWRITEBYTECODE"] = "1", ["PUSH_CONTROL_SECRET"] = TestSecrets.Control }));
     }
 
     private async Task RunExampleAsync(string lang, Func<TestWebSocket, string, string, string, Task<CommandResult>> run)

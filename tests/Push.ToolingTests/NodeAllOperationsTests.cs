@@ -18,7 +18,7 @@ public sealed class NodeAllOperationsTests(PushStartFixture fixture, ITestOutput
         await using var ws = await TestWebSocket.ConnectAsync(fixture.Suite.Ws, cancellationToken: ct);
 
         // Act
-        var r = await ExternalProcess.RunAsync(ExternalTools.Node, ["all-operations.js", fixture.Suite.GrpcAddress, ws.ClientId], TimeSpan.FromSeconds(90), workingDirectory: ExternalTools.NodeExampleDir);
+        var r = await ExternalProcess.RunAsync(ExternalTools.Node, ["all-operations.js", fixture.Suite.GrpcAddress, ws.ClientId], TimeSpan.FromSeconds(90), workingDirectory: ExternalTools.NodeExampleDir, environment: new Dictionary<string, string> { ["PUSH_CONTROL_SECRET"] = TestSecrets.Control });
 
         // Assert
         output.WriteLine(r.StandardOutput);
