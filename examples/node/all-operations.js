@@ -49,7 +49,7 @@ function requestFor(method) {
   const type = def[`push.v1.${method}Request`].type;
   const req = {};
   for (const field of type.field) {
-    if (field.name in values && !(method === 'SendToAll' && field.name === 'client_ids') && !(method === 'UnbindUid' && field.name === 'uid')) {
+    if (field.name in values && !(method === 'UnbindUid' && field.name === 'uid')) {
       req[field.name] = values[field.name];
     }
   }

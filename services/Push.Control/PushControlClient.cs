@@ -109,36 +109,74 @@ public sealed class PushControlClient : IDisposable
         return r.Delivered;
     }
 
-    /// <summary>Sends a message to every client, or only to <paramref name="clientIds"/>, minus <paramref name="excludeClientIds"/>.</summary>
-    public async Task<long> SendToAllAsync(string message, IEnumerable<string>? clientIds = null, IEnumerable<string>? excludeClientIds = null, CancellationToken cancellationToken = default)
+    /// <summary>Sends a message to every client of the cluster; returns how many got it. (text frame)</summary>
+    public async Task<long> SendToAllAsync(string message, CancellationToken cancellationToken = default)
     {
-        var request = new SendToAllRequest { Text = message };
-        if (clientIds is not null)
-        {
-            request.ClientIds.AddRange(clientIds);
-        }
-        if (excludeClientIds is not null)
-        {
-            request.ExcludeClientIds.AddRange(excludeClientIds);
-        }
-        var r = await _client.SendToAllAsync(request, Options(cancellationToken)).ConfigureAwait(false);
+        var r = await _client.SendToAllAsync(new SendToAllRequest { Text = message }, Options(cancellationToken)).ConfigureAwait(false);
         return r.Delivered;
     }
 
-    /// <summary>Sends a message to every client, or only to <paramref name="clientIds"/>, minus <paramref name="excludeClientIds"/>.</summary>
-    public async Task<long> SendToAllAsync(byte[] message, IEnumerable<string>? clientIds = null, IEnumerable<string>? excludeClientIds = null, CancellationToken cancellationToken = default)
+    /// <summary>Sends a message to every client of the cluster; returns how many got it. (binary frame)</summary>
+    public async Task<long> SendToAllAsync(byte[] message, CancellationToken cancellationToken = default)
     {
-        var request = new SendToAllRequest { Binary = ByteString.CopyFrom(message) };
-        if (clientIds is not null)
+        var r = await _client.SendToAllAsync(new SendToAllRequest { Binary = ByteString.CopyFrom(message) }, Options(cancellationToken)).ConfigureAwait(false);
+        return r.Delivered;
+    }
+
+    /// <summary>
+    /// Sends a message to every client of the cluster except <paramref name="excludeClientIds"/> (an empty list
+    /// excludes nobody). A separate name, so a call that once passed a recipient list to SendToAllAsync does not compile
+    /// as an exclusion list. (text frame)
+    /// </summary>
+    public async Task<long> SendToAllExceptAsync(IEnumerable<string> excludeClientIds, string message, CancellationToken cancellationToken = default)
+    {
+        var r = await _client.SendToAllAsync(new SendToAllRequest { ExcludeClientIds = { excludeClientIds }, Text = message }, Options(cancellationToken)).ConfigureAwait(false);
+        return r.Delivered;
+    }
+
+    /// <summary>Sends a message to every client of the cluster except <paramref name="excludeClientIds"/>. (binary frame)</summary>
+    public async Task<long> SendToAllExceptAsync(IEnumerable<string> excludeClientIds, byte[] message, CancellationToken cancellationToken = default)
+    {
+        var r = await _client.SendToAllAsync(new SendToAllRequest { ExcludeClientIds = { excludeClientIds }, Binary = ByteString.CopyFrom(message) }, Options(cancellationToken)).ConfigureAwait(false);
+        return r.Delivered;
+    }
+
+    /// <summary>
+    /// Sends a message to the listed clients minus <paramref name="excludeClientIds"/>; returns how many got it. An id
+    /// named twice gets it once. (text frame)
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="clientIds"/> is empty: an empty list never means everyone
+    /// (use <see cref="SendToAllAsync(string, CancellationToken)"/>); nothing is sent.</exception>
+    public async Task<long> SendToClientsAsync(IEnumerable<string> clientIds, string message, IEnumerable<string>? excludeClientIds = null, CancellationToken cancellationToken = default)
+    {
+        var request = new SendToClientsRequest { Text = message };
+        Recipients(request, clientIds, excludeClientIds);
+        var r = await _client.SendToClientsAsync(request, Options(cancellationToken)).ConfigureAwait(false);
+        return r.Delivered;
+    }
+
+    /// <summary>Sends a message to the listed clients minus <paramref name="excludeClientIds"/>. (binary frame)</summary>
+    /// <exception cref="ArgumentException"><paramref name="clientIds"/> is empty; nothing is sent.</exception>
+    public async Task<long> SendToClientsAsync(IEnumerable<string> clientIds, byte[] message, IEnumerable<string>? excludeClientIds = null, CancellationToken cancellationToken = default)
+    {
+        var request = new SendToClientsRequest { Binary = ByteString.CopyFrom(message) };
+        Recipients(request, clientIds, excludeClientIds);
+        var r = await _client.SendToClientsAsync(request, Options(cancellationToken)).ConfigureAwait(false);
+        return r.Delivered;
+    }
+
+    private static void Recipients(SendToClientsRequest request, IEnumerable<string> clientIds, IEnumerable<string>? excludeClientIds)
+    {
+        ArgumentNullException.ThrowIfNull(clientIds);
+        request.ClientIds.AddRange(clientIds);
+        if (request.ClientIds.Count == 0)
         {
-            request.ClientIds.AddRange(clientIds);
+            throw new ArgumentException("SendToClients needs at least one client id; an empty list never means everyone (use SendToAllAsync).", nameof(clientIds));
         }
         if (excludeClientIds is not null)
         {
             request.ExcludeClientIds.AddRange(excludeClientIds);
         }
-        var r = await _client.SendToAllAsync(request, Options(cancellationToken)).ConfigureAwait(false);
-        return r.Delivered;
     }
 
     /// <summary>Sends a text message to the groups' members except <paramref name="excludeClientIds"/>.</summary>

@@ -34,6 +34,7 @@ internal static class GatewayServiceCollectionExtensions
         services.AddSingleton<GatewayMetrics>();
         services.AddSingleton<ConnectionTable>();
         services.AddSingleton<PeerDirectory>();
+        services.AddSingleton<IPeerClients>(sp => sp.GetRequiredService<PeerDirectory>());
         services.AddSingleton<PeerFailures>();
         services.AddSingleton<ClusterRouter>();
         services.AddSingleton<StatusReporter>();

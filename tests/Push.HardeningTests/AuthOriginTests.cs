@@ -25,7 +25,7 @@ public sealed class AuthOriginTests(ITestOutputHelper output)
         Assert.Equal(HttpStatusCode.Forbidden, lookalike);
         Assert.Equal(HttpStatusCode.Forbidden, missing);
         // Refused handshakes never became clients (the accepted-then-aborted one leaves once its abort is seen).
-        using var control = new Push.Control.PushControlClient(suite.GrpcAddress);
+        using var control = suite.Control();
         var count = await control.GetAllClientCountAsync(ct);
         for (var i = 0; i < 100 && count != 1; i++)
         {

@@ -179,11 +179,11 @@ public sealed class AuthStartupWarningTests(ITestOutputHelper output)
     public async Task Start_NonLoopbackWithoutSecret_WarnsSecurity()
     {
         var ct = TestTimeouts.Token(TestTimeouts.Long);
-        await using var open = await PushProcess.StartAsync("registry", ["--grpc", "0.0.0.0:0"], cancellationToken: ct);
+        await using var open = await PushProcess.StartAsync("registry", ["--grpc", "0.0.0.0:0"], secured: false, cancellationToken: ct);
         await using var guarded = await PushProcess.StartAsync("registry", ["--grpc", "0.0.0.0:0", "--secret", "x"], cancellationToken: ct);
         await using var controlOnly = await PushProcess.StartAsync("registry", ["--grpc", "0.0.0.0:0", "--control-secret", "y"], cancellationToken: ct);
         // The WebSocket port is public by design: with gRPC on loopback there is nothing to warn about.
-        await using var publicWs = await PushProcess.StartAsync("start", ["--ws", "0.0.0.0:0"], cancellationToken: ct);
+        await using var publicWs = await PushProcess.StartAsync("start", ["--ws", "0.0.0.0:0"], secured: false, cancellationToken: ct);
 
         var warned = false;
         for (var i = 0; i < 100 && !(warned = open.Output.Contains("SECURITY", StringComparison.Ordinal)); i++)

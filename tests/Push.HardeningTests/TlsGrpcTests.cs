@@ -71,7 +71,7 @@ public sealed class TlsGrpcTests(ITestOutputHelper output)
         await Assert.ThrowsAsync<RpcException>(() => new PushControlClient(distrustful.CreateCallInvoker(), new PushControlOptions { Secret = TestSecrets.Control }).GetAllClientCountAsync(ct));
 
         // The shell commands speak mTLS too.
-        var (exit, stdout) = await RunPushAsync(["status", "--grpc", suite.GrpcAddress, "--tls-ca", caFile, "--tls-client-cert", opCert, "--tls-client-key", opKey], ct);
+        var (exit, stdout) = await RunPushAsync(["status", "--grpc", suite.GrpcAddress, "--secret", TestSecrets.Control, "--tls-ca", caFile, "--tls-client-cert", opCert, "--tls-client-key", opKey], ct);
         Assert.True(exit == 0, stdout);
         Assert.Contains("Gateways: 2", stdout, StringComparison.Ordinal);
     }

@@ -32,7 +32,7 @@ public sealed class DrainTests(SuiteFixture fixture) : IClassFixture<SuiteFixtur
             var ex = await Assert.ThrowsAnyAsync<WebSocketException>(() => TestWebSocket.ConnectAsync(fixture.Suite.Ws, cancellationToken: ct));
             Assert.Contains("503", ex.Message, StringComparison.Ordinal);
             Assert.True((await fixture.Control.GetStatusAsync(ct)).Gateways.Single().Draining);
-            Assert.Equal(2, (await fixture.Control.Raw.DrainAsync(new DrainRequest(), cancellationToken: ct)).ClientsClosed); // a second call reports the same drain
+            Assert.Equal(2, (await member.Raw.DrainAsync(new DrainRequest(), cancellationToken: ct)).ClientsClosed); // a second call reports the same drain
         }
         finally
         {

@@ -29,6 +29,7 @@ public sealed class NodeAllOperationsTests(PushStartFixture fixture, ITestOutput
         Assert.True(summary.GetProperty("methods").GetInt32() >= 38, "the service should expose the whole GatewayClient surface");
         Assert.Equal(summary.GetProperty("total").GetInt32(), summary.GetProperty("ok").GetInt32());
         Assert.Contains("SendToGroup", called);
+        Assert.Contains("SendToClients", called);
         Assert.Contains("GetAllGroupClientIdCount", called);
         Assert.Contains("CloseClient", called);
         // The client saw the pushes that reached it and was closed last.

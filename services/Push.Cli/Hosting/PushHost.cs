@@ -8,6 +8,7 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
 using Push.Cli.Commands;
 using Push.Cli.Demo;
@@ -126,6 +127,7 @@ internal static partial class PushHost
         }
 
         s.AddOpenTelemetry()
+            .ConfigureResource(r => r.AddService(ServiceName(roles)))
             .WithMetrics(m =>
             {
                 m.AddMeter("Push.Gateway", "Push.Registry", "Push.Worker", "Push.Security", "Microsoft.AspNetCore.Server.Kestrel", "Microsoft.AspNetCore.Hosting", "System.Runtime");
@@ -327,6 +329,14 @@ internal static partial class PushHost
     }
 
     private static bool IsPublic(ListenOptions? lo) => lo?.IPEndPoint is { } ep && !IPAddress.IsLoopback(ep.Address);
+
+    /// <summary>
+    /// OpenTelemetry service.name: push-registry, push-gateway or push-worker, "push" for several roles in one process
+    /// (`push start`); OTEL_SERVICE_NAME, when set, wins.
+    /// </summary>
+    private static string ServiceName(Roles roles)
+        => Environment.GetEnvironmentVariable("OTEL_SERVICE_NAME") is { Length: > 0 } configured ? configured
+            : RoleNames(roles) is var names && names.Contains('+', StringComparison.Ordinal) ? "push" : "push-" + names;
 
     private static string RoleNames(Roles roles) => string.Join('+', Enum.GetValues<Roles>().Where(r => r != Roles.None && roles.HasFlag(r)).Select(r => r.ToString().ToLowerInvariant()));
 

@@ -16,7 +16,7 @@ internal sealed class ClusterRouter(
     ConnectionTable table,
     GatewayIdentity identity,
     ClusterMembership membership,
-    PeerDirectory peers,
+    IPeerClients peers,
     PeerFailures failures,
     IOptions<ClusterOptions> cluster,
     TimeProvider time)
