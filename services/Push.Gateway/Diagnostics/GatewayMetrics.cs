@@ -67,10 +67,10 @@ internal sealed class GatewayMetrics
     public Func<long> SendQueueMaxDepth { get; set; } = static () => 0;
     public Func<long> SendQueueBytes { get; set; } = static () => 0;
     public Func<long> SendQueueMaxBytes { get; set; } = static () => 0;
+    public Func<int> OpenWorkerStreams { get; set; } = static () => 0;
 
     /// <summary>Most frame bytes one connection's send queue has held since start.</summary>
     public long SendQueuePeakBytes => Volatile.Read(ref _sendQueuePeakBytes);
-    public Func<int> OpenWorkerStreams { get; set; } = static () => 0;
 
     public void ConnectionOpened()
     {
