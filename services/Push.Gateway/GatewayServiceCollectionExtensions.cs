@@ -25,6 +25,7 @@ internal static class GatewayServiceCollectionExtensions
             .Validate(o => !string.IsNullOrEmpty(o.Token.QueryParameter), "Gateway:Token:QueryParameter must not be empty")
             .Validate(o => o.Token.ClockSkew >= TimeSpan.Zero && o.Token.ClockSkew <= TimeSpan.FromMinutes(10), "Gateway:Token:ClockSkew must be between 00:00:00 and 00:10:00")
             .ValidateOnStart();
+        services.AddSingleton<Microsoft.Extensions.Options.IValidateOptions<GatewayOptions>, GatewayOptionsValidator>();
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<GatewayIdentity>();
         services.AddSingleton(sp => new LocalMember(sp.GetRequiredService<GatewayIdentity>().Id, MemberRole.Gateway));
@@ -33,6 +34,7 @@ internal static class GatewayServiceCollectionExtensions
         services.AddSingleton<PeerDirectory>();
         services.AddSingleton<ClusterRouter>();
         services.AddSingleton<StatusReporter>();
+        services.TryAddSingleton<IWorkerConnector, GrpcWorkerConnector>();
         services.AddSingleton<WorkerRouter>();
         services.AddHostedService(sp => sp.GetRequiredService<WorkerRouter>());
         services.AddSingleton<DrainCoordinator>();
