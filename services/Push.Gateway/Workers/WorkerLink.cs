@@ -234,16 +234,17 @@ internal sealed partial class WorkerLink : IDisposable
     // Returns normally when the link leaves; throws when the call fails.
     private async Task WriteEventsAsync(IClientStreamWriter<StreamEventsRequest> stream, CancellationToken leave, CancellationToken ct)
     {
+        using var either = CancellationTokenSource.CreateLinkedTokenSource(leave, ct);
         while (true)
         {
             try
             {
-                if (!await Queue.WaitToReadAsync(leave).ConfigureAwait(false))
+                if (!await Queue.WaitToReadAsync(either.Token).ConfigureAwait(false))
                 {
                     return;
                 }
             }
-            catch (OperationCanceledException) when (leave.IsCancellationRequested)
+            catch (OperationCanceledException) when (leave.IsCancellationRequested && !ct.IsCancellationRequested)
             {
                 return;
             }

@@ -170,6 +170,9 @@ internal sealed partial class WorkerRouter(
         }
     }
 
+    /// <summary>Raised (outside any lock) after a link opened, failed, left or ended.</summary>
+    public event Action? StateChanged;
+
     public void LinkStateChanged()
     {
         lock (_sync)
@@ -177,6 +180,7 @@ internal sealed partial class WorkerRouter(
             _open = [.. _links.Values.Where(l => l.IsOpen && !l.IsRemoved)];
             _alive = [.. _running.Keys];
         }
+        StateChanged?.Invoke();
     }
 
     private WorkerLink? Pick()
