@@ -76,6 +76,16 @@ internal sealed class ClientConnection : IThreadPoolWorkItem
 
     private WorkerLink? _worker;
 
+    /// <summary>The connection ended (its close was posted or its handshake refused): it is never pinned again (caller holds SessionSync).</summary>
+    public bool PinReleased { get; private set; }
+
+    /// <summary>Releases the pin for good (caller holds <see cref="SessionSync"/>).</summary>
+    public void ReleasePinLocked()
+    {
+        PinLocked(null);
+        PinReleased = true;
+    }
+
     /// <summary>Whether the pin is a link whose current stream is the one it was taken on and is open (caller holds SessionSync).</summary>
     public bool HasLivePinLocked => _worker is { } w && WorkerGeneration == w.Generation && w.IsOpen;
 
@@ -85,6 +95,10 @@ internal sealed class ClientConnection : IThreadPoolWorkItem
     /// </summary>
     public void PinLocked(WorkerLink? link)
     {
+        if (link is not null && PinReleased)
+        {
+            return;
+        }
         var old = _worker;
         if (ReferenceEquals(old, link) && (link is null || WorkerGeneration == link.Generation))
         {

@@ -37,7 +37,7 @@ internal sealed partial class WorkerRouter
     {
         lock (c.SessionSync)
         {
-            c.PinLocked(null);
+            c.ReleasePinLocked();
         }
     }
 
@@ -52,7 +52,7 @@ internal sealed partial class WorkerRouter
         {
             if (c.HasLivePinLocked && c.Worker!.Queue.Post(e, size, c, out _) != PostResult.Closed)
             {
-                c.PinLocked(null);
+                c.ReleasePinLocked();
                 return;
             }
         }
@@ -61,7 +61,7 @@ internal sealed partial class WorkerRouter
             lock (c.SessionSync)
             {
                 var link = c.HasLivePinLocked ? c.Worker : Pick();
-                c.PinLocked(null);
+                c.ReleasePinLocked();
                 if (link is null)
                 {
                     NoWorker();
@@ -91,9 +91,9 @@ internal sealed partial class WorkerRouter
             {
                 if (!c.HasLivePinLocked)
                 {
-                    c.PinLocked(Pick());
+                    c.PinLocked(c.PinReleased ? null : Pick());
                 }
-                if (c.Worker is not { } link)
+                if (!c.HasLivePinLocked || c.Worker is not { } link)
                 {
                     routed = false;
                     NoWorker();
@@ -164,51 +164,48 @@ internal sealed partial class WorkerRouter
         Dictionary<string, WorkerLink>? closing = null;
         foreach (var (e, _, c, _) in entries)
         {
-            WorkerLink? to;
-            if (c is null || e.KindCase == Event.KindOneofCase.Close)
-            {
-                // The connection is gone (its pin released): its close goes where its other events went.
-                to = closing is not null && closing.TryGetValue(e.ClientId, out var earlier) && earlier.IsOpen ? earlier : c is not null ? LivePin(c) ?? Pick() : Pick();
-                if (to is not null && to.Queue.Post(e, e.CalculateSize(), c, out _) == PostResult.Closed)
-                {
-                    to = null;
-                }
-            }
-            else
+            WorkerLink? to = null;
+            var pinned = false;
+            if (c is not null && e.KindCase != Event.KindOneofCase.Close)
             {
                 lock (c.SessionSync)
                 {
-                    if (!c.HasLivePinLocked)
+                    if (!c.PinReleased)
                     {
-                        c.PinLocked(Pick());
-                    }
-                    to = c.Worker;
-                    if (to is not null)
-                    {
-                        Stamp(c, e);
-                        if (to.Queue.Post(e, e.CalculateSize(), c, out _) == PostResult.Closed)
+                        pinned = true;
+                        if (!c.HasLivePinLocked)
                         {
-                            to = null;
+                            c.PinLocked(Pick());
+                        }
+                        to = c.HasLivePinLocked ? c.Worker : null;
+                        if (to is not null)
+                        {
+                            Stamp(c, e);
+                            if (to.Queue.Post(e, e.CalculateSize(), c, out _) == PostResult.Closed)
+                            {
+                                to = null;
+                            }
                         }
                     }
                 }
-                if (to is not null)
+            }
+            if (!pinned)
+            {
+                // The connection is gone (its pin released): its events go where its earlier ones went, its close last.
+                to = closing is not null && closing.TryGetValue(e.ClientId, out var earlier) && earlier.IsOpen ? earlier : Pick();
+                if (to is not null && to.Queue.Post(e, e.CalculateSize(), c, out _) == PostResult.Closed)
                 {
-                    (closing ??= new(StringComparer.Ordinal))[e.ClientId] = to;
+                    to = null;
                 }
             }
             if (to is null)
             {
                 metrics.EventDropped("no_worker");
             }
-        }
-    }
-
-    private static WorkerLink? LivePin(ClientConnection c)
-    {
-        lock (c.SessionSync)
-        {
-            return c.HasLivePinLocked ? c.Worker : null;
+            else
+            {
+                (closing ??= new(StringComparer.Ordinal))[e.ClientId] = to;
+            }
         }
     }
 }

@@ -47,7 +47,11 @@ internal sealed class FakeStream : IClientStreamWriter<StreamEventsRequest>, IAs
     /// <summary>Writes that were started (whether or not they completed).</summary>
     public Channel<StreamEventsRequest> Started { get; } = Channel.CreateUnbounded<StreamEventsRequest>();
 
-    public bool HalfClosed { get; private set; }
+    private readonly TaskCompletionSource _halfClosed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public bool HalfClosed => _halfClosed.Task.IsCompleted;
+
+    public Task WhenHalfClosed => _halfClosed.Task;
 
     public StreamEventsResponse Current { get; private set; } = null!;
 
@@ -89,7 +93,7 @@ internal sealed class FakeStream : IClientStreamWriter<StreamEventsRequest>, IAs
 
     public Task CompleteAsync()
     {
-        HalfClosed = true;
+        _halfClosed.TrySetResult();
         return Task.CompletedTask;
     }
 

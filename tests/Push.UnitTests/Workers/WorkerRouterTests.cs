@@ -216,6 +216,8 @@ public sealed class WorkerRouterTests
 
         h.RemoveWorker(pinned.WorkerId);
         pinned.OpenWrites(); // the batch in flight is written; the rest moves
+        await pinned.WhenHalfClosed.WaitAsync(ct);
+        Assert.Contains(h.Router.Links, l => l.WorkerId == pinned.WorkerId); // still reading the leaving worker's commands
         await h.Time.AdvanceWhenWaitingAsync(WorkerLink.LeaveTimeout, ct); // the leaving worker never ends its stream
         await h.UntilAsync(() => h.Router.Links.All(l => l.WorkerId != pinned.WorkerId), ct);
 
@@ -239,6 +241,7 @@ public sealed class WorkerRouterTests
         Assert.False(stop.IsCompleted);
         foreach (var s in streams)
         {
+            await s.WhenHalfClosed.WaitAsync(ct);
             s.End(); // each leaving worker answers and ends its stream
         }
         await stop.WaitAsync(ct);
