@@ -1,4 +1,5 @@
 using Push.Gateway.Connections;
+using Push.Gateway.WebSockets;
 using Push.V1;
 
 namespace Push.Gateway.Workers;
@@ -27,7 +28,20 @@ internal sealed partial class WorkerRouter
         var admitted = Post(c, e, out var routed);
         if (!admitted.IsCompleted)
         {
-            await admitted.WaitAsync(ct).ConfigureAwait(false);
+            try
+            {
+                await admitted.WaitAsync(ct).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                // The connect event keeps its place in line: the worker learns right after it that nobody waits.
+                PostClose(c, new Event
+                {
+                    ClientId = c.ClientId,
+                    Close = new CloseEvent { Code = CloseCodes.Abnormal, Reason = "handshake abandoned while the worker link was full", HandshakeAbandoned = true },
+                });
+                throw;
+            }
         }
         return routed;
     }
