@@ -7,19 +7,6 @@ using Push.Gateway.Workers;
 
 namespace Push.Gateway.Connections;
 
-/// <summary>What became of a frame handed to <see cref="ClientConnection.TrySend"/>.</summary>
-internal enum SendResult
-{
-    /// <summary>In the send queue.</summary>
-    Queued,
-
-    /// <summary>The connection is closing or closed: nothing was queued.</summary>
-    Closing,
-
-    /// <summary>The send queue was full: the client was closed as a slow consumer (4001), nothing was queued.</summary>
-    QueueFull,
-}
-
 /// <summary>
 /// One WebSocket client. While idle it holds no buffer, task, timer or queue array beyond what it once needed:
 /// the send queue and its pump exist only while there is something to send (the pump is this object itself,
