@@ -39,12 +39,14 @@ internal sealed partial class WorkerRouter
             case Command.KindOneofCase.Send:
                 var send = command.Send;
                 var binary = send.DataCase == SendCommand.DataOneofCase.Binary;
-                if (binary ? send.Binary.Length > o.MaxPushSize : send.Text.Length * 3L > o.MaxPushSize && System.Text.Encoding.UTF8.GetByteCount(send.Text) > o.MaxPushSize)
+                // A frame larger than Gateway:SendQueueBytes could never be queued within the bound: drop and count it
+                // rather than close a healthy client as a slow consumer. (UTF-8 is at most 3 bytes per char: count only
+                // when it can matter.)
+                var limit = o.SendQueueBytes - OutboundFrame.HeaderLength(o.SendQueueBytes);
+                if (binary ? send.Binary.Length > limit : send.Text.Length * 3L > limit && System.Text.Encoding.UTF8.GetByteCount(send.Text) > limit)
                 {
-                    var size = binary ? send.Binary.Length : System.Text.Encoding.UTF8.GetByteCount(send.Text);
-                    // Above the size every send queue is sized for (Gateway:SendQueueBytes >= MaxPushSize + header).
                     metrics.WorkerCommandDropped("too_big");
-                    Log.WorkerSendTooBig(logger, from.WorkerId, size, c.ClientId);
+                    Log.WorkerSendTooBig(logger, from.WorkerId, binary ? send.Binary.Length : System.Text.Encoding.UTF8.GetByteCount(send.Text), c.ClientId);
                     break;
                 }
                 c.Send(binary ? OutboundFrame.Binary(send.Binary.Span) : OutboundFrame.Text(send.Text));

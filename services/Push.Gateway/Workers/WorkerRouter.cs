@@ -221,7 +221,7 @@ internal sealed partial class WorkerRouter(
         [LoggerMessage(3004, LogLevel.Error, "Worker stream to {WorkerId} broke on an unexpected error; its events moved to other workers.", EventName = "LinkCrashed")]
         public static partial void LinkCrashed(ILogger logger, string workerId, Exception exception);
 
-        [LoggerMessage(3005, LogLevel.Warning, "Worker {WorkerId} sent a {Bytes}-byte message for client {ClientId}, above Gateway:MaxPushSize; dropped.", EventName = "WorkerSendTooBig")]
+        [LoggerMessage(3005, LogLevel.Warning, "Worker {WorkerId} sent a {Bytes}-byte message for client {ClientId}, larger than Gateway:SendQueueBytes allows; dropped.", EventName = "WorkerSendTooBig")]
         public static partial void WorkerSendTooBig(ILogger logger, string workerId, int bytes, string clientId);
     }
 }
