@@ -79,6 +79,9 @@ public sealed class WorkerLinkBudgetTests(ITestOutputHelper output)
         Assert.True(sampler.MaxStatusBytes <= DefaultWorkerQueueBytes, $"GetStatus worker_queue_bytes {sampler.MaxStatusBytes}, above Gateway:WorkerQueueBytes");
         Assert.True(sampler.MaxLinkBytes > 0 || sampler.MaxStatusBytes > 0, "the stalled worker's link never held anything: the flood did not reach it");
         Assert.True(sampler.MaxWaiting >= 1, "no client read ever waited for room in the worker link (no backpressure)");
+        // Managed heap (after the GCs that ran during the flood): the link's budget, held as UTF-16 text (twice its
+        // bytes), plus a margin for everything else; before the byte budget it reached hundreds of MiB.
+        Assert.True(sampler.MaxHeap <= 2 * DefaultWorkerQueueBytes + 32 * 1024 * 1024, $"managed heap reached {sampler.MaxHeap / (1024 * 1024):F0} MiB");
         // Everything the client wrote was either queued for the worker (at most the budget) or counted when the link
         // to the stopped worker ended.
         Assert.True(dropped > 0, "the events of the stalled worker's link were not counted when it ended");
