@@ -9,8 +9,8 @@ namespace Push.Gateway;
 /// </summary>
 internal sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
 {
-    /// <summary>The gRPC message limit of the worker stream (PushChannel, and the worker's receive limit).</summary>
-    public const long GrpcMessageLimit = 64L * 1024 * 1024;
+    /// <summary>The message limit of the worker stream (the worker's receive limit): one event alone must fit it.</summary>
+    public const long GrpcMessageLimit = Push.Hosting.GrpcLimits.StreamReceiveBytes;
 
     /// <summary>Protobuf envelope of an event beyond its payload, session and handshake headers (ids, uid, tags, traceparent).</summary>
     public const int EventEnvelope = 4096;

@@ -9,14 +9,13 @@ using Xunit.Abstractions;
 namespace Push.HardeningTests;
 
 /// <summary>
-/// Memory bounded by bytes with the configuration users run (default limits, a secret set): a stalled worker makes the
+/// Memory bounded by bytes with the configuration users run (default limits, member and control secrets set): a stalled worker makes the
 /// gateway hold at most Gateway:WorkerQueueBytes towards it and push back on the client's TCP; a push of exactly
 /// Gateway:MaxPushSize reaches a healthy client.
 /// </summary>
 [Trait("Category", "Integration")]
 public sealed class WorkerLinkBudgetTests(ITestOutputHelper output)
 {
-    private const string Secret = "link-budget-test-secret-0123456789";
     private const long DefaultWorkerQueueBytes = 16L * 1024 * 1024;
     private const int DefaultMaxMessageSize = 64 * 1024;
     private const int DefaultMaxPushSize = 1024 * 1024;
@@ -25,10 +24,10 @@ public sealed class WorkerLinkBudgetTests(ITestOutputHelper output)
     public async Task StalledWorker_ClientWrites256MiB_LinkBytesStayWithinTheDefaultBudget()
     {
         var ct = TestTimeouts.Token(TestTimeouts.Long);
-        await using var registry = await PushProcess.StartAsync("registry", ["--secret", Secret], cancellationToken: ct);
-        await using var gateway = await PushProcess.StartAsync("gateway", ["--registry", registry.GrpcAddress, "--secret", Secret], cancellationToken: ct);
-        await using var worker = await PushProcess.StartAsync("worker", ["--registry", registry.GrpcAddress, "--secret", Secret], cancellationToken: ct);
-        using var control = new PushControlClient(gateway.GrpcAddress, new PushControlOptions { Secret = Secret });
+        await using var registry = await PushProcess.StartAsync("registry", cancellationToken: ct);
+        await using var gateway = await PushProcess.StartAsync("gateway", ["--registry", registry.GrpcAddress], cancellationToken: ct);
+        await using var worker = await PushProcess.StartAsync("worker", ["--registry", registry.GrpcAddress], cancellationToken: ct);
+        using var control = gateway.Control(); // the backend credential (every test process runs with member and control secrets)
         await Probe.UntilAsync(async () => (await control.GetStatusAsync(ct)).Gateways.Single().WorkersConnected == 1, TimeSpan.FromSeconds(30), "the gateway has its worker stream open", ct);
 
         using var flood = await RawWebSocket.ConnectAsync(gateway.Ws, ct: ct);
@@ -96,8 +95,8 @@ public sealed class WorkerLinkBudgetTests(ITestOutputHelper output)
     public async Task PushOfExactlyMaxPushSize_DefaultLimits_ReachesAHealthyClient()
     {
         var ct = TestTimeouts.Token(TestTimeouts.Long);
-        await using var push = await PushProcess.StartAsync("start", ["--secret", Secret], cancellationToken: ct);
-        using var control = new PushControlClient(push.GrpcAddress, new PushControlOptions { Secret = Secret });
+        await using var push = await PushProcess.StartAsync("start", cancellationToken: ct);
+        using var control = push.Control();
         await using var ws = await TestWebSocket.ConnectAsync(push.Ws, cancellationToken: ct);
         var binary = new byte[DefaultMaxPushSize];
         binary.AsSpan().Fill(0x5A);

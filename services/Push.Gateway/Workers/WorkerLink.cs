@@ -32,8 +32,8 @@ internal sealed partial class WorkerLink : IDisposable
     /// <summary>Most events in one StreamEventsRequest.</summary>
     public const int MaxBatch = 256;
 
-    /// <summary>Most bytes of events in one StreamEventsRequest (well below the 64 MiB gRPC message limit).</summary>
-    public const int MaxBatchBytes = 4 * 1024 * 1024;
+    /// <summary>Most bytes of events in one StreamEventsRequest (below the worker's receive limit, GrpcLimits.StreamReceiveBytes).</summary>
+    public const int MaxBatchBytes = Push.Hosting.GrpcLimits.StreamBatchBytes;
 
     /// <summary>How long a leaving worker gets to answer the events it already has.</summary>
     public static readonly TimeSpan LeaveTimeout = TimeSpan.FromSeconds(5);
