@@ -29,6 +29,8 @@ internal sealed class GatewayMetrics
     private readonly Histogram<double> _pushDuration;
     private readonly Counter<long> _eventsDropped;
     private readonly Counter<long> _handshakeRejected;
+    private readonly Counter<long> _pushUndelivered;
+    private readonly Counter<long> _workerCommandsDropped;
 
     // Totals for GetStatus (cheap, process-wide).
     public long MessagesIn;
@@ -61,6 +63,10 @@ internal sealed class GatewayMetrics
         meter.CreateObservableGauge("push.gateway.send_queue.max_bytes", () => SendQueueMaxBytes(), "By", "Frame bytes queued towards the most backed-up client right now (bounded by Gateway:SendQueueBytes).");
         meter.CreateObservableGauge("push.gateway.send_queue.peak_bytes", () => SendQueuePeakBytes, "By", "Most frame bytes one client's send queue has held since start.");
         meter.CreateObservableGauge("push.gateway.worker_streams.open", () => OpenWorkerStreams(), "{stream}", "Worker streams this gateway has open.");
+        _pushUndelivered = meter.CreateCounter<long>("push.gateway.pushes.undelivered", "{connection}", "Target connections a push could not be queued to, by reason (send_queue_full: the client was closed 4001; closing).");
+        _workerCommandsDropped = meter.CreateCounter<long>("push.gateway.worker_commands.dropped", "{command}", "Worker commands the gateway did not apply, by reason.");
+        meter.CreateObservableGauge("push.gateway.worker_queue.bytes", WorkerQueueBytes, "By", "Bytes of events queued towards each worker and not yet written (bounded by Gateway:WorkerQueueBytes).");
+        meter.CreateObservableGauge("push.gateway.worker_queue.waiting", WorkerQueueWaiting, "{event}", "Events waiting for room in a worker link (their connections' reads wait meanwhile).");
     }
 
     public Func<long> SendQueueDepth { get; set; } = static () => 0;
@@ -68,6 +74,13 @@ internal sealed class GatewayMetrics
     public Func<long> SendQueueBytes { get; set; } = static () => 0;
     public Func<long> SendQueueMaxBytes { get; set; } = static () => 0;
     public Func<int> OpenWorkerStreams { get; set; } = static () => 0;
+    public Func<IReadOnlyList<Workers.WorkerLink>> WorkerQueues { get; set; } = static () => [];
+
+    private IEnumerable<Measurement<long>> WorkerQueueBytes()
+        => WorkerQueues().Select(static l => new Measurement<long>(l.Queue.Bytes, new KeyValuePair<string, object?>("push.worker_id", l.WorkerId)));
+
+    private IEnumerable<Measurement<int>> WorkerQueueWaiting()
+        => WorkerQueues().Select(static l => new Measurement<int>(l.Queue.WaitingCount, new KeyValuePair<string, object?>("push.worker_id", l.WorkerId)));
 
     /// <summary>Most frame bytes one connection's send queue has held since start.</summary>
     public long SendQueuePeakBytes => Volatile.Read(ref _sendQueuePeakBytes);
@@ -131,6 +144,16 @@ internal sealed class GatewayMetrics
     {
         Interlocked.Increment(ref MessagesDropped);
         _eventsDropped.Add(1, new KeyValuePair<string, object?>("push.reason", reason));
+    }
+
+    /// <summary>Target connections of a push that could not be queued (a full queue is also counted in send_queue.dropped).</summary>
+    public void PushUndelivered(string reason, int count = 1)
+        => _pushUndelivered.Add(count, new KeyValuePair<string, object?>("push.reason", reason));
+
+    public void WorkerCommandDropped(string reason)
+    {
+        Interlocked.Increment(ref MessagesDropped);
+        _workerCommandsDropped.Add(1, new KeyValuePair<string, object?>("push.reason", reason));
     }
 
     public void HandshakeRejected(string reason)
