@@ -87,7 +87,7 @@ internal sealed partial class WebSocketConnectionHandler(
         string? uid = null;
         if (tokens.Enabled)
         {
-            var check = tokens.Check(request);
+            var check = await tokens.CheckAsync(request).ConfigureAwait(false);
             if (check.Error is { } error)
             {
                 metrics.HandshakeRejected("token");
