@@ -70,6 +70,13 @@ public sealed class GatewayOptions
     /// <summary>Origins allowed to connect (e.g. https://app.example.com). Empty allows any origin.</summary>
     public List<string> AllowedOrigins { get; set; } = [];
 
+    /// <summary>
+    /// Send the handshake's Cookie header to the worker (ConnectEvent.headers). Defaults to false: with any Origin
+    /// accepted, a cookie proves nothing about who opened the socket (another site can, in the visitor's browser).
+    /// Turn it on together with AllowedOrigins; the gateway warns at start when it is on without them.
+    /// </summary>
+    public bool ForwardCookies { get; set; }
+
     /// <summary>Most groups one connection may join. Defaults to 1,000.</summary>
     [Range(1, 1_000_000)]
     public int MaxGroupsPerConnection { get; set; } = 1000;

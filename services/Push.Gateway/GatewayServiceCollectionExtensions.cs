@@ -41,6 +41,7 @@ internal static class GatewayServiceCollectionExtensions
         services.AddSingleton<DrainCoordinator>();
         services.AddHostedService(sp => sp.GetRequiredService<DrainCoordinator>());
         services.AddHostedService<HeartbeatService>();
+        services.AddHostedService<HandshakePolicyReporter>();
         services.AddSingleton<PendingHandshakes>();
         services.AddSingleton<HandshakeTokenKeys>();
         services.AddSingleton<HandshakeTokenValidator>();

@@ -99,12 +99,12 @@ internal sealed partial class HandshakeTokenKeys
         return new TokenKeySet(keys, o, time);
     }
 
-    [LoggerMessage(20, LogLevel.Information, "Handshake token keys reloaded: {Count} keys ({Algorithms}).", EventName = "TokenKeysReloaded")]
+    [LoggerMessage(3401, LogLevel.Information, "Handshake token keys reloaded: {Count} keys ({Algorithms}).", EventName = "TokenKeysReloaded")]
     private static partial void KeysReloaded(ILogger logger, int count, string algorithms);
 
-    [LoggerMessage(21, LogLevel.Warning, "Handshake token keys not reloaded: {Error} The previous keys stay in use.", EventName = "TokenKeysReloadFailed")]
+    [LoggerMessage(3402, LogLevel.Warning, "Handshake token keys not reloaded: {Error} The previous keys stay in use.", EventName = "TokenKeysReloadFailed")]
     private static partial void ReloadFailed(ILogger logger, string error);
 
-    [LoggerMessage(22, LogLevel.Warning, "Handshake token key skipped: {Reason}.", EventName = "TokenKeySkipped")]
+    [LoggerMessage(3403, LogLevel.Warning, "Handshake token key skipped: {Reason}.", EventName = "TokenKeySkipped")]
     private static partial void KeySkipped(ILogger logger, string reason);
 }
