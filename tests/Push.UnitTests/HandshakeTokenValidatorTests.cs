@@ -179,4 +179,30 @@ public sealed class HandshakeTokenValidatorTests : IDisposable
         Assert.Contains("never a private key", Assert.Throws<ArgumentException>(() => _t.Validator(o => o.PublicKeys.Add(privateKey))).Message, StringComparison.Ordinal);
         Assert.Contains("Gateway:Token", Assert.Throws<ArgumentException>(() => _t.Validator(o => o.JwksFile = _t.Path("missing.json"))).Message, StringComparison.Ordinal);
     }
+
+    public static TheoryData<string, string> OddTokens() => new()
+    {
+        { "alg a number", """{"alg":5}""" + "|" + """{"sub":"x","exp":4102444800}""" },
+        { "kid a number", """{"alg":"HS256","kid":5}""" + "|" + """{"sub":"x","exp":4102444800}""" },
+        { "header an array", """["HS256"]""" + "|" + """{"sub":"x","exp":4102444800}""" },
+        { "payload an array", """{"alg":"HS256"}""" + "|" + """[1,2]""" },
+        { "payload not json", """{"alg":"HS256"}""" + "|" + "not json" },
+        { "no sub", """{"alg":"HS256"}""" + "|" + """{"exp":4102444800}""" },
+        { "exp a string", """{"alg":"HS256"}""" + "|" + """{"sub":"x","exp":"tomorrow"}""" },
+        { "deep json", """{"alg":"HS256","x":""" + new string('[', 500) + new string(']', 500) + "}" + "|" + """{"sub":"x","exp":4102444800}""" },
+    };
+
+    [Theory]
+    [MemberData(nameof(OddTokens))]
+    public async Task CheckAsync_OddHeaderOrClaims_RefusedWithoutThrowing(string name, string parts)
+    {
+        var (validator, _) = _t.Validator(o => o.HmacSecret = SecretA);
+        var split = parts.Split('|');
+        var input = System.Buffers.Text.Base64Url.EncodeToString(Encoding.UTF8.GetBytes(split[0])) + "." + System.Buffers.Text.Base64Url.EncodeToString(Encoding.UTF8.GetBytes(split[1]));
+        var token = input + "." + System.Buffers.Text.Base64Url.EncodeToString(HMACSHA256.HashData(Encoding.UTF8.GetBytes(SecretA), Encoding.ASCII.GetBytes(input)));
+
+        var check = await validator.CheckAsync(token);
+
+        Assert.True(check.Uid is null && check.Error is { Length: > 0 }, $"{name}: {check}");
+    }
 }
