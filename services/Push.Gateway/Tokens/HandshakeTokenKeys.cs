@@ -52,7 +52,8 @@ internal sealed partial class HandshakeTokenKeys
         }
         catch (Exception ex) when (FileReloader<TokenKeySet>.IsLoadFailure(ex) && ex is not ArgumentException)
         {
-            throw new ArgumentException($"Gateway:Token: {ex.Message}", ex);
+            // The loader's own messages start with the setting; the file system's do not.
+            throw new ArgumentException(ex is FormatException ? ex.Message : $"Gateway:Token: {ex.Message}", ex);
         }
     }
 
@@ -85,12 +86,12 @@ internal sealed partial class HandshakeTokenKeys
         for (var i = 0; i < o.PublicKeys.Count; i++)
         {
             var value = o.PublicKeys[i];
-            keys.Add(TokenKeyLoader.Pem(value, TokenKeyLoader.IsPemText(value) ? $"Gateway:Token:PublicKeys:{i}" : value));
+            keys.Add(TokenKeyLoader.Pem(value, TokenKeyLoader.IsPemText(value) ? $"Gateway:Token:PublicKeys:{i}" : $"Gateway:Token:PublicKeys:{i} ({value})"));
         }
         if (!string.IsNullOrEmpty(o.JwksFile))
         {
             var skipped = new List<string>();
-            keys.AddRange(TokenKeyLoader.Jwks(File.ReadAllText(o.JwksFile), o.JwksFile, skipped));
+            keys.AddRange(TokenKeyLoader.Jwks(File.ReadAllText(o.JwksFile), $"Gateway:Token:JwksFile ({o.JwksFile})", skipped));
             foreach (var reason in skipped)
             {
                 KeySkipped(logger, reason);
