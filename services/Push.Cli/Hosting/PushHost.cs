@@ -240,6 +240,7 @@ internal static partial class PushHost
         });
 
         var app = builder.Build();
+        TlsFiles.ClientLogger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Push.Hosting.Security.ClientCertificate");
         app.MapGrpcReflectionService();
         app.MapGrpcHealthChecksService();
         app.MapHealthChecks("/healthz/live", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions { Predicate = c => c.Tags.Contains("live") });
