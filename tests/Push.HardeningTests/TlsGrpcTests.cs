@@ -117,7 +117,7 @@ public sealed class TlsGrpcTests(ITestOutputHelper output)
                 await Task.Delay(250, ct); // pacing of the probes; the condition is the presented certificate
             }
         }
-        await suite.WaitForOutputAsync("TLS certificate of the grpc port reloaded", ct);
+        await suite.WaitForOutputAsync("TLS certificate (grpc) reloaded", ct);
 
         // Assert: the channel opened before still works, and the gateway still has its worker stream (mTLS between the roles).
         Assert.NotEqual(one.Thumbprint, two.Thumbprint);

@@ -103,7 +103,7 @@ public sealed class TlsWebSocketTests(ITestOutputHelper output)
                 await Task.Delay(250, ct); // pacing of the probes; the condition is the presented certificate
             }
         }
-        await suite.WaitForOutputAsync("TLS certificate of the ws port reloaded", ct);
+        await suite.WaitForOutputAsync("TLS certificate (ws) reloaded", ct);
 
         // Assert: the connection made before the renewal still works.
         Assert.Equal(one.Thumbprint, first);

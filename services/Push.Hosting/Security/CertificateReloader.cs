@@ -65,10 +65,10 @@ internal sealed partial class CertificateReloader
     /// <summary>Looks at the files now (tests).</summary>
     internal bool CheckNow() => _files.CheckNow();
 
-    [LoggerMessage(5001, LogLevel.Information, "TLS certificate of the {Endpoint} port reloaded from {CertFile}: {Subject}, valid until {NotAfter:u}, thumbprint {Thumbprint}.", EventName = "CertificateReloaded")]
+    [LoggerMessage(5001, LogLevel.Information, "TLS certificate ({Endpoint}) reloaded from {CertFile}: {Subject}, valid until {NotAfter:u}, thumbprint {Thumbprint}.", EventName = "CertificateReloaded")]
     private static partial void Reloaded(ILogger logger, string endpoint, string certFile, string subject, DateTime notAfter, string thumbprint);
 
-    [LoggerMessage(5002, LogLevel.Warning, "TLS certificate of the {Endpoint} port not reloaded from {CertFile}: {Error} The previous certificate stays in use.", EventName = "CertificateReloadFailed")]
+    [LoggerMessage(5002, LogLevel.Warning, "TLS certificate ({Endpoint}) not reloaded from {CertFile}: {Error} The previous certificate stays in use.", EventName = "CertificateReloadFailed")]
     private static partial void ReloadFailed(ILogger logger, string endpoint, string certFile, string error);
 
     private sealed record ServedCertificate(X509Certificate2 Certificate, SslStreamCertificateContext Context)
