@@ -16,6 +16,8 @@ public static class WorkerServiceCollectionExtensions
         where TEvents : BusinessEvents
     {
         services.AddOptions<WorkerOptions>().BindConfiguration(WorkerOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        // Gateways send batches of events up to a documented size (GrpcLimits.StreamBatchBytes).
+        services.AddGrpc().AddServiceOptions<BusinessGrpcService>(o => o.MaxReceiveMessageSize = Push.Hosting.GrpcLimits.StreamReceiveBytes);
         services.AddSingleton<BusinessEvents, TEvents>();
         services.AddSingleton<GatewayClients>();
         services.AddSingleton<Push.Worker.Diagnostics.WorkerMetrics>();
@@ -29,7 +31,7 @@ public static class WorkerServiceCollectionExtensions
     /// <summary>Maps push.v1.BusinessService.</summary>
     public static IEndpointRouteBuilder MapPushWorker(this IEndpointRouteBuilder endpoints)
     {
-        endpoints.MapGrpcService<BusinessGrpcService>();
+        endpoints.MapGrpcService<BusinessGrpcService>().RequireAuthorization(Push.Hosting.Security.PushAuth.Policy);
         return endpoints;
     }
 }

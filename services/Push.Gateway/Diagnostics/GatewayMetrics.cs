@@ -7,6 +7,15 @@ internal sealed class GatewayMetrics
 {
     public const string MeterName = "Push.Gateway";
 
+    /// <summary>
+    /// Bucket boundaries of the push duration, in seconds (100 µs to 10 s). Without this advice the exporters use
+    /// their default boundaries, which are sized for milliseconds (0, 5, 10, 25...): every push fell into le="5".
+    /// </summary>
+    internal static readonly IReadOnlyList<double> DurationBuckets = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+    /// <summary>Bucket boundaries of the fan-out (connections per push): single-client pushes get their own bucket.</summary>
+    internal static readonly IReadOnlyList<long> FanoutBuckets = [0, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000];
+
     /// <summary>Spans of the gateway (client messages handed to workers).</summary>
     public static readonly System.Diagnostics.ActivitySource Source = new(MeterName);
 
@@ -21,6 +30,8 @@ internal sealed class GatewayMetrics
     private readonly Counter<long> _eventsDropped;
     private readonly Counter<long> _handshakeRejected;
     private readonly Counter<long> _tokenKeyReloads;
+    private readonly Counter<long> _pushUndelivered;
+    private readonly Counter<long> _workerCommandsDropped;
 
     // Totals for GetStatus (cheap, process-wide).
     public long MessagesIn;
@@ -41,20 +52,31 @@ internal sealed class GatewayMetrics
         meter.CreateObservableCounter("push.gateway.messages.sent", () => Interlocked.Read(ref MessagesOut), "{message}", "Messages written to clients.");
         _sentBytes = meter.CreateCounter<long>("push.gateway.bytes.sent", "By", "Frame bytes written to clients.");
         meter.CreateObservableCounter("push.gateway.send_queue.dropped", () => Interlocked.Read(ref _sendQueueDropped), "{message}", "Messages dropped because a client's send queue was full.");
-        _pushes = meter.CreateCounter<long>("push.gateway.pushes", "{push}", "Control API pushes handled, by kind (client, uid, group, all, batch).");
-        _fanout = meter.CreateHistogram<long>("push.gateway.push.fanout", "{connection}", "Connections one push was handed to on this gateway.");
-        _pushDuration = meter.CreateHistogram<double>("push.gateway.push.duration", "s", "Time to hand a push to every target connection of the cluster.");
+        _pushes = meter.CreateCounter<long>("push.gateway.pushes", "{push}", "Control API pushes handled, by kind (client, clients, uid, group, all, batch).");
+        _fanout = meter.CreateHistogram("push.gateway.push.fanout", "{connection}", "Connections one push was handed to on this gateway.", tags: null, new InstrumentAdvice<long> { HistogramBucketBoundaries = FanoutBuckets });
+        _pushDuration = meter.CreateHistogram("push.gateway.push.duration", "s", "Time to hand a push to every target connection of the cluster.", tags: null, new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets });
         _eventsDropped = meter.CreateCounter<long>("push.gateway.worker_events.dropped", "{event}", "Connection events that could not be handed to any worker.");
         _handshakeRejected = meter.CreateCounter<long>("push.gateway.handshakes.rejected", "{handshake}", "WebSocket handshakes refused, by reason.");
         _tokenKeyReloads = meter.CreateCounter<long>("push.gateway.token_keys.reloads", "{reload}", "Changes of the handshake token key files, by result (reloaded, failed: the previous keys stay).");
         meter.CreateObservableGauge("push.gateway.send_queue.depth", () => SendQueueDepth(), "{message}", "Messages queued towards clients, summed over connections.");
         meter.CreateObservableGauge("push.gateway.send_queue.max_depth", () => SendQueueMaxDepth(), "{message}", "Deepest client send queue right now.");
         meter.CreateObservableGauge("push.gateway.worker_streams.open", () => OpenWorkerStreams(), "{stream}", "Worker streams this gateway has open.");
+        _pushUndelivered = meter.CreateCounter<long>("push.gateway.pushes.undelivered", "{connection}", "Target connections a push could not be queued to, by reason (send_queue_full: the client was closed 4001; closing).");
+        _workerCommandsDropped = meter.CreateCounter<long>("push.gateway.worker_commands.dropped", "{command}", "Worker commands the gateway did not apply, by reason.");
+        meter.CreateObservableGauge("push.gateway.worker_queue.bytes", WorkerQueueBytes, "By", "Bytes of events queued towards each worker and not yet written (bounded by Gateway:WorkerQueueBytes).");
+        meter.CreateObservableGauge("push.gateway.worker_queue.waiting", WorkerQueueWaiting, "{event}", "Events waiting for room in a worker link (their connections' reads wait meanwhile).");
     }
 
     public Func<long> SendQueueDepth { get; set; } = static () => 0;
     public Func<long> SendQueueMaxDepth { get; set; } = static () => 0;
     public Func<int> OpenWorkerStreams { get; set; } = static () => 0;
+    public Func<IReadOnlyList<Workers.WorkerLink>> WorkerQueues { get; set; } = static () => [];
+
+    private IEnumerable<Measurement<long>> WorkerQueueBytes()
+        => WorkerQueues().Select(static l => new Measurement<long>(l.Queue.Bytes, new KeyValuePair<string, object?>("push.worker_id", l.WorkerId)));
+
+    private IEnumerable<Measurement<int>> WorkerQueueWaiting()
+        => WorkerQueues().Select(static l => new Measurement<int>(l.Queue.WaitingCount, new KeyValuePair<string, object?>("push.worker_id", l.WorkerId)));
 
     public void ConnectionOpened()
     {
@@ -103,6 +125,16 @@ internal sealed class GatewayMetrics
     }
 
     public void TokenKeysReload(string result) => _tokenKeyReloads.Add(1, new KeyValuePair<string, object?>("push.result", result));
+
+    /// <summary>Target connections of a push that could not be queued (a full queue is also counted in send_queue.dropped).</summary>
+    public void PushUndelivered(string reason, int count = 1)
+        => _pushUndelivered.Add(count, new KeyValuePair<string, object?>("push.reason", reason));
+
+    public void WorkerCommandDropped(string reason)
+    {
+        Interlocked.Increment(ref MessagesDropped);
+        _workerCommandsDropped.Add(1, new KeyValuePair<string, object?>("push.reason", reason));
+    }
 
     public void HandshakeRejected(string reason)
         => _handshakeRejected.Add(1, new KeyValuePair<string, object?>("push.reason", reason));

@@ -2,10 +2,10 @@ using System.Diagnostics.Metrics;
 
 namespace Push.Hosting.Security;
 
-/// <summary>TLS instruments of every role (Meter "Push.Hosting").</summary>
+/// <summary>TLS instruments of every role (Meter "Push.Security", shared with the gRPC authentication counters).</summary>
 internal sealed class TlsMetrics
 {
-    public const string MeterName = "Push.Hosting";
+    public const string MeterName = "Push.Security";
 
     private readonly Counter<long> _reloads;
 
