@@ -88,7 +88,7 @@ public sealed class TlsGrpcTests(ITestOutputHelper output)
         var (op, _, _) = certs.Signed("operator", ca);
         await using var suite = await PushProcess.StartAsync("start", ["--grpc-tls-cert", nodeCert, "--grpc-tls-key", nodeKey, "--grpc-client-ca", caFile], cancellationToken: ct);
         using var open = Channel(suite.Grpc, ca, op);
-        using var openControl = new PushControlClient(open.CreateCallInvoker());
+        using var openControl = new PushControlClient(open.CreateCallInvoker(), new PushControlOptions { Secret = TestSecrets.Control });
         await AuthHelpers.WaitWorkerStreamsAsync(openControl, gateways: 1, workers: 1, ct, () => suite.Output);
 
         // Act: cert-manager renews the node certificate (each file replaced by a rename).
@@ -111,7 +111,7 @@ public sealed class TlsGrpcTests(ITestOutputHelper output)
                 },
             };
             using var probe = GrpcChannel.ForAddress(suite.Grpc, new GrpcChannelOptions { HttpHandler = handler, DisposeHttpClient = false });
-            await new PushControlClient(probe.CreateCallInvoker()).GetAllClientCountAsync(ct);
+            await new PushControlClient(probe.CreateCallInvoker(), new PushControlOptions { Secret = TestSecrets.Control }).GetAllClientCountAsync(ct);
             if (presented != two.Thumbprint)
             {
                 await Task.Delay(250, ct); // pacing of the probes; the condition is the presented certificate
