@@ -16,6 +16,20 @@ public sealed class WorkerOptions
     [Range(16, 1_000_000)]
     public int QueueCapacity { get; set; } = 4096;
 
+    /// <summary>
+    /// Bytes of commands queued per gateway stream before callbacks wait to hand over theirs (a single command larger
+    /// than this still goes, alone). Defaults to 16 MiB.
+    /// </summary>
+    [Range(64 * 1024, 1L << 30)]
+    public long CommandQueueBytes { get; set; } = 16L * 1024 * 1024;
+
+    /// <summary>
+    /// Largest message of commands sent to a gateway; keep it below the gateway's gRPC receive limit (a single
+    /// command larger than this is still sent, alone). Defaults to 4 MiB.
+    /// </summary>
+    [Range(16 * 1024, 64 * 1024 * 1024)]
+    public int CommandBatchBytes { get; set; } = 4 * 1024 * 1024;
+
     /// <summary>Time gateways get, when the worker stops, to stop sending and collect the answers to the events it has. Defaults to 10 seconds.</summary>
     [Range(typeof(TimeSpan), "00:00:00", "00:10:00")]
     public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(10);

@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Push.Hosting.Cluster;
 using Push.V1;
 using Push.Worker;
@@ -16,6 +17,7 @@ public static class WorkerServiceCollectionExtensions
         where TEvents : BusinessEvents
     {
         services.AddOptions<WorkerOptions>().BindConfiguration(WorkerOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<BusinessEvents, TEvents>();
         services.AddSingleton<GatewayClients>();
         services.AddSingleton<Push.Worker.Diagnostics.WorkerMetrics>();

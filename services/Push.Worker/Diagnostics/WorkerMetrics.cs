@@ -7,6 +7,9 @@ internal sealed class WorkerMetrics
 {
     public const string MeterName = "Push.Worker";
 
+    /// <summary>Tag key of the drop counters.</summary>
+    public const string ReasonTag = "push.reason";
+
     /// <summary>Spans of the worker (one per handled event, child of the gateway's span when it sent one).</summary>
     public static readonly System.Diagnostics.ActivitySource Source = new(MeterName);
 
@@ -15,6 +18,9 @@ internal sealed class WorkerMetrics
     private readonly Counter<long> _callbackErrors;
     private readonly Counter<long> _commands;
     private readonly UpDownCounter<long> _streams;
+    private readonly UpDownCounter<long> _eventsQueued;
+    private readonly Counter<long> _eventsUnhandled;
+    private readonly Counter<long> _commandsDropped;
 
     public WorkerMetrics(IMeterFactory factory)
     {
@@ -24,6 +30,9 @@ internal sealed class WorkerMetrics
         _callbackErrors = meter.CreateCounter<long>("push.worker.callback.errors", "{error}", "Callbacks that threw, by kind.");
         _commands = meter.CreateCounter<long>("push.worker.commands", "{command}", "Commands sent back to gateways.");
         _streams = meter.CreateUpDownCounter<long>("push.worker.gateway_streams.open", "{stream}", "Gateway streams currently attached.");
+        _eventsQueued = meter.CreateUpDownCounter<long>("push.worker.events.queued", "{event}", "Events received from gateways and waiting in a lane for their callback.");
+        _eventsUnhandled = meter.CreateCounter<long>("push.worker.events.unhandled", "{event}", "Events received but never given to a callback, by reason (stream_ended, worker_stopping).");
+        _commandsDropped = meter.CreateCounter<long>("push.worker.commands.dropped", "{command}", "Commands never sent to their gateway, by reason (stream_ended, queue_full).");
     }
 
     public void Event(string kind, double seconds, bool failed)
@@ -42,4 +51,35 @@ internal sealed class WorkerMetrics
     public void StreamOpened() => _streams.Add(1);
 
     public void StreamClosed() => _streams.Add(-1);
+
+    public void EventsQueued(int delta) => _eventsQueued.Add(delta);
+
+    public void EventsUnhandled(int count, string reason)
+    {
+        if (count > 0)
+        {
+            _eventsUnhandled.Add(count, new KeyValuePair<string, object?>(ReasonTag, reason));
+        }
+    }
+
+    public void CommandsDropped(int count, string reason)
+    {
+        if (count > 0)
+        {
+            _commandsDropped.Add(count, new KeyValuePair<string, object?>(ReasonTag, reason));
+        }
+    }
+}
+
+/// <summary>Values of the <see cref="WorkerMetrics.ReasonTag"/> tag.</summary>
+internal static class DropReasons
+{
+    /// <summary>The gateway's stream ended or failed (the gateway stopped, died or the network broke).</summary>
+    public const string StreamEnded = "stream_ended";
+
+    /// <summary>The worker stopped reading or handling at the end of its drain (Worker:DrainTimeout).</summary>
+    public const string WorkerStopping = "worker_stopping";
+
+    /// <summary>A command sent outside a callback found the stream's command queue full.</summary>
+    public const string QueueFull = "queue_full";
 }
