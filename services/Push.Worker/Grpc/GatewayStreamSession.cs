@@ -30,6 +30,9 @@ internal sealed partial class GatewayStreamSession
     private readonly ConcurrentDictionary<string, ClientState> _clients = new(StringComparer.Ordinal);
     private string _gatewayId = string.Empty;
     private PushControlClient? _control;
+    private CancellationToken _callEnded;
+    private CancellationToken _stopReading;
+    private CancellationToken _stopHandling;
     private string? _failure;
     private int _unhandled;
     private int _dropped;
@@ -58,6 +61,7 @@ internal sealed partial class GatewayStreamSession
     /// </summary>
     public async Task RunAsync(IAsyncStreamReader<StreamEventsRequest> requests, IServerStreamWriter<StreamEventsResponse> responses, CancellationToken callEnded, CancellationToken stopReading = default, CancellationToken stopHandling = default)
     {
+        (_callEnded, _stopReading, _stopHandling) = (callEnded, stopReading, stopHandling);
         using var ended = CancellationTokenSource.CreateLinkedTokenSource(callEnded, stopHandling);
         using var reading = CancellationTokenSource.CreateLinkedTokenSource(ended.Token, stopReading);
         _metrics.StreamOpened();
@@ -66,7 +70,7 @@ internal sealed partial class GatewayStreamSession
         var graceful = false;
         try
         {
-            await ReadAsync(requests, reading.Token, stopHandling).ConfigureAwait(false);
+            await ReadAsync(requests, reading.Token).ConfigureAwait(false);
             graceful = true;
         }
         catch (OperationCanceledException) when (reading.IsCancellationRequested)
@@ -88,7 +92,7 @@ internal sealed partial class GatewayStreamSession
             await _lanes.Completion.ConfigureAwait(false);
             _commands.Complete();
             await writer.ConfigureAwait(false);
-            Unhandled(_lanes.DiscardQueued(), stopHandling);
+            Unhandled(_lanes.DiscardQueued());
             Dropped(_commands.Clear());
             _queueFullLog.Flush(_gatewayId);
             _streamEndedLog.Flush(_gatewayId);
@@ -104,7 +108,7 @@ internal sealed partial class GatewayStreamSession
         }
     }
 
-    private async Task ReadAsync(IAsyncStreamReader<StreamEventsRequest> requests, CancellationToken cancellationToken, CancellationToken stopHandling)
+    private async Task ReadAsync(IAsyncStreamReader<StreamEventsRequest> requests, CancellationToken cancellationToken)
     {
         while (await requests.MoveNext(cancellationToken).ConfigureAwait(false))
         {
@@ -124,7 +128,7 @@ internal sealed partial class GatewayStreamSession
                 }
                 catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
                 {
-                    Unhandled(events.Count - i, stopHandling);
+                    Unhandled(events.Count - i);
                     throw;
                 }
             }
@@ -158,10 +162,12 @@ internal sealed partial class GatewayStreamSession
         ended.Cancel();
     }
 
-    private void Unhandled(int count, CancellationToken stopHandling)
+    /// <summary>Counts events read but never given to a callback: the worker stopped them, or the stream ended.</summary>
+    private void Unhandled(int count)
     {
         Interlocked.Add(ref _unhandled, count);
-        _metrics.EventsUnhandled(count, stopHandling.IsCancellationRequested ? DropReasons.WorkerStopping : DropReasons.StreamEnded);
+        var stopping = !_callEnded.IsCancellationRequested && (_stopReading.IsCancellationRequested || _stopHandling.IsCancellationRequested);
+        _metrics.EventsUnhandled(count, stopping ? DropReasons.WorkerStopping : DropReasons.StreamEnded);
     }
 
     /// <summary>Queues the commands of a callback in order, waiting for room; those that cannot be sent are counted.</summary>

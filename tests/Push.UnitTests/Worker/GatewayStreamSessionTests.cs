@@ -14,7 +14,7 @@ public sealed class GatewayStreamSessionTests
 
     /// <summary>
     /// Fills the command path: the first write waits (the gateway stopped reading), the queue fills up to
-    /// Worker:QueueCapacity and the lane's next command waits for room. Returns the number of message callbacks run.
+    /// Worker:QueueCapacity, the lane's next command waits for room and the lane fills up. Returns the number of message callbacks run.
     /// </summary>
     private static async Task<int> FillCommandPathAsync(SessionHarness h, int messages)
     {
@@ -26,6 +26,8 @@ public sealed class GatewayStreamSessionTests
         await h.Events.CallbacksStarted(1 + blocking).WaitAsync(TestTimeouts.Short);
         Assert.True(SpinWait.SpinUntil(() => h.Session.Commands.Waiting == 1, TestTimeouts.Short), "the lane waits for room in the command queue");
         Assert.Equal(h.Options.QueueCapacity, h.Session.Commands.Count);
+        // Reading goes on until the lane is full too: the backlog is as large as the bounds allow.
+        Assert.True(SpinWait.SpinUntil(() => h.Queued == h.Options.QueueCapacity, TestTimeouts.Short), "the lane fills up");
         return h.Events.Callbacks - 1;
     }
 
@@ -101,7 +103,7 @@ public sealed class GatewayStreamSessionTests
     {
         using var h = new SessionHarness();
         var run = h.RunAsync();
-        await FillCommandPathAsync(h, 6_000);
+        await FillCommandPathAsync(h, 10_000);
         var client = h.Events.Clients[Client];
 
         // A timer of the application pushes to the client: the queue is full, so the command is counted and logged.
