@@ -17,6 +17,13 @@ public sealed class WorkerOptions
     public int QueueCapacity { get; set; } = 4096;
 
     /// <summary>
+    /// Bytes of events queued in the lanes of one gateway stream before the worker stops reading it (an event larger
+    /// than this is still taken when the lanes are empty). Defaults to 16 MiB.
+    /// </summary>
+    [Range(64 * 1024, 1L << 30)]
+    public long EventQueueBytes { get; set; } = 16L * 1024 * 1024;
+
+    /// <summary>
     /// Bytes of commands queued per gateway stream before callbacks wait to hand over theirs (a single command larger
     /// than this still goes, alone). Defaults to 16 MiB.
     /// </summary>

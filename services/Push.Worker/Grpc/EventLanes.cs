@@ -6,22 +6,41 @@ namespace Push.Worker.Grpc;
 
 /// <summary>
 /// The lanes of one gateway stream: events are spread by client id (a client's events run in order, one at a time;
-/// different clients in parallel), each lane a bounded channel (Worker:QueueCapacity) drained by one loop. The loops
+/// different clients in parallel), each lane a bounded channel (Worker:QueueCapacity) drained by one loop, and all
+/// lanes together bounded by bytes (Worker:EventQueueBytes; an event larger than that is admitted when the lanes are
+/// empty). Posting waits for room: the stream stops being read and HTTP/2 flow control holds the gateway. The loops
 /// stop at <c>stop</c> between two events; <see cref="DiscardQueued"/> then says how many were left.
 /// </summary>
 internal sealed class EventLanes
 {
-    private readonly Channel<Event>[] _lanes;
+    private readonly Channel<(Event Event, int Size)>[] _lanes;
     private readonly WorkerMetrics _metrics;
+    private readonly long _budget;
+    private readonly Lock _sync = new();
+    private long _bytes;
+    private TaskCompletionSource? _room;
     private Task _loops = Task.CompletedTask;
 
-    public EventLanes(int count, int capacity, WorkerMetrics metrics)
+    public EventLanes(int count, int capacity, long byteBudget, WorkerMetrics metrics)
     {
         _metrics = metrics;
-        _lanes = new Channel<Event>[count];
+        _budget = byteBudget;
+        _lanes = new Channel<(Event, int)>[count];
         for (var i = 0; i < count; i++)
         {
-            _lanes[i] = Channel.CreateBounded<Event>(new BoundedChannelOptions(capacity) { SingleReader = true, SingleWriter = true, FullMode = BoundedChannelFullMode.Wait });
+            _lanes[i] = Channel.CreateBounded<(Event, int)>(new BoundedChannelOptions(capacity) { SingleReader = true, SingleWriter = true, FullMode = BoundedChannelFullMode.Wait });
+        }
+    }
+
+    /// <summary>Encoded bytes of the events queued in the lanes.</summary>
+    public long Bytes
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return _bytes;
+            }
         }
     }
 
@@ -43,13 +62,37 @@ internal sealed class EventLanes
         _loops = Task.WhenAll(loops);
     }
 
-    /// <summary>Queues an event on its client's lane, waiting while that lane is full.</summary>
+    /// <summary>Queues an event on its client's lane, waiting while the lanes' bytes or that lane's count are at their bound.</summary>
     public async ValueTask PostAsync(Event e, CancellationToken cancellationToken)
     {
-        var lane = _lanes[(int)((uint)StringComparer.Ordinal.GetHashCode(e.ClientId) % (uint)_lanes.Length)].Writer;
-        if (!lane.TryWrite(e))
+        var size = e.CalculateSize();
+        while (true)
         {
-            await lane.WriteAsync(e, cancellationToken).ConfigureAwait(false);
+            Task room;
+            lock (_sync)
+            {
+                if (_bytes == 0 || _bytes + size <= _budget)
+                {
+                    _bytes += size;
+                    break;
+                }
+                _room ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                room = _room.Task;
+            }
+            await room.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        var lane = _lanes[(int)((uint)StringComparer.Ordinal.GetHashCode(e.ClientId) % (uint)_lanes.Length)].Writer;
+        try
+        {
+            if (!lane.TryWrite((e, size)))
+            {
+                await lane.WriteAsync((e, size), cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch
+        {
+            Release(size);
+            throw;
         }
         _metrics.EventsQueued(1);
     }
@@ -69,8 +112,9 @@ internal sealed class EventLanes
         var n = 0;
         foreach (var l in _lanes)
         {
-            while (l.Reader.TryRead(out _))
+            while (l.Reader.TryRead(out var item))
             {
+                Release(item.Size);
                 n++;
             }
         }
@@ -78,16 +122,29 @@ internal sealed class EventLanes
         return n;
     }
 
-    private async Task RunLaneAsync(ChannelReader<Event> reader, Func<Event, CancellationToken, ValueTask> handle, Action<Exception> fault, CancellationToken stop)
+    private void Release(int size)
+    {
+        TaskCompletionSource? room;
+        lock (_sync)
+        {
+            _bytes -= size;
+            room = _room;
+            _room = null;
+        }
+        room?.TrySetResult();
+    }
+
+    private async Task RunLaneAsync(ChannelReader<(Event Event, int Size)> reader, Func<Event, CancellationToken, ValueTask> handle, Action<Exception> fault, CancellationToken stop)
     {
         try
         {
             while (await reader.WaitToReadAsync(stop).ConfigureAwait(false))
             {
-                while (!stop.IsCancellationRequested && reader.TryRead(out var e))
+                while (!stop.IsCancellationRequested && reader.TryRead(out var item))
                 {
                     _metrics.EventsQueued(-1);
-                    await handle(e, stop).ConfigureAwait(false);
+                    Release(item.Size);
+                    await handle(item.Event, stop).ConfigureAwait(false);
                 }
             }
         }

@@ -44,7 +44,7 @@ internal sealed partial class GatewayStreamSession
         _gateways = gateways;
         _time = time;
         _logger = logger;
-        _lanes = new EventLanes(options.Concurrency, options.QueueCapacity, metrics);
+        _lanes = new EventLanes(options.Concurrency, options.QueueCapacity, options.EventQueueBytes, metrics);
         _commands = new CommandQueue(options.QueueCapacity, options.CommandQueueBytes);
         _writer = new CommandWriter(_commands, options.CommandBatchBytes, metrics, Dropped);
         _queueFullLog = new CommandDropLog(logger, time, DropReasons.QueueFull);
@@ -53,6 +53,9 @@ internal sealed partial class GatewayStreamSession
 
     /// <summary>The stream's command queue (tests look at it).</summary>
     internal CommandQueue Commands => _commands;
+
+    /// <summary>The stream's lanes (tests look at them).</summary>
+    internal EventLanes Lanes => _lanes;
 
     /// <summary>
     /// Runs until the gateway half-closes or the call ends. <paramref name="stopReading"/> (the drain timeout) stops

@@ -175,4 +175,29 @@ public sealed class GatewayStreamSessionTests
         Assert.Equal(5_000_000, alone.Commands[0].Send.Text.Length);
         Assert.Equal(0, h.Dropped(DropReasons.StreamEnded));
     }
+
+    [Fact]
+    public async Task Lanes_AreBoundedByBytes_ReadingWaits()
+    {
+        using var h = new SessionHarness();
+        var run = h.RunAsync();
+        const int Size = 200 * 1024;
+        const int Messages = 400; // 80 MiB of events, 80 MiB of echoes
+        h.Responses.Hold();
+        var payload = new string('p', Size);
+        h.Requests.SendInBatches([SessionHarness.Connect(Client), .. Enumerable.Range(0, Messages).Select(i => SessionHarness.Message(Client, $"{i:D4}{payload}"))]);
+
+        // The command queue fills by bytes, the lane waits, then the lanes fill by bytes and reading waits.
+        Assert.True(SpinWait.SpinUntil(() => h.Session.Lanes.Bytes > h.Options.EventQueueBytes - Size - 64, TestTimeouts.Short), "the lanes fill up to their byte budget");
+        Assert.True(h.Session.Lanes.Bytes <= h.Options.EventQueueBytes);
+        Assert.True(h.Requests.EventsRead < 1 + Messages, "reading waits for room");
+        Assert.True(h.Queued < 100, $"{h.Queued} events queued: the byte bound holds, not the count");
+
+        h.Responses.Release();
+        h.Requests.HalfClose();
+        await run.WaitAsync(TestTimeouts.Short);
+        var texts = h.Responses.Written.SelectMany(b => b.Commands).Select(c => c.Send.Text[..4]).ToArray();
+        Assert.Equal(Enumerable.Range(0, Messages).Select(i => $"{i:D4}"), texts);
+        Assert.Equal(0, h.Session.Lanes.Bytes);
+    }
 }
