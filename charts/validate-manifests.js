@@ -10,7 +10,11 @@
 //   2. chart rules: the internal Services (gRPC, http-internal) are never NodePort/LoadBalancer; every
 //      container is hardened; probes, downward-API env, advertise address, drain timing; HPA targets
 //      have no replicas; Service, PDB and HPA selectors match a workload; names fit DNS limits; the
-//      chart renders no Secret. With internal gRPC TLS (PUSH_GRPC_TLS_CERT in any container): every
+//      chart renders no Secret. Auth: PUSH_SECRET in every container or in none, from a secretKeyRef;
+//      PUSH_CONTROL_SECRET on gateways only. Workers: the demo (pod annotation push/worker: demo) runs
+//      `push worker`; your image ("custom") gets the chart's env (PUSH_REGISTRY, PUSH_ADVERTISE, PUSH_GRPC,
+//      PUSH_HTTP) and may set its own command. NetworkPolicy: every pod is selected by exactly one; only
+//      the gateways' ws port admits everyone; the gRPC port admits this release's pods; no empty `from`. With internal gRPC TLS (PUSH_GRPC_TLS_CERT in any container): every
 //      container has it, its files come from a mounted Secret, every internal address is https://,
 //      no gRPC probe, gRPC Service ports say appProtocol https, and an advertised
 //      $(POD_IP_DASHED).<Service> name has the /bin/sh wrapper and a headless Service publishing
@@ -145,12 +149,29 @@ function checkContainer(where, podSpec, container, component, ctx) {
     check(here, entry && entry.valueFrom && entry.valueFrom.fieldRef && entry.valueFrom.fieldRef.fieldPath === fieldPath,
       `${name} must come from the downward API (${fieldPath})`);
   }
-  const secret = envValue(container, 'PUSH_SECRET');
-  if (secret) {
-    check(here, secret.valueFrom && secret.valueFrom.secretKeyRef && !('value' in secret),
-      'PUSH_SECRET must come from a secretKeyRef, never a literal value');
+  for (const name of ['PUSH_SECRET', 'PUSH_CONTROL_SECRET']) {
+    const secret = envValue(container, name);
+    if (secret) {
+      check(here, secret.valueFrom && secret.valueFrom.secretKeyRef && !('value' in secret),
+        `${name} must come from a secretKeyRef, never a literal value`);
+    }
   }
-  check(here, (container.args || [])[0] === component, `first argument must be the subcommand "${component}"`);
+  const control = envValue(container, 'PUSH_CONTROL_SECRET');
+  check(here, !control || component === 'gateway', 'PUSH_CONTROL_SECRET is for gateways only');
+  if (control) {
+    const member = envValue(container, 'PUSH_SECRET');
+    check(here, member && member.valueFrom.secretKeyRef.key !== control.valueFrom.secretKeyRef.key,
+      'the control secret must be another key than the member secret');
+  }
+  const custom = ctx.workerMode === 'custom' && component === 'worker';
+  if (custom) {
+    for (const name of ['PUSH_GRPC', 'PUSH_HTTP']) {
+      check(here, envValue(container, name) && envValue(container, name).value, `${name} must tell your worker where to listen`);
+    }
+    check(here, !/\bpush-grpc\/push\b/.test(container.image || ''), 'a custom worker must not run the push image (that is worker.demo)');
+  } else {
+    check(here, (container.args || [])[0] === component, `first argument must be the subcommand "${component}"`);
+  }
   if (component === 'gateway' || component === 'worker') {
     const registry = envValue(container, 'PUSH_REGISTRY');
     check(here, registry && /^https?:\/\//.test(registry.value || ''), 'PUSH_REGISTRY must list registry URLs');
@@ -171,7 +192,7 @@ function checkContainer(where, podSpec, container, component, ctx) {
       check(here, advertise && (advertise.value || '').startsWith('https://'), 'with internal TLS PUSH_ADVERTISE must be https://');
     }
   }
-  if (container.command !== undefined) {
+  if (container.command !== undefined && !custom) {
     check(here, isAdvertiseWrapper(container.command), 'the only command allowed is the $(POD_IP_DASHED) wrapper that execs push');
   }
   if (ctx.internalTls) {
@@ -226,7 +247,11 @@ function checkWorkload(where, doc, hpaTargets, ctx) {
   check(where, (podSc.seccompProfile || {}).type === 'RuntimeDefault', 'pod seccompProfile must be RuntimeDefault');
   const containers = [...(podSpec.initContainers || []), ...(podSpec.containers || [])];
   check(where, containers.length > 0, 'no containers');
-  for (const container of containers) checkContainer(where, podSpec, container, component, ctx);
+  const workerMode = ((template.metadata || {}).annotations || {})['push/worker'];
+  if (component === 'worker') {
+    check(where, workerMode === 'demo' || workerMode === 'custom', 'worker pods need the annotation push/worker: demo|custom');
+  }
+  for (const container of containers) checkContainer(where, podSpec, container, component, { ...ctx, workerMode });
   if (hpaTargets.has(`${doc.kind}/${doc.metadata.name}`)) {
     check(where, doc.spec.replicas === undefined, 'replicas must be left out when an HPA scales this workload');
   }
@@ -265,6 +290,50 @@ function checkService(where, doc, workloads, ctx) {
   return { component, isGatewayGrpc, type, headless: spec.clusterIP === 'None', ports };
 }
 
+function containerPortNumbers(workload, name) {
+  return containersOfWorkload(workload.doc).flatMap((c) => (c.ports || []).filter((p) => p.name === name).map((p) => p.containerPort));
+}
+
+function containersOfWorkload(doc) {
+  return (((podTemplateOf(doc) || {}).spec || {}).containers || []);
+}
+
+// The chart's NetworkPolicies: one per workload, ingress only; everyone may reach the gateways' ws port and
+// nothing else; the release's own pods may reach every gRPC port; no rule has an empty `from` (it admits all).
+function checkNetworkPolicies(label, policies, workloads) {
+  if (policies.length === 0) return;
+  for (const w of workloads) {
+    const selecting = policies.filter((p) => matches(p.spec.podSelector.matchLabels, w.labels));
+    check(`[${label}] ${w.doc.kind}/${w.doc.metadata.name}`, selecting.length === 1,
+      `expected exactly one NetworkPolicy selecting these pods, found ${selecting.length}`);
+  }
+  for (const p of policies) {
+    const here = `[${label}] NetworkPolicy/${p.metadata.name}`;
+    const selected = workloads.filter((w) => matches(p.spec.podSelector.matchLabels, w.labels));
+    check(here, selected.length > 0, 'podSelector matches no workload of the chart');
+    check(here, (p.spec.policyTypes || []).includes('Ingress'), 'policyTypes must include Ingress');
+    const component = ((p.metadata || {}).labels || {})['app.kubernetes.io/component'];
+    const ports = (name) => new Set(selected.flatMap((w) => containerPortNumbers(w, name)));
+    const grpc = ports('grpc');
+    const ws = ports('ws');
+    let grpcAdmitsRelease = false;
+    for (const rule of p.spec.ingress || []) {
+      const rulePorts = (rule.ports || []).map((x) => x.port);
+      check(here, rulePorts.length > 0, 'every ingress rule must name its ports');
+      if (rule.from === undefined) {
+        check(here, component === 'gateway' && rulePorts.every((x) => ws.has(x)), `only the gateways' ws port may admit everyone (rule on ${rulePorts.join(',')})`);
+      } else {
+        check(here, rule.from.length > 0, 'an empty `from` admits everyone; leave the rule out instead');
+      }
+      if (rulePorts.some((x) => grpc.has(x)) && rule.from) {
+        grpcAdmitsRelease = rule.from.some((peer) => peer.podSelector && !peer.namespaceSelector
+          && workloads.every((w) => matches(peer.podSelector.matchLabels, w.labels)));
+      }
+    }
+    check(here, grpcAdmitsRelease, "the gRPC port must admit every pod of the release (podSelector on the release's labels)");
+  }
+}
+
 function validateFile(label, file) {
   const text = fs.readFileSync(file, 'utf8');
   const docs = yaml.loadAll(text).filter((d) => d && typeof d === 'object');
@@ -296,10 +365,14 @@ function validateFile(label, file) {
     check(`[${label}]`, allContainers.every((c) => envValue(c, 'PUSH_GRPC_TLS_CERT')),
       'internal TLS must be on in every container or in none');
   }
+  // Auth is all or nothing too: a member without the secret cannot call, nor be called by, the others.
+  check(`[${label}]`, allContainers.every((c) => envValue(c, 'PUSH_SECRET')) || allContainers.every((c) => !envValue(c, 'PUSH_SECRET')),
+    'PUSH_SECRET must be in every container or in none');
   const workloads = [];
   for (const doc of workloadDocs) {
     workloads.push({ doc, ...checkWorkload(where(doc), doc, hpaTargets, ctx) });
   }
+  checkNetworkPolicies(label, docs.filter((d) => d.kind === 'NetworkPolicy'), workloads);
   const services = [];
   for (const doc of docs.filter((d) => d.kind === 'Service')) {
     services.push({ doc, ...checkService(where(doc), doc, workloads, ctx) });
@@ -357,8 +430,25 @@ function validateFile(label, file) {
   return docs.length;
 }
 
+// `--summary <rendered.yaml>`: one line per document ("Kind name") and per container of a workload
+// ("  container NAME image=... command=[...] args=[...] env=A,B"), for charts/validate.sh to grep.
+function summarize(file) {
+  const docs = yaml.loadAll(fs.readFileSync(file, 'utf8')).filter((d) => d && typeof d === 'object');
+  for (const doc of docs) {
+    console.log(`${doc.kind} ${(doc.metadata || {}).name}`);
+    for (const c of (doc.kind === 'Deployment' || doc.kind === 'StatefulSet') ? containersOfWorkload(doc) : []) {
+      console.log(`  container ${c.name} image=${c.image} command=${JSON.stringify(c.command || [])} `
+        + `args=${JSON.stringify(c.args || [])} env=${(c.env || []).map((e) => e.name).join(',')}`);
+    }
+  }
+}
+
 function main() {
   const args = process.argv.slice(2);
+  if (args[0] === '--summary') {
+    summarize(args[1]);
+    return;
+  }
   if (args.length === 0) {
     console.error('usage: validate-manifests.js <label>=<rendered.yaml> ...');
     process.exit(2);

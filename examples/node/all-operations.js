@@ -15,7 +15,7 @@ const protoLoader = require('@grpc/proto-loader');
 
 const [address, clientId] = process.argv.slice(2).filter((a, i, all) => !a.startsWith('--') && all[i - 1] !== '--secret');
 const secretIndex = process.argv.indexOf('--secret');
-const secret = secretIndex > 0 ? process.argv[secretIndex + 1] : (process.env.PUSH_SECRET || '');
+const secret = secretIndex > 0 ? process.argv[secretIndex + 1] : (process.env.PUSH_CONTROL_SECRET || process.env.PUSH_SECRET || '');
 if (!address || !clientId) {
   console.error('usage: node all-operations.js GRPC_ADDRESS CLIENT_ID [--secret S]');
   process.exit(2);
@@ -49,7 +49,7 @@ function requestFor(method) {
   const type = def[`push.v1.${method}Request`].type;
   const req = {};
   for (const field of type.field) {
-    if (field.name in values && !(method === 'SendToAll' && field.name === 'client_ids') && !(method === 'UnbindUid' && field.name === 'uid')) {
+    if (field.name in values && !(method === 'UnbindUid' && field.name === 'uid')) {
       req[field.name] = values[field.name];
     }
   }

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// Push.Grpc control API from Node: binds a connected client to a uid, adds it to a group, pushes to the group
-// and to the uid, and counts the group. The contract is read from protos/ at run time (no generated code).
+// Push.Grpc control API from Node: binds a connected client to a uid, adds it to a group, pushes to the group,
+// to the uid and to the client's id (SendToClients), and counts the group. The contract is read from protos/ at run time (no generated code).
 //
 //   node push-example.js GRPC_ADDRESS CLIENT_ID [--uid U] [--group G] [--text T] [--secret S]
 //
@@ -15,7 +15,7 @@ const protoLoader = require('@grpc/proto-loader');
 
 function parseArgs(argv) {
   const positional = [];
-  const options = { uid: 'node-user', group: 'node-room', text: 'hello from node', secret: process.env.PUSH_SECRET || '' };
+  const options = { uid: 'node-user', group: 'node-room', text: 'hello from node', secret: process.env.PUSH_CONTROL_SECRET || process.env.PUSH_SECRET || '' };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a.startsWith('--')) {
@@ -88,6 +88,10 @@ async function main() {
 
     const toUid = await call('sendToUid', { uids: [args.uid], text: `${args.text} (uid ${args.uid})` });
     print('SendToUid', { uid: args.uid, delivered: toUid.delivered });
+
+    // An explicit recipient list is SendToClients (an empty list is refused); SendToAll always means everyone.
+    const toClients = await call('sendToClients', { clientIds: [args.clientId], text: `${args.text} (clients)` });
+    print('SendToClients', { clientIds: [args.clientId], delivered: toClients.delivered });
 
     const count = await call('getClientCountByGroup', { group: args.group });
     print('GetClientCountByGroup', { group: args.group, count: count.count, gatewaysAnswered: count.reach ? count.reach.gatewaysAnswered : null });

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""Push.Grpc control API from Python: binds a connected client to a uid, adds it to a group, pushes to the group
-and to the uid, and counts the group.
+"""Push.Grpc control API from Python: binds a connected client to a uid, adds it to a group, pushes to the group,
+to the uid and to the client's id (SendToClients), and counts the group.
 
     /usr/bin/python3 examples/python/push_example.py GRPC_ADDRESS CLIENT_ID [--uid U] [--group G] [--text T] [--secret S]
 
@@ -30,7 +30,7 @@ def main(argv):
     p.add_argument("--uid", default="python-user")
     p.add_argument("--group", default="python-room")
     p.add_argument("--text", default="hello from python")
-    p.add_argument("--secret", default=os.environ.get("PUSH_SECRET", ""))
+    p.add_argument("--secret", default=os.environ.get("PUSH_CONTROL_SECRET") or os.environ.get("PUSH_SECRET", ""))
     a = p.parse_args(argv)
 
     target, tls = push_stubs.grpc_target(a.address)
@@ -53,6 +53,10 @@ def main(argv):
 
         r = stub.SendToUid(gw.SendToUidRequest(uids=[a.uid], text=f"{a.text} (uid {a.uid})"), metadata=md, timeout=5)
         out("SendToUid", uid=a.uid, delivered=r.delivered)
+
+        # An explicit recipient list is SendToClients (an empty list is refused); SendToAll always means everyone.
+        r = stub.SendToClients(gw.SendToClientsRequest(client_ids=[a.client_id], text=f"{a.text} (clients)"), metadata=md, timeout=5)
+        out("SendToClients", clientIds=[a.client_id], delivered=r.delivered)
 
         r = stub.GetClientCountByGroup(gw.GetClientCountByGroupRequest(group=a.group), metadata=md, timeout=5)
         out("GetClientCountByGroup", group=a.group, count=r.count, gatewaysAnswered=r.reach.gateways_answered)

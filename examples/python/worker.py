@@ -17,6 +17,7 @@ It prints "worker: listening on ADDRESS" and "worker: registered ID" on stdout.
 import argparse
 import json
 import os
+import hmac
 import secrets
 import signal
 import sys
@@ -47,10 +48,12 @@ class Events(biz_grpc.BusinessServiceServicer):
     """The business logic: one call of StreamEvents per gateway, for as long as the gateway lives."""
 
     def __init__(self, secret):
-        self._secret = secret
+        # Every value of a comma-separated PUSH_SECRET ("new,old" during a rotation) is accepted.
+        self._accepted = ["Bearer " + s.strip() for s in secret.split(",") if s.strip()]
 
     def StreamEvents(self, request_iterator, context):
-        if self._secret and ("authorization", "Bearer " + self._secret) not in context.invocation_metadata():
+        sent = [v for k, v in context.invocation_metadata() if k == "authorization"]
+        if self._accepted and not any(hmac.compare_digest(v, a) for v in sent for a in self._accepted):
             context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong 'authorization: Bearer <secret>'")
         # The gateway waits for the response headers before it routes clients here: send them at once.
         context.send_initial_metadata(())
@@ -108,12 +111,14 @@ class Membership(threading.Thread):
         self._stub = reg_grpc.RegistryServiceStub(self._channel)
         self._registry = registry
         self._member = member
-        self._md = push_stubs.call_metadata(secret)
+        self._md = push_stubs.call_metadata(secret.split(",")[0].strip())  # the first value is the current one
+        self._token = ""  # the lease token the registry returned: KeepAlive and Deregister need it
         self._stop = stop
         self.registered = threading.Event()
 
     def _register(self):
-        r = self._stub.Register(reg.RegisterRequest(member=self._member), metadata=self._md, timeout=2)
+        r = self._stub.Register(reg.RegisterRequest(member=self._member, lease_token=self._token), metadata=self._md, timeout=2)
+        self._token = r.lease_token
         if not self.registered.is_set():
             log(f"registered {self._member.id} as {self._member.address} with {self._registry}")
             self.registered.set()
@@ -127,9 +132,9 @@ class Membership(threading.Thread):
                     lease = self._register()
                 else:
                     try:
-                        lease = self._stub.KeepAlive(reg.KeepAliveRequest(id=self._member.id), metadata=self._md, timeout=2).lease_ttl.ToTimedelta().total_seconds()
+                        lease = self._stub.KeepAlive(reg.KeepAliveRequest(id=self._member.id, lease_token=self._token), metadata=self._md, timeout=2).lease_ttl.ToTimedelta().total_seconds()
                     except grpc.RpcError as e:
-                        if e.code() != grpc.StatusCode.NOT_FOUND:
+                        if e.code() not in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.PERMISSION_DENIED):
                             raise
                         lease = self._register()  # the registry restarted or our lease lapsed
                 self._stop.wait(max(lease / 4, 0.1))
@@ -140,7 +145,7 @@ class Membership(threading.Thread):
 
     def deregister(self):
         try:
-            self._stub.Deregister(reg.DeregisterRequest(id=self._member.id), metadata=self._md, timeout=2)
+            self._stub.Deregister(reg.DeregisterRequest(id=self._member.id, lease_token=self._token), metadata=self._md, timeout=2)
         except grpc.RpcError:
             pass  # the lease lapses anyway
         self._channel.close()

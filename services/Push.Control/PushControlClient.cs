@@ -1,5 +1,6 @@
 using Google.Protobuf;
 using Grpc.Core;
+using Grpc.Core.Interceptors;
 using Grpc.Net.Client;
 using Push.V1;
 
@@ -14,7 +15,6 @@ public sealed class PushControlClient : IDisposable
 {
     private readonly GatewayService.GatewayServiceClient _client;
     private readonly GrpcChannel? _channel;
-    private readonly Metadata? _headers;
     private readonly TimeSpan? _timeout;
 
     /// <summary>Connects to a gateway's gRPC address, e.g. "http://127.0.0.1:8283".</summary>
@@ -26,30 +26,46 @@ public sealed class PushControlClient : IDisposable
             address = "http://" + address;
         }
         _channel = GrpcChannel.ForAddress(address, new GrpcChannelOptions { MaxReceiveMessageSize = 64 * 1024 * 1024 });
-        _client = new GatewayService.GatewayServiceClient(_channel);
+        _client = new GatewayService.GatewayServiceClient(WithCredentials(_channel.CreateCallInvoker(), options.Secret));
         _timeout = options.Timeout;
-        if (!string.IsNullOrEmpty(options.Secret))
-        {
-            _headers = new Metadata { { "authorization", "Bearer " + options.Secret } };
-        }
     }
 
     /// <summary>Wraps an existing call invoker (credentials and interceptors are the caller's).</summary>
     public PushControlClient(CallInvoker invoker, PushControlOptions? options = null)
     {
-        _client = new GatewayService.GatewayServiceClient(invoker);
+        _client = new GatewayService.GatewayServiceClient(WithCredentials(invoker, options?.Secret));
         _timeout = options?.Timeout;
-        if (!string.IsNullOrEmpty(options?.Secret))
+    }
+
+    // The credentials go on the invoker, so every call carries them, those made through Raw included. Each call gets
+    // its own copy of the headers: a caller's Metadata may be shared between calls and must not grow a header per call.
+    private static CallInvoker WithCredentials(CallInvoker invoker, string? secret)
+    {
+        if (string.IsNullOrEmpty(secret))
         {
-            _headers = new Metadata { { "authorization", "Bearer " + options.Secret } };
+            return invoker;
         }
+        var value = "Bearer " + secret;
+        return invoker.Intercept(given =>
+        {
+            var headers = new Metadata();
+            foreach (var entry in given)
+            {
+                if (!string.Equals(entry.Key, "authorization", StringComparison.OrdinalIgnoreCase))
+                {
+                    headers.Add(entry);
+                }
+            }
+            headers.Add("authorization", value);
+            return headers;
+        });
     }
 
     /// <summary>The generated client, for every operation (batch sends, drain, cluster reach details...).</summary>
     public GatewayService.GatewayServiceClient Raw => _client;
 
     private CallOptions Options(CancellationToken cancellationToken)
-        => new(_headers, _timeout is { } t ? DateTime.UtcNow + t : null, cancellationToken);
+        => new(null, _timeout is { } t ? DateTime.UtcNow + t : null, cancellationToken);
 
     /// <summary>Sends a message to one client; returns 1 when it was handed to the connection. (text frame)</summary>
     public async Task<long> SendToClientAsync(string clientId, string message, CancellationToken cancellationToken = default)
@@ -93,36 +109,74 @@ public sealed class PushControlClient : IDisposable
         return r.Delivered;
     }
 
-    /// <summary>Sends a message to every client, or only to <paramref name="clientIds"/>, minus <paramref name="excludeClientIds"/>.</summary>
-    public async Task<long> SendToAllAsync(string message, IEnumerable<string>? clientIds = null, IEnumerable<string>? excludeClientIds = null, CancellationToken cancellationToken = default)
+    /// <summary>Sends a message to every client of the cluster; returns how many got it. (text frame)</summary>
+    public async Task<long> SendToAllAsync(string message, CancellationToken cancellationToken = default)
     {
-        var request = new SendToAllRequest { Text = message };
-        if (clientIds is not null)
-        {
-            request.ClientIds.AddRange(clientIds);
-        }
-        if (excludeClientIds is not null)
-        {
-            request.ExcludeClientIds.AddRange(excludeClientIds);
-        }
-        var r = await _client.SendToAllAsync(request, Options(cancellationToken)).ConfigureAwait(false);
+        var r = await _client.SendToAllAsync(new SendToAllRequest { Text = message }, Options(cancellationToken)).ConfigureAwait(false);
         return r.Delivered;
     }
 
-    /// <summary>Sends a message to every client, or only to <paramref name="clientIds"/>, minus <paramref name="excludeClientIds"/>.</summary>
-    public async Task<long> SendToAllAsync(byte[] message, IEnumerable<string>? clientIds = null, IEnumerable<string>? excludeClientIds = null, CancellationToken cancellationToken = default)
+    /// <summary>Sends a message to every client of the cluster; returns how many got it. (binary frame)</summary>
+    public async Task<long> SendToAllAsync(byte[] message, CancellationToken cancellationToken = default)
     {
-        var request = new SendToAllRequest { Binary = ByteString.CopyFrom(message) };
-        if (clientIds is not null)
+        var r = await _client.SendToAllAsync(new SendToAllRequest { Binary = ByteString.CopyFrom(message) }, Options(cancellationToken)).ConfigureAwait(false);
+        return r.Delivered;
+    }
+
+    /// <summary>
+    /// Sends a message to every client of the cluster except <paramref name="excludeClientIds"/> (an empty list
+    /// excludes nobody). A separate name, so a call that once passed a recipient list to SendToAllAsync does not compile
+    /// as an exclusion list. (text frame)
+    /// </summary>
+    public async Task<long> SendToAllExceptAsync(IEnumerable<string> excludeClientIds, string message, CancellationToken cancellationToken = default)
+    {
+        var r = await _client.SendToAllAsync(new SendToAllRequest { ExcludeClientIds = { excludeClientIds }, Text = message }, Options(cancellationToken)).ConfigureAwait(false);
+        return r.Delivered;
+    }
+
+    /// <summary>Sends a message to every client of the cluster except <paramref name="excludeClientIds"/>. (binary frame)</summary>
+    public async Task<long> SendToAllExceptAsync(IEnumerable<string> excludeClientIds, byte[] message, CancellationToken cancellationToken = default)
+    {
+        var r = await _client.SendToAllAsync(new SendToAllRequest { ExcludeClientIds = { excludeClientIds }, Binary = ByteString.CopyFrom(message) }, Options(cancellationToken)).ConfigureAwait(false);
+        return r.Delivered;
+    }
+
+    /// <summary>
+    /// Sends a message to the listed clients minus <paramref name="excludeClientIds"/>; returns how many got it. An id
+    /// named twice gets it once. (text frame)
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="clientIds"/> is empty: an empty list never means everyone
+    /// (use <see cref="SendToAllAsync(string, CancellationToken)"/>); nothing is sent.</exception>
+    public async Task<long> SendToClientsAsync(IEnumerable<string> clientIds, string message, IEnumerable<string>? excludeClientIds = null, CancellationToken cancellationToken = default)
+    {
+        var request = new SendToClientsRequest { Text = message };
+        Recipients(request, clientIds, excludeClientIds);
+        var r = await _client.SendToClientsAsync(request, Options(cancellationToken)).ConfigureAwait(false);
+        return r.Delivered;
+    }
+
+    /// <summary>Sends a message to the listed clients minus <paramref name="excludeClientIds"/>. (binary frame)</summary>
+    /// <exception cref="ArgumentException"><paramref name="clientIds"/> is empty; nothing is sent.</exception>
+    public async Task<long> SendToClientsAsync(IEnumerable<string> clientIds, byte[] message, IEnumerable<string>? excludeClientIds = null, CancellationToken cancellationToken = default)
+    {
+        var request = new SendToClientsRequest { Binary = ByteString.CopyFrom(message) };
+        Recipients(request, clientIds, excludeClientIds);
+        var r = await _client.SendToClientsAsync(request, Options(cancellationToken)).ConfigureAwait(false);
+        return r.Delivered;
+    }
+
+    private static void Recipients(SendToClientsRequest request, IEnumerable<string> clientIds, IEnumerable<string>? excludeClientIds)
+    {
+        ArgumentNullException.ThrowIfNull(clientIds);
+        request.ClientIds.AddRange(clientIds);
+        if (request.ClientIds.Count == 0)
         {
-            request.ClientIds.AddRange(clientIds);
+            throw new ArgumentException("SendToClients needs at least one client id; an empty list never means everyone (use SendToAllAsync).", nameof(clientIds));
         }
         if (excludeClientIds is not null)
         {
             request.ExcludeClientIds.AddRange(excludeClientIds);
         }
-        var r = await _client.SendToAllAsync(request, Options(cancellationToken)).ConfigureAwait(false);
-        return r.Delivered;
     }
 
     /// <summary>Sends a text message to the groups' members except <paramref name="excludeClientIds"/>.</summary>

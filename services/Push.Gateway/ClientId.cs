@@ -1,29 +1,38 @@
 using System.Globalization;
+using System.Security.Cryptography;
 
 namespace Push.Gateway;
 
 /// <summary>
-/// Client ids are 28 lower-case hex characters: the owning gateway's 64-bit instance id (16 hex, random per process start)
-/// followed by a 48-bit connection sequence number (12 hex). Any gateway routes an id without a lookup, and an id is never
-/// reused: a restarted gateway has a new instance id, so a stale id can never reach a different person.
+/// Client ids are 40 lower-case hex characters: the owning gateway's 64-bit instance id (16 hex, random per process
+/// start) followed by 96 random bits (24 hex) drawn from the OS CSPRNG for each connection. Any gateway routes an id
+/// without a lookup (the first 16 characters name the gateway), and an id cannot be guessed from another: knowing
+/// your own id tells nothing about your neighbours'. The first 64 of the random bits are the connection's key in its
+/// gateway's table; the whole id must match for a lookup to succeed. An id is never reused: a restarted gateway has a
+/// new instance id, so a stale id can never reach a different person.
 /// </summary>
 internal static class ClientId
 {
-    public const int Length = 28;
+    public const int Length = 40;
     public const int GatewayIdLength = 16;
+    private const int KeyLength = 16;
 
-    public static string Format(string gatewayId, long sequence)
-        => string.Create(Length, (gatewayId, sequence), static (span, s) =>
+    /// <summary>Formats the id of the connection with table key <paramref name="key"/>, adding 32 more random bits.</summary>
+    public static string Format(string gatewayId, long key)
+        => string.Create(Length, (gatewayId, key), static (span, s) =>
         {
             s.gatewayId.AsSpan().CopyTo(span);
-            s.sequence.TryFormat(span[GatewayIdLength..], out _, "x12", CultureInfo.InvariantCulture);
+            s.key.TryFormat(span.Slice(GatewayIdLength, KeyLength), out _, "x16", CultureInfo.InvariantCulture);
+            Span<byte> tag = stackalloc byte[4];
+            RandomNumberGenerator.Fill(tag);
+            BitConverter.ToUInt32(tag).TryFormat(span[(GatewayIdLength + KeyLength)..], out _, "x8", CultureInfo.InvariantCulture);
         });
 
-    /// <summary>Parses an id; false when it is not 28 lower-case hex characters.</summary>
-    public static bool TryParse(string? value, out string gatewayId, out long sequence)
+    /// <summary>Parses an id into its gateway id and table key; false when it is not 40 lower-case hex characters.</summary>
+    public static bool TryParse(string? value, out string gatewayId, out long key)
     {
         gatewayId = string.Empty;
-        sequence = 0;
+        key = 0;
         if (value is null || value.Length != Length)
         {
             return false;
@@ -35,7 +44,7 @@ internal static class ClientId
                 return false;
             }
         }
-        if (!long.TryParse(value.AsSpan(GatewayIdLength), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out sequence))
+        if (!long.TryParse(value.AsSpan(GatewayIdLength, KeyLength), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out key))
         {
             return false;
         }

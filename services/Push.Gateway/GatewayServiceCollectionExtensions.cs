@@ -25,12 +25,17 @@ internal static class GatewayServiceCollectionExtensions
             .Validate(o => !string.IsNullOrEmpty(o.Token.QueryParameter), "Gateway:Token:QueryParameter must not be empty")
             .Validate(o => o.Token.ClockSkew >= TimeSpan.Zero && o.Token.ClockSkew <= TimeSpan.FromMinutes(10), "Gateway:Token:ClockSkew must be between 00:00:00 and 00:10:00")
             .ValidateOnStart();
+        // A control request is at most one push payload plus its fields (a SendBatch's items share that bound).
+        services.AddOptions<Grpc.AspNetCore.Server.GrpcServiceOptions<GatewayGrpcService>>()
+            .Configure<Microsoft.Extensions.Options.IOptions<GatewayOptions>>((o, g) => o.MaxReceiveMessageSize = g.Value.MaxPushSize + Push.Hosting.GrpcLimits.ControlEnvelopeBytes);
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<GatewayIdentity>();
         services.AddSingleton(sp => new LocalMember(sp.GetRequiredService<GatewayIdentity>().Id, MemberRole.Gateway));
         services.AddSingleton<GatewayMetrics>();
         services.AddSingleton<ConnectionTable>();
         services.AddSingleton<PeerDirectory>();
+        services.AddSingleton<IPeerClients>(sp => sp.GetRequiredService<PeerDirectory>());
+        services.AddSingleton<PeerFailures>();
         services.AddSingleton<ClusterRouter>();
         services.AddSingleton<StatusReporter>();
         services.AddSingleton<WorkerRouter>();
@@ -50,7 +55,7 @@ internal static class GatewayServiceCollectionExtensions
         var table = endpoints.ServiceProvider.GetRequiredService<ConnectionTable>();
         metrics.SendQueueDepth = () => table.All.Sum(c => (long)c.QueueDepth);
         metrics.SendQueueMaxDepth = () => table.All.Select(c => (long)c.QueueDepth).DefaultIfEmpty(0).Max();
-        endpoints.MapGrpcService<GatewayGrpcService>();
+        endpoints.MapGrpcService<GatewayGrpcService>().RequireAuthorization(Push.Hosting.Security.PushAuth.Policy);
         return endpoints;
     }
 }

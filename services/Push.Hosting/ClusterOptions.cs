@@ -14,9 +14,23 @@ public sealed class ClusterOptions
     /// Defaults to the bound gRPC endpoint. Env: PUSH_ADVERTISE.</summary>
     public string? Advertise { get; set; }
 
-    /// <summary>Shared secret for internal gRPC and the control API (sent as "authorization: Bearer SECRET").
-    /// Empty: no authentication. Env: PUSH_SECRET.</summary>
+    /// <summary>Member credential: required of cluster members (registry writes, worker streams, peer-gateway calls, Drain)
+    /// and accepted for the control API too. Comma-separated values are all accepted (rotation); the first is sent.
+    /// Empty (and no <see cref="ControlSecret"/>): no authentication. Env: PUSH_SECRET.</summary>
     public string? Secret { get; set; }
+
+    /// <summary>Backend credential: grants the control API (push.v1.GatewayService) only, never member scope.
+    /// Comma-separated values are all accepted (rotation). Env: PUSH_CONTROL_SECRET.</summary>
+    public string? ControlSecret { get; set; }
+
+    /// <summary>The accepted member secrets.</summary>
+    internal Security.SecretList MemberSecrets => Security.SecretList.Parse(Secret);
+
+    /// <summary>The accepted control secrets.</summary>
+    internal Security.SecretList ControlSecrets => Security.SecretList.Parse(ControlSecret);
+
+    /// <summary>The member secret this process sends on its own calls (the first configured value), or null.</summary>
+    internal string? OutgoingSecret => MemberSecrets.Current;
 
     /// <summary>PEM bundle of the CA certificates that https:// gRPC peers (registries, gateways, workers) must chain to.
     /// Empty: the system trust store. Defaults to --grpc-client-ca when that is set.</summary>

@@ -46,4 +46,10 @@ internal static class Errors
 
     public static RpcException Unauthenticated(string message)
         => Create(Code.Unauthenticated, ErrorReason.Unauthenticated, message);
+
+    public static RpcException PermissionDenied(string message)
+        => Create(Code.PermissionDenied, ErrorReason.PermissionDenied, message);
+
+    public static RpcException MemberConflict(string message)
+        => Create(Code.FailedPrecondition, ErrorReason.MemberConflict, message);
 }

@@ -14,11 +14,11 @@ internal static class PushCoreServiceCollectionExtensions
         services.AddOptions<ClusterOptions>().BindConfiguration(ClusterOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         services.TryAddSingleton<ClusterMembership>();
         services.TryAddSingleton<AdvertisedAddress>();
-        services.TryAddSingleton<SecretAuthInterceptor>();
+        services.AddPushAuth();
         services.AddGrpc(o =>
         {
-            o.Interceptors.Add<SecretAuthInterceptor>();
-            o.MaxReceiveMessageSize = 64 * 1024 * 1024;
+            // Services that take more say so (AddServiceOptions); anything else gets small messages only.
+            o.MaxReceiveMessageSize = GrpcLimits.DefaultReceiveBytes;
         });
         services.AddGrpcReflection();
         return services;

@@ -20,7 +20,7 @@ internal static class RegistryServiceCollectionExtensions
 
     public static IEndpointRouteBuilder MapPushRegistry(this IEndpointRouteBuilder endpoints)
     {
-        endpoints.MapGrpcService<RegistryGrpcService>();
+        endpoints.MapGrpcService<RegistryGrpcService>().RequireAuthorization(Push.Hosting.Security.PushAuth.Policy);
         return endpoints;
     }
 }

@@ -61,7 +61,9 @@ public static class PushWorkerHost
             bound = lo;
         }));
         var app = builder.Build();
-        app.MapGrpcReflectionService();
+        app.UseAuthentication();
+        app.UseAuthorization();
+        app.MapGrpcReflectionService().RequireAuthorization(Push.Hosting.Security.PushAuth.Policy);
         app.MapPushWorker();
         app.Lifetime.ApplicationStarted.Register(() =>
         {

@@ -17,6 +17,8 @@ public static class WorkerServiceCollectionExtensions
         where TEvents : BusinessEvents
     {
         services.AddOptions<WorkerOptions>().BindConfiguration(WorkerOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        // Gateways send batches of events up to a documented size (GrpcLimits.StreamBatchBytes).
+        services.AddGrpc().AddServiceOptions<BusinessGrpcService>(o => o.MaxReceiveMessageSize = Push.Hosting.GrpcLimits.StreamReceiveBytes);
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<BusinessEvents, TEvents>();
         services.AddSingleton<GatewayClients>();
@@ -31,7 +33,7 @@ public static class WorkerServiceCollectionExtensions
     /// <summary>Maps push.v1.BusinessService.</summary>
     public static IEndpointRouteBuilder MapPushWorker(this IEndpointRouteBuilder endpoints)
     {
-        endpoints.MapGrpcService<BusinessGrpcService>();
+        endpoints.MapGrpcService<BusinessGrpcService>().RequireAuthorization(Push.Hosting.Security.PushAuth.Policy);
         return endpoints;
     }
 }

@@ -58,7 +58,7 @@ public class ClusterFixture : IAsyncLifetime
         foreach (var g in gateways)
         {
             Gateways.Add(g.Result);
-            Controls.Add(new PushControlClient(g.Result.GrpcAddress));
+            Controls.Add(g.Result.Control());
         }
         Workers.AddRange(workers.Select(w => w.Result));
         await WaitForClusterAsync(gateways: 3, workers: 2, ct);

@@ -39,7 +39,7 @@ public sealed class CrossGatewayTests(ClusterFixture cluster, ITestOutputHelper 
         Assert.Equal("carol", (await gw2.GetSessionAsync(c.ClientId, ct))["name"]);
         Assert.Equal(uidA, await gw2.GetUidByClientIdAsync(a.ClientId, ct));
         Assert.True(await gw1.IsOnlineAsync(c.ClientId, ct));
-        Assert.False(await gw1.IsOnlineAsync(cluster.GatewayIds[2] + "0000ffffffff", ct)); // well formed, never issued
+        Assert.False(await gw1.IsOnlineAsync(cluster.GatewayIds[2] + "00000000ffffffff00000000", ct)); // well formed, never issued
 
         // A push through gateway 2 reaches the group members on gateways 1 and 3.
         var toGroup = await gw2.Raw.SendToGroupAsync(new SendToGroupRequest { Groups = { group }, Text = "to-group" }, cancellationToken: ct);
@@ -66,11 +66,21 @@ public sealed class CrossGatewayTests(ClusterFixture cluster, ITestOutputHelper 
         await AssertTextAsync(a, "to-all", ct);
         await AssertTextAsync(c, "to-all", ct);
 
-        var subset = await gw2.Raw.SendToAllAsync(new SendToAllRequest { ClientIds = { a.ClientId, c.ClientId }, Text = "subset" }, cancellationToken: ct);
+        // SendToClients through gateway 2 reaches exactly a (gateway 1) and c (gateway 3): only the gateways the ids
+        // name are asked, gateway 2 and b are not.
+        var subset = await gw2.Raw.SendToClientsAsync(new SendToClientsRequest { ClientIds = { a.ClientId, c.ClientId }, Text = "subset" }, cancellationToken: ct);
         Assert.Equal(2, subset.Delivered);
-        Assert.Equal(subset.Reach.GatewaysTotal, subset.Reach.GatewaysAnswered);
+        Assert.Equal(2, subset.Reach.GatewaysTotal);
+        Assert.Equal(2, subset.Reach.GatewaysAnswered);
+        Assert.Empty(subset.Reach.UnreachableGatewayIds);
         await AssertTextAsync(a, "subset", ct);
         await AssertTextAsync(c, "subset", ct);
+        var minusC = await gw1.Raw.SendToClientsAsync(new SendToClientsRequest { ClientIds = { a.ClientId, c.ClientId }, ExcludeClientIds = { c.ClientId }, Text = "subset-not-c" }, cancellationToken: ct);
+        Assert.Equal(1, minusC.Delivered);
+        await AssertTextAsync(a, "subset-not-c", ct);
+        await AssertRpcErrorAsync(() => gw3.Raw.SendToClientsAsync(new SendToClientsRequest { Text = "nobody" }, cancellationToken: ct).ResponseAsync, StatusCode.InvalidArgument, "ERROR_REASON_INVALID_FIELD");
+        await AssertReceivedNothingAsync(b, ct);
+        await AssertReceivedNothingAsync(c, ct);
 
         var excluded = await gw2.Raw.SendToGroupAsync(new SendToGroupRequest { Groups = { group }, ExcludeClientIds = { a.ClientId }, Text = "not-a" }, cancellationToken: ct);
         Assert.Equal(1, excluded.Delivered);
@@ -189,7 +199,7 @@ public sealed class CrossGatewayTests(ClusterFixture cluster, ITestOutputHelper 
         await AssertRpcErrorAsync(() => gw3.SendToClientAsync(b.ClientId, "late", ct), StatusCode.NotFound, "ERROR_REASON_CLIENT_NOT_FOUND");
 
         // A client id of a gateway that never existed: NOT_FOUND naming that gateway.
-        var ghost = "0123456789abcdef000000000001";
+        var ghost = "0123456789abcdef" + "000000000000000100000001";
         var ex = await AssertRpcErrorAsync(() => gw1.SendToClientAsync(ghost, "x", ct), StatusCode.NotFound, GatewayGone);
         Assert.Contains("0123456789abcdef", ex.Status.Detail, StringComparison.Ordinal);
         output.WriteLine($"unknown gateway: {ex.Status.Detail}");

@@ -76,7 +76,7 @@ internal static class RegistryChecks
     {
         using var channel = GrpcChannel.ForAddress(registry.GrpcAddress);
         var client = new RegistryService.RegistryServiceClient(channel);
-        return (await client.ListMembersAsync(new ListMembersRequest(), deadline: DateTime.UtcNow.AddSeconds(2), cancellationToken: ct)).Members.Count;
+        return (await client.ListMembersAsync(new ListMembersRequest(), new Grpc.Core.Metadata { { "authorization", "Bearer " + TestSecrets.Control } }, deadline: DateTime.UtcNow.AddSeconds(2), cancellationToken: ct)).Members.Count;
     }
 
     /// <summary>Starts a registry on the address and port of a killed one.</summary>

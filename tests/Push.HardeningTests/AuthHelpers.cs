@@ -44,7 +44,7 @@ internal static class AuthHelpers
         var suite = await PushProcess.StartAsync("start", args, cancellationToken: ct);
         try
         {
-            using var client = control?.Invoke() ?? new PushControlClient(suite.GrpcAddress);
+            using var client = control?.Invoke() ?? suite.Control();
             await WaitWorkerStreamsAsync(client, gateways: 1, workers: 1, ct, () => suite.Output);
             return suite;
         }

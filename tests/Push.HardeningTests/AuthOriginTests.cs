@@ -19,13 +19,13 @@ public sealed class AuthOriginTests(ITestOutputHelper output)
         var lookalike = await AuthHelpers.HandshakeStatusAsync(suite.Ws, o => o.SetRequestHeader("Origin", "https://app.example.com.evil.net"), ct);
         var missing = await AuthHelpers.HandshakeStatusAsync(suite.Ws, null, ct);
 
-        Assert.Equal(28, allowed.ClientId.Length);
+        Assert.Equal(40, allowed.ClientId.Length);
         Assert.Equal(HttpStatusCode.SwitchingProtocols, second);
         Assert.Equal(HttpStatusCode.Forbidden, other);
         Assert.Equal(HttpStatusCode.Forbidden, lookalike);
         Assert.Equal(HttpStatusCode.Forbidden, missing);
         // Refused handshakes never became clients (the accepted-then-aborted one leaves once its abort is seen).
-        using var control = new Push.Control.PushControlClient(suite.GrpcAddress);
+        using var control = suite.Control();
         var count = await control.GetAllClientCountAsync(ct);
         for (var i = 0; i < 100 && count != 1; i++)
         {

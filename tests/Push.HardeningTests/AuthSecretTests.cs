@@ -7,29 +7,39 @@ using Xunit.Abstractions;
 namespace Push.HardeningTests;
 
 /// <summary>
-/// Cluster:Secret: a registry, two gateways and a worker as separate processes, all with the secret. Every internal
-/// stream (registration, worker streams, gateway-to-gateway fan-out) must authenticate for this to work at all.
+/// The configuration users run beyond one machine: a registry, three gateways and a worker as separate processes, with
+/// a member secret (Cluster:Secret, during a rotation: "new,old") and a control secret for backends
+/// (Cluster:ControlSecret). Every internal stream (registration, worker streams, gateway-to-gateway fan-out to more
+/// than one peer) must authenticate for this to work at all.
 /// </summary>
 public sealed class SecretClusterFixture : IAsyncLifetime
 {
-    public const string Secret = "s3cret-for-tests-0123456789";
+    public const string Secret = "member-s3cret-for-tests-0123456789";
+    public const string OldSecret = "old-member-s3cret-for-tests-98765";
+    public const string ControlSecret = "control-s3cret-for-tests-0123456789";
 
     public PushProcess Registry { get; private set; } = null!;
     public PushProcess Gateway1 { get; private set; } = null!;
     public PushProcess Gateway2 { get; private set; } = null!;
+    public PushProcess Gateway3 { get; private set; } = null!;
     public PushProcess Worker { get; private set; } = null!;
+
+    /// <summary>Control clients of gateways 1, 2 and 3 holding the backend credential.</summary>
     public PushControlClient Control1 { get; private set; } = null!;
     public PushControlClient Control2 { get; private set; } = null!;
+    public PushControlClient Control3 { get; private set; } = null!;
 
-    public string Diagnostics() => string.Join("\n", new[] { Registry, Gateway1, Gateway2, Worker }.Where(p => p is not null).Select(p => $"--- {p.Description}\n{p.Output}"));
+    public string Diagnostics() => string.Join("\n", new[] { Registry, Gateway1, Gateway2, Gateway3, Worker }.Where(p => p is not null).Select(p => $"--- {p.Description}\n{p.Output}"));
 
     public async Task InitializeAsync()
     {
         var ct = TestTimeouts.Token(TestTimeouts.Long);
-        Registry = await PushProcess.StartAsync("registry", ["--secret", Secret], cancellationToken: ct);
-        string[] member = ["--registry", Registry.GrpcAddress, "--secret", Secret];
+        string[] secrets = ["--secret", $"{Secret},{OldSecret}", "--control-secret", ControlSecret];
+        Registry = await PushProcess.StartAsync("registry", secrets, cancellationToken: ct);
+        string[] member = ["--registry", Registry.GrpcAddress, .. secrets];
         var starts = new[]
         {
+            PushProcess.StartAsync("gateway", member, cancellationToken: ct),
             PushProcess.StartAsync("gateway", member, cancellationToken: ct),
             PushProcess.StartAsync("gateway", member, cancellationToken: ct),
             PushProcess.StartAsync("worker", member, cancellationToken: ct),
@@ -37,18 +47,21 @@ public sealed class SecretClusterFixture : IAsyncLifetime
         await Task.WhenAll(starts.Select(t => (Task)t).ToArray()).ContinueWith(_ => { }, TaskScheduler.Default);
         Gateway1 = starts[0].IsCompletedSuccessfully ? starts[0].Result : null!;
         Gateway2 = starts[1].IsCompletedSuccessfully ? starts[1].Result : null!;
-        Worker = starts[2].IsCompletedSuccessfully ? starts[2].Result : null!;
+        Gateway3 = starts[2].IsCompletedSuccessfully ? starts[2].Result : null!;
+        Worker = starts[3].IsCompletedSuccessfully ? starts[3].Result : null!;
         await Task.WhenAll(starts);
-        Control1 = new PushControlClient(Gateway1.GrpcAddress, new PushControlOptions { Secret = Secret });
-        Control2 = new PushControlClient(Gateway2.GrpcAddress, new PushControlOptions { Secret = Secret });
-        await AuthHelpers.WaitWorkerStreamsAsync(Control1, gateways: 2, workers: 1, ct, Diagnostics);
+        Control1 = new PushControlClient(Gateway1.GrpcAddress, new PushControlOptions { Secret = ControlSecret });
+        Control2 = new PushControlClient(Gateway2.GrpcAddress, new PushControlOptions { Secret = ControlSecret });
+        Control3 = new PushControlClient(Gateway3.GrpcAddress, new PushControlOptions { Secret = ControlSecret });
+        await AuthHelpers.WaitWorkerStreamsAsync(Control1, gateways: 3, workers: 1, ct, Diagnostics);
     }
 
     public async Task DisposeAsync()
     {
         Control1?.Dispose();
         Control2?.Dispose();
-        foreach (var p in new[] { Worker, Gateway2, Gateway1, Registry })
+        Control3?.Dispose();
+        foreach (var p in new[] { Worker, Gateway3, Gateway2, Gateway1, Registry })
         {
             if (p is not null)
             {
@@ -58,8 +71,15 @@ public sealed class SecretClusterFixture : IAsyncLifetime
     }
 }
 
+[CollectionDefinition(Name)]
+public sealed class SecretClusterCollection : ICollectionFixture<SecretClusterFixture>
+{
+    public const string Name = "secret cluster";
+}
+
 [Trait("Category", "Integration")]
-public sealed class AuthSecretTests(SecretClusterFixture cluster, ITestOutputHelper output) : IClassFixture<SecretClusterFixture>
+[Collection(SecretClusterCollection.Name)]
+public sealed class AuthSecretTests(SecretClusterFixture cluster, ITestOutputHelper output)
 {
     [Fact]
     public async Task Secret_ClusterOfProcesses_WorksEndToEnd()
@@ -76,7 +96,7 @@ public sealed class AuthSecretTests(SecretClusterFixture cluster, ITestOutputHel
         Assert.Equal(1, delivered);
         Assert.Equal("through the peer", await ws.ReceiveTextAsync(ct));
         var status = await cluster.Control2.GetStatusAsync(ct);
-        Assert.Equal(2, status.Reach.GatewaysAnswered);
+        Assert.Equal(3, status.Reach.GatewaysAnswered);
     }
 
     [Fact]
@@ -159,10 +179,11 @@ public sealed class AuthStartupWarningTests(ITestOutputHelper output)
     public async Task Start_NonLoopbackWithoutSecret_WarnsSecurity()
     {
         var ct = TestTimeouts.Token(TestTimeouts.Long);
-        await using var open = await PushProcess.StartAsync("registry", ["--grpc", "0.0.0.0:0"], cancellationToken: ct);
+        await using var open = await PushProcess.StartAsync("registry", ["--grpc", "0.0.0.0:0"], secured: false, cancellationToken: ct);
         await using var guarded = await PushProcess.StartAsync("registry", ["--grpc", "0.0.0.0:0", "--secret", "x"], cancellationToken: ct);
+        await using var controlOnly = await PushProcess.StartAsync("registry", ["--grpc", "0.0.0.0:0", "--control-secret", "y"], cancellationToken: ct);
         // The WebSocket port is public by design: with gRPC on loopback there is nothing to warn about.
-        await using var publicWs = await PushProcess.StartAsync("start", ["--ws", "0.0.0.0:0"], cancellationToken: ct);
+        await using var publicWs = await PushProcess.StartAsync("start", ["--ws", "0.0.0.0:0"], secured: false, cancellationToken: ct);
 
         var warned = false;
         for (var i = 0; i < 100 && !(warned = open.Output.Contains("SECURITY", StringComparison.Ordinal)); i++)
@@ -173,6 +194,7 @@ public sealed class AuthStartupWarningTests(ITestOutputHelper output)
         Assert.True(warned, open.Output);
         // The ready file is written after the check, and the open process's warning has arrived, so the others' would have too.
         Assert.DoesNotContain("SECURITY", guarded.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("SECURITY", controlOnly.Output, StringComparison.Ordinal);
         Assert.DoesNotContain("SECURITY", publicWs.Output, StringComparison.Ordinal);
         output.WriteLine(open.Output.Split('\n').First(l => l.Contains("SECURITY", StringComparison.Ordinal)));
     }

@@ -100,11 +100,11 @@ public sealed class DecidingClusterFixture : IAsyncLifetime
             "--set", $"Gateway:Token:HmacSecret={Key}",
             "--set", $"Gateway:HandshakeTimeout={HandshakeTimeout:c}",
         ], cancellationToken: ct);
-        var options = new PushWorkerHostOptions();
+        var options = new PushWorkerHostOptions { Secret = TestSecrets.Member };
         options.Registry.Add(Registry.GrpcAddress);
         Worker = PushWorkerHost.Create<AuthDecidingEvents>(options, s => s.AddSingleton(Recorder));
         await Worker.StartAsync(ct);
-        Control = new PushControlClient(Gateway.GrpcAddress);
+        Control = Gateway.Control();
         await AuthHelpers.WaitWorkerStreamsAsync(Control, gateways: 1, workers: 1, ct, () => Gateway.Output);
     }
 

@@ -16,7 +16,7 @@ public sealed class BadInputFixture : IAsyncLifetime
     {
         var ct = TestTimeouts.Token(TestTimeouts.Long);
         Push = await PushProcess.StartAsync("start", ["--set", "Gateway:PingInterval=00:00:01", "--set", "Gateway:PingNotResponseLimit=2"], cancellationToken: ct);
-        Control = new PushControlClient(Push.GrpcAddress);
+        Control = Push.Control();
         await Probe.UntilWorkersAsync(Control, 1, ct);
     }
 

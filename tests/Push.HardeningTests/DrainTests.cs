@@ -40,7 +40,7 @@ public sealed class DrainTests(DrainFixture fixture, ITestOutputHelper output) :
         var ct = TestTimeouts.Token(TimeSpan.FromSeconds(60));
         var gateway = Cluster.Gateways[0];
         var survivor = Cluster.Gateways[1];
-        using var control = new PushControlClient(survivor.GrpcAddress);
+        using var control = survivor.Control();
         var (clients, silent, gatewayId) = await ConnectClientsAsync(gateway, ct);
         try
         {
@@ -79,8 +79,8 @@ public sealed class DrainTests(DrainFixture fixture, ITestOutputHelper output) :
         var ct = TestTimeouts.Token(TimeSpan.FromSeconds(60));
         var gateway = Cluster.Gateways[2];
         var other = Cluster.Gateways[1];
-        using var control = new PushControlClient(other.GrpcAddress);
-        using var target = new PushControlClient(gateway.GrpcAddress);
+        using var control = other.Control();
+        using var target = gateway.MemberControl();
         var (clients, silent, gatewayId) = await ConnectClientsAsync(gateway, ct);
         try
         {
@@ -120,7 +120,7 @@ public sealed class DrainTests(DrainFixture fixture, ITestOutputHelper output) :
         var ct = TestTimeouts.Token(TimeSpan.FromSeconds(60));
         var gateway = Cluster.Gateways[1];
         var leaving = Cluster.Workers[0];
-        using var control = new PushControlClient(gateway.GrpcAddress);
+        using var control = gateway.Control();
         var clients = new List<TestWebSocket>();
         try
         {

@@ -375,7 +375,7 @@ internal static partial class Probe
             return s.Gateways.Count > 0 && s.Gateways.All(g => g.WorkersConnected == workers);
         }, TimeSpan.FromSeconds(20), $"every gateway has {workers} worker stream(s) open", ct);
 
-    [GeneratedRegex("\"clientId\":\"([0-9a-f]{28})\"")]
+    [GeneratedRegex("\"clientId\":\"([0-9a-f]{40})\"")]
     public static partial Regex ClientIdPattern();
 
     /// <summary>A 1 KiB text payload carrying a sequence number.</summary>
@@ -429,7 +429,7 @@ internal sealed class TestCluster : IAsyncDisposable
         var cluster = new TestCluster(registry, gws.Select(t => t.Result).ToArray(), wks.Select(t => t.Result).ToArray());
         foreach (var g in cluster.Gateways)
         {
-            using var control = new PushControlClient(g.GrpcAddress);
+            using var control = g.Control();
             await Probe.UntilAsync(async () =>
             {
                 var s = await control.Raw.GetStatusAsync(new V1.GetStatusRequest(), deadline: DateTime.UtcNow.AddSeconds(2), cancellationToken: ct).ConfigureAwait(false);

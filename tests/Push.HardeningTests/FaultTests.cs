@@ -151,7 +151,7 @@ public sealed class FaultTests(ITestOutputHelper output)
 
     private static async Task<(EchoLoad Echo, PushLoad Push, List<TestWebSocket> All, PushControlClient Control)> StartLoadAsync(TestCluster cluster, int echoPerGateway, int pushPerGateway, PushProcess pushVia, CancellationToken ct)
     {
-        var control = new PushControlClient(pushVia.GrpcAddress);
+        var control = pushVia.Control();
         var all = new List<TestWebSocket>();
         var echoClients = new List<TestWebSocket>();
         var push = new PushLoad(Group);

@@ -20,7 +20,7 @@ public sealed class FuzzFixture : IAsyncLifetime
     {
         var ct = TestTimeouts.Token(TestTimeouts.Long);
         Push = await PushProcess.StartAsync("start", cancellationToken: ct);
-        Control = new PushControlClient(Push.GrpcAddress);
+        Control = Push.Control();
         await Probe.UntilWorkersAsync(Control, 1, ct);
     }
 
@@ -146,8 +146,8 @@ public sealed class FuzzTests(FuzzFixture fixture, ITestOutputHelper output) : I
             // Client ids: a real one, a well-formed one of this or an unknown gateway, or garbage.
             var clientId = Gen.Frequency(
                 (3, Gen.Int[0, ids.Length - 1].Select(i => ids[i])),
-                (2, Gen.Long[0, 0xFFFF_FFFF_FFFF].Select(n => gatewayId + n.ToString("x12", System.Globalization.CultureInfo.InvariantCulture))),
-                (1, Gen.Long.Select(n => n.ToString("x16", System.Globalization.CultureInfo.InvariantCulture) + "000000000001")),
+                (2, Gen.Long[0, long.MaxValue].Select(n => gatewayId + n.ToString("x16", System.Globalization.CultureInfo.InvariantCulture) + "0000002a")),
+                (1, Gen.Long.Select(n => n.ToString("x16", System.Globalization.CultureInfo.InvariantCulture) + "00000000000000010000002a")),
                 (2, name));
             var payload = Gen.Frequency(
                 (1, Gen.Const(0)),

@@ -26,7 +26,7 @@ public sealed class SlowConsumerTests(ITestOutputHelper output)
     {
         var ct = TestTimeouts.Token(TimeSpan.FromSeconds(90));
         await using var push = await PushProcess.StartAsync("start", ["--set", "Gateway:SendQueueBytes=65536", "--set", "Gateway:SlowConsumerPolicy=" + policy], cancellationToken: ct);
-        using var control = new PushControlClient(push.GrpcAddress);
+        using var control = push.Control();
         await Probe.UntilWorkersAsync(control, 1, ct);
 
         var fast = new List<TestWebSocket>();
@@ -195,7 +195,7 @@ public sealed class SlowConsumerTests(ITestOutputHelper output)
         await using var registry = await PushProcess.StartAsync("registry", cancellationToken: ct);
         await using var gateway = await PushProcess.StartAsync("gateway", ["--registry", registry.GrpcAddress, "--set", "Gateway:WorkerQueueCapacity=64"], cancellationToken: ct);
         var gate = new WorkerGate();
-        var workerOptions = new PushWorkerHostOptions();
+        var workerOptions = new PushWorkerHostOptions { Secret = TestSecrets.Member };
         workerOptions.Registry.Add(registry.GrpcAddress);
         await using var worker = PushWorkerHost.Create<GatedEchoEvents>(workerOptions, s =>
         {
@@ -207,7 +207,7 @@ public sealed class SlowConsumerTests(ITestOutputHelper output)
             });
         });
         await worker.StartAsync(ct);
-        using var control = new PushControlClient(gateway.GrpcAddress);
+        using var control = gateway.Control();
         await Probe.UntilWorkersAsync(control, 1, ct);
 
         using var flood = await RawWebSocket.ConnectAsync(gateway.Ws, ct: ct);

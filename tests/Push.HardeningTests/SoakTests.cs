@@ -25,7 +25,7 @@ public sealed class SoakTests(ITestOutputHelper output)
         var ct = TestTimeouts.Token(TimeSpan.FromSeconds(150));
         await using var cluster = await TestCluster.StartAsync(gateways: 1, workers: 1, ct: ct);
         var gateway = cluster.Gateways[0];
-        using var control = new PushControlClient(gateway.GrpcAddress);
+        using var control = gateway.Control();
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var stats = new long[6]; // sessions, messages, server closes, aborts, pushes, errors
         var errors = new List<string>();

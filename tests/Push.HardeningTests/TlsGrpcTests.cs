@@ -47,8 +47,8 @@ public sealed class TlsGrpcTests(ITestOutputHelper output)
         await using var gateway2 = await PushProcess.StartAsync("gateway", [.. tls, "--registry", suite.GrpcAddress], cancellationToken: ct);
         using var channel1 = Channel(suite.Grpc, ca, op);
         using var channel2 = Channel(gateway2.Grpc, ca, op);
-        using var control1 = new PushControlClient(channel1.CreateCallInvoker());
-        using var control2 = new PushControlClient(channel2.CreateCallInvoker());
+        using var control1 = new PushControlClient(channel1.CreateCallInvoker(), new PushControlOptions { Secret = TestSecrets.Control });
+        using var control2 = new PushControlClient(channel2.CreateCallInvoker(), new PushControlOptions { Secret = TestSecrets.Control });
         // Both gateways registered (https registry) and opened their worker stream (https worker) with client certificates.
         await AuthHelpers.WaitWorkerStreamsAsync(control1, gateways: 2, workers: 1, ct, () => suite.Output + "\n" + gateway2.Output);
 
@@ -63,15 +63,15 @@ public sealed class TlsGrpcTests(ITestOutputHelper output)
         using var cleartext = GrpcChannel.ForAddress(new UriBuilder(suite.Grpc) { Scheme = "http" }.Uri);
         foreach (var (name, ch) in new[] { ("no client certificate", anonymous), ("client certificate from another CA", rogueChannel), ("cleartext h2c", cleartext) })
         {
-            var ex = await Assert.ThrowsAsync<RpcException>(() => new PushControlClient(ch.CreateCallInvoker()).GetAllClientCountAsync(ct));
+            var ex = await Assert.ThrowsAsync<RpcException>(() => new PushControlClient(ch.CreateCallInvoker(), new PushControlOptions { Secret = TestSecrets.Control }).GetAllClientCountAsync(ct));
             output.WriteLine($"{name}: {ex.StatusCode}");
         }
         // And a caller that does not trust the private CA does not talk to the server.
         using var distrustful = Channel(suite.Grpc, rogueCa, op);
-        await Assert.ThrowsAsync<RpcException>(() => new PushControlClient(distrustful.CreateCallInvoker()).GetAllClientCountAsync(ct));
+        await Assert.ThrowsAsync<RpcException>(() => new PushControlClient(distrustful.CreateCallInvoker(), new PushControlOptions { Secret = TestSecrets.Control }).GetAllClientCountAsync(ct));
 
         // The shell commands speak mTLS too.
-        var (exit, stdout) = await RunPushAsync(["status", "--grpc", suite.GrpcAddress, "--tls-ca", caFile, "--tls-client-cert", opCert, "--tls-client-key", opKey], ct);
+        var (exit, stdout) = await RunPushAsync(["status", "--grpc", suite.GrpcAddress, "--secret", TestSecrets.Control, "--tls-ca", caFile, "--tls-client-cert", opCert, "--tls-client-key", opKey], ct);
         Assert.True(exit == 0, stdout);
         Assert.Contains("Gateways: 2", stdout, StringComparison.Ordinal);
     }

@@ -25,7 +25,7 @@ public sealed class TlsWebSocketTests(ITestOutputHelper output)
             return c is not null && c.GetCertHashString() == cert.GetCertHashString();
         }, cancellationToken: ct);
 
-        Assert.Equal(28, ws.ClientId.Length);
+        Assert.Equal(40, ws.ClientId.Length);
         Assert.NotNull(presented);
         await ws.SendTextAsync("over tls", ct);
         Assert.Equal("over tls", await ws.ReceiveTextAsync(ct));
@@ -66,7 +66,7 @@ public sealed class TlsWebSocketTests(ITestOutputHelper output)
             return c is X509Certificate2 c2 && c2.Thumbprint == leaf.Thumbprint && own.Build(c2);
         }, cancellationToken: ct);
 
-        Assert.Equal(28, ws.ClientId.Length);
+        Assert.Equal(40, ws.ClientId.Length);
         output.WriteLine($"certificates sent by the server: {sent} (leaf + intermediate)");
     }
 }

@@ -80,7 +80,7 @@ public sealed class BadInputTests(SmallLimitsFixture fixture) : IClassFixture<Sm
         var (ws, g, u) = await VictimAsync(ct);
         await using (ws)
         {
-            var unknown = ws.ClientId[..16] + "ffffffffffff";
+            var unknown = ws.ClientId[..16] + new string('f', 24);
             var (g2, u2) = (Unique("g"), Unique("u"));
 
             await AssertRpcErrorAsync(() => CallWithClientId(method, unknown, g2, u2, ct), StatusCode.NotFound, ClientNotFound, messageContains: unknown);
@@ -137,14 +137,16 @@ public sealed class BadInputTests(SmallLimitsFixture fixture) : IClassFixture<Sm
         var (ws, g, u) = await VictimAsync(ct);
         await using (ws)
         {
-            await AssertRpcErrorAsync(() => _raw.SendToAllAsync(new SendToAllRequest { ClientIds = { ws.ClientId, "abc" }, Text = "x" }, cancellationToken: ct).ResponseAsync, StatusCode.InvalidArgument, InvalidField, field: "client_ids");
-            await AssertRpcErrorAsync(() => _raw.SendToAllAsync(new SendToAllRequest { ClientIds = { ws.ClientId }, ExcludeClientIds = { ws.ClientId.ToUpperInvariant() + "x" }, Text = "x" }, cancellationToken: ct).ResponseAsync, StatusCode.InvalidArgument, InvalidField, field: "exclude_client_ids");
+            await AssertRpcErrorAsync(() => _raw.SendToClientsAsync(new SendToClientsRequest { ClientIds = { ws.ClientId, "abc" }, Text = "x" }, cancellationToken: ct).ResponseAsync, StatusCode.InvalidArgument, InvalidField, field: "client_ids");
+            await AssertRpcErrorAsync(() => _raw.SendToClientsAsync(new SendToClientsRequest { ClientIds = { ws.ClientId, "" }, Text = "x" }, cancellationToken: ct).ResponseAsync, StatusCode.InvalidArgument, InvalidField, field: "client_ids");
+            await AssertRpcErrorAsync(() => _raw.SendToClientsAsync(new SendToClientsRequest { ClientIds = { ws.ClientId }, ExcludeClientIds = { ws.ClientId.ToUpperInvariant() + "x" }, Text = "x" }, cancellationToken: ct).ResponseAsync, StatusCode.InvalidArgument, InvalidField, field: "exclude_client_ids");
+            await AssertRpcErrorAsync(() => _raw.SendToAllAsync(new SendToAllRequest { ExcludeClientIds = { "nope" }, Text = "x" }, cancellationToken: ct).ResponseAsync, StatusCode.InvalidArgument, InvalidField, field: "exclude_client_ids");
             await AssertRpcErrorAsync(() => _raw.SendToGroupAsync(new SendToGroupRequest { Groups = { g }, ExcludeClientIds = { "nope" }, Text = "x" }, cancellationToken: ct).ResponseAsync, StatusCode.InvalidArgument, InvalidField, field: "exclude_client_ids");
             await AssertRpcErrorAsync(() => _raw.SendBatchAsync(new SendBatchRequest { Items = { new BatchItem { Groups = { g }, Text = "first" }, new BatchItem { ClientId = "abc", Text = "x" } } }, cancellationToken: ct).ResponseAsync, StatusCode.InvalidArgument, InvalidField, field: "items[1].client_id");
 
             // A well-formed id of a gateway that is gone is not an error for a list: it is reported as unreachable.
             var gateway = ClientLifecycleTests.OtherGatewayId(ws.ClientId);
-            var r = await _raw.SendToAllAsync(new SendToAllRequest { ClientIds = { gateway + ws.ClientId[16..] }, Text = "x" }, cancellationToken: ct);
+            var r = await _raw.SendToClientsAsync(new SendToClientsRequest { ClientIds = { gateway + ws.ClientId[16..] }, Text = "x" }, cancellationToken: ct);
             Assert.Equal(0, r.Delivered);
             Assert.Equal([gateway], r.Reach.UnreachableGatewayIds);
 
@@ -280,7 +282,7 @@ public sealed class BadInputTests(SmallLimitsFixture fixture) : IClassFixture<Sm
     public static TheoryData<string, string> PayloadProblems()
     {
         var data = new TheoryData<string, string>();
-        foreach (var method in new[] { "SendToClient", "SendToAll", "SendToUid", "SendToGroup", "SendBatch", "CloseClient" })
+        foreach (var method in new[] { "SendToClient", "SendToAll", "SendToClients", "SendToUid", "SendToGroup", "SendBatch", "CloseClient" })
         {
             foreach (var problem in new[] { "missing", "empty text", "empty binary", "oversize text", "oversize multi-byte text", "oversize binary" })
             {
@@ -321,10 +323,16 @@ public sealed class BadInputTests(SmallLimitsFixture fixture) : IClassFixture<Sm
                     call = _raw.SendToClientAsync(r1, cancellationToken: ct).ResponseAsync;
                     break;
                 case "SendToAll":
-                    var r2 = new SendToAllRequest { ClientIds = { id } };
+                    var r2 = new SendToAllRequest();
                     if (setText is not null) { r2.Text = setText; }
                     if (setBinary is not null) { r2.Binary = setBinary; }
                     call = _raw.SendToAllAsync(r2, cancellationToken: ct).ResponseAsync;
+                    break;
+                case "SendToClients":
+                    var r2b = new SendToClientsRequest { ClientIds = { id } };
+                    if (setText is not null) { r2b.Text = setText; }
+                    if (setBinary is not null) { r2b.Binary = setBinary; }
+                    call = _raw.SendToClientsAsync(r2b, cancellationToken: ct).ResponseAsync;
                     break;
                 case "SendToUid":
                     var r3 = new SendToUidRequest { Uids = { u } };

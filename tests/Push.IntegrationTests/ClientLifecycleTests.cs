@@ -77,7 +77,7 @@ public sealed class ClientLifecycleTests(SuiteFixture fixture) : IClassFixture<S
         await using var ws = await TestWebSocket.ConnectAsync(fixture.Suite.Ws, cancellationToken: ct);
 
         Assert.True(await fixture.Control.IsOnlineAsync(ws.ClientId, ct));
-        Assert.False(await fixture.Control.IsOnlineAsync(ws.ClientId[..16] + "ffffffffffff", ct));
+        Assert.False(await fixture.Control.IsOnlineAsync(ws.ClientId[..16] + new string('f', 24), ct));
         Assert.False(await fixture.Control.IsOnlineAsync(OtherGatewayId(ws.ClientId) + ws.ClientId[16..], ct));
     }
 

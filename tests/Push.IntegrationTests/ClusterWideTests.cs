@@ -35,7 +35,7 @@ public sealed class ClusterWideTests(SuiteFixture fixture, ITestOutputHelper out
                 await AssertBinaryAsync(s, [0xAB], ct);
             }
 
-            Assert.Equal(1, await fixture.Control.SendToAllAsync("not-a-b", excludeClientIds: [a.ClientId, b.ClientId], cancellationToken: ct));
+            Assert.Equal(1, await fixture.Control.SendToAllExceptAsync([a.ClientId, b.ClientId], "not-a-b", ct));
             await AssertTextAsync(c, "not-a-b", ct);
 
             var batch = await _raw.SendBatchAsync(new SendBatchRequest { Items = { new BatchItem { All = true, Text = "batch-all" } } }, cancellationToken: ct);

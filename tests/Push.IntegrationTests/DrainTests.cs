@@ -17,7 +17,9 @@ public sealed class DrainTests(SuiteFixture fixture) : IClassFixture<SuiteFixtur
         var sockets = await ConnectManyAsync(fixture.Suite.Ws, 2, ct);
         try
         {
-            var r = await fixture.Control.Raw.DrainAsync(new DrainRequest { Grace = Duration.FromTimeSpan(TimeSpan.FromSeconds(5)) }, cancellationToken: ct);
+            // Drain is member scope: an operator's (member) credential, not a backend's.
+            using var member = fixture.Suite.MemberControl();
+            var r = await member.Raw.DrainAsync(new DrainRequest { Grace = Duration.FromTimeSpan(TimeSpan.FromSeconds(5)) }, cancellationToken: ct);
 
             Assert.Equal(2, r.ClientsClosed);
             foreach (var s in sockets)
@@ -30,7 +32,7 @@ public sealed class DrainTests(SuiteFixture fixture) : IClassFixture<SuiteFixtur
             var ex = await Assert.ThrowsAnyAsync<WebSocketException>(() => TestWebSocket.ConnectAsync(fixture.Suite.Ws, cancellationToken: ct));
             Assert.Contains("503", ex.Message, StringComparison.Ordinal);
             Assert.True((await fixture.Control.GetStatusAsync(ct)).Gateways.Single().Draining);
-            Assert.Equal(2, (await fixture.Control.Raw.DrainAsync(new DrainRequest(), cancellationToken: ct)).ClientsClosed); // a second call reports the same drain
+            Assert.Equal(2, (await member.Raw.DrainAsync(new DrainRequest(), cancellationToken: ct)).ClientsClosed); // a second call reports the same drain
         }
         finally
         {

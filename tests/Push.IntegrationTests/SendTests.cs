@@ -1,4 +1,5 @@
 using Google.Protobuf;
+using Grpc.Core;
 using Push.Testing;
 using Push.V1;
 using static Push.IntegrationTests.TestHelpers;
@@ -32,7 +33,7 @@ public sealed class SendTests(SuiteFixture fixture) : IClassFixture<SuiteFixture
     }
 
     [Fact]
-    public async Task SendToAll_WithClientIds_OnlyThoseClients_MinusExclusions()
+    public async Task SendToClients_OnlyThoseClients_MinusExclusions()
     {
         var ct = TestTimeouts.Token();
         var sockets = await ConnectManyAsync(fixture.Suite.Ws, 4, ct);
@@ -40,7 +41,7 @@ public sealed class SendTests(SuiteFixture fixture) : IClassFixture<SuiteFixture
         {
             var (a, b, c, d) = (sockets[0], sockets[1], sockets[2], sockets[3]);
 
-            var r = await _raw.SendToAllAsync(new SendToAllRequest { ClientIds = { a.ClientId, b.ClientId, c.ClientId, a.ClientId }, ExcludeClientIds = { c.ClientId }, Text = "subset" }, cancellationToken: ct);
+            var r = await _raw.SendToClientsAsync(new SendToClientsRequest { ClientIds = { a.ClientId, b.ClientId, c.ClientId, a.ClientId }, ExcludeClientIds = { c.ClientId }, Text = "subset" }, cancellationToken: ct);
 
             Assert.Equal(2, r.Delivered);
             Assert.Equal(1, r.Reach.GatewaysTotal);
@@ -52,10 +53,65 @@ public sealed class SendTests(SuiteFixture fixture) : IClassFixture<SuiteFixture
             await AssertReceivedNothingAsync(c, ct);
             await AssertReceivedNothingAsync(d, ct);
 
-            var binary = await fixture.Control.SendToAllAsync(new byte[] { 7, 7 }, clientIds: [d.ClientId], cancellationToken: ct);
-            Assert.Equal(1, binary);
+            Assert.Equal(1, await fixture.Control.SendToClientsAsync([d.ClientId], new byte[] { 7, 7 }, cancellationToken: ct));
+            Assert.Equal(1, await fixture.Control.SendToClientsAsync([a.ClientId, b.ClientId], "not-b", excludeClientIds: [b.ClientId], cancellationToken: ct));
             await AssertBinaryAsync(d, [7, 7], ct);
-            await AssertReceivedNothingAsync(a, ct);
+            await AssertTextAsync(a, "not-b", ct);
+            foreach (var s in sockets)
+            {
+                await AssertReceivedNothingAsync(s, ct);
+            }
+        }
+        finally
+        {
+            await DisposeAllAsync(sockets);
+        }
+    }
+
+    [Fact]
+    public async Task SendToClients_EmptyList_IsInvalidArgument_NobodyReceivesAnything()
+    {
+        var ct = TestTimeouts.Token();
+        var sockets = await ConnectManyAsync(fixture.Suite.Ws, 2, ct);
+        try
+        {
+            // A recipient filter that came out empty: with or without exclusions, text or binary, it is refused.
+            await AssertRpcErrorAsync(() => _raw.SendToClientsAsync(new SendToClientsRequest { Text = "nobody" }, cancellationToken: ct).ResponseAsync, StatusCode.InvalidArgument, InvalidField, field: "client_ids");
+            await AssertRpcErrorAsync(() => _raw.SendToClientsAsync(new SendToClientsRequest { ExcludeClientIds = { sockets[0].ClientId }, Binary = ByteString.CopyFrom(1) }, cancellationToken: ct).ResponseAsync, StatusCode.InvalidArgument, InvalidField, field: "client_ids");
+            // The library refuses it before calling.
+            var ex = await Assert.ThrowsAsync<ArgumentException>(() => fixture.Control.SendToClientsAsync([], "nobody", cancellationToken: ct));
+            Assert.Equal("clientIds", ex.ParamName);
+
+            foreach (var s in sockets)
+            {
+                await AssertReceivedNothingAsync(s, ct);
+            }
+        }
+        finally
+        {
+            await DisposeAllAsync(sockets);
+        }
+    }
+
+    [Fact]
+    public async Task SendToAll_FromCallerOfTheOldContractWithClientIds_IsInvalidArgument_NobodyReceivesAnything()
+    {
+        var ct = TestTimeouts.Token();
+        var sockets = await ConnectManyAsync(fixture.Suite.Ws, 2, ct);
+        try
+        {
+            // A backend built before the break sends SendToAll with field 1 (client_ids) set: the gateway must not
+            // ignore it as an unknown field and send to everyone. Field 1 and the payload fields 3/4 of
+            // SendToClientsRequest have the numbers the old SendToAllRequest had.
+            var old = SendToAllRequest.Parser.ParseFrom(new SendToClientsRequest { ClientIds = { sockets[0].ClientId }, Text = "only-a" }.ToByteArray());
+            Assert.Equal("only-a", old.Text);
+
+            await AssertRpcErrorAsync(() => _raw.SendToAllAsync(old, cancellationToken: ct).ResponseAsync, StatusCode.InvalidArgument, InvalidField, field: "client_ids");
+
+            foreach (var s in sockets)
+            {
+                await AssertReceivedNothingAsync(s, ct);
+            }
         }
         finally
         {

@@ -10,7 +10,7 @@ public sealed class SmokeTests(SuiteFixture fixture) : IClassFixture<SuiteFixtur
     {
         var ct = TestTimeouts.Token();
         await using var ws = await TestWebSocket.ConnectAsync(fixture.Suite.Ws, cancellationToken: ct);
-        Assert.Equal(28, ws.ClientId.Length);
+        Assert.Equal(40, ws.ClientId.Length);
 
         await fixture.Control.JoinGroupAsync(ws.ClientId, "room1", ct);
         var delivered = await fixture.Control.SendToGroupAsync("room1", "hello", ct);

@@ -27,8 +27,8 @@ public sealed class WorkerClusterFixture : IAsyncLifetime
         var ct = TestTimeouts.Token(TestTimeouts.Long);
         Registry = await PushProcess.StartAsync("registry", cancellationToken: ct);
         Gateway = await PushProcess.StartAsync("gateway", ["--registry", Registry.GrpcAddress], cancellationToken: ct);
-        Control = new PushControlClient(Gateway.GrpcAddress);
-        Worker = PushWorkerHost.Create<ProbeEvents>(new PushWorkerHostOptions { Registry = { Registry.GrpcAddress } }, services =>
+        Control = Gateway.Control();
+        Worker = PushWorkerHost.Create<ProbeEvents>(new PushWorkerHostOptions { Registry = { Registry.GrpcAddress }, Secret = TestSecrets.Member }, services =>
         {
             services.AddSingleton(Log);
             services.AddLogging(b => b.SetMinimumLevel(LogLevel.Warning));

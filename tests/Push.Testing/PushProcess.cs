@@ -22,6 +22,23 @@ public sealed class PushProcess : IAsyncDisposable
     }
 
     public string Description { get; }
+
+    /// <summary>The credential a backend uses with this process (null when it runs without authentication).</summary>
+    public string? ControlSecret { get; private init; }
+
+    /// <summary>A control client of this process's gRPC endpoint, holding <see cref="ControlSecret"/>.</summary>
+    public Push.Control.PushControlClient Control(TimeSpan? timeout = null)
+        => new(GrpcAddress, new Push.Control.PushControlOptions { Secret = ControlSecret, Timeout = timeout ?? TimeSpan.FromSeconds(10) });
+
+    /// <summary>A control client holding the member credential, for member-scope calls such as Drain.</summary>
+    public Push.Control.PushControlClient MemberControl()
+        => new(GrpcAddress, new Push.Control.PushControlOptions { Secret = ControlSecret is null ? null : TestSecrets.Member, Timeout = TimeSpan.FromSeconds(10) });
+
+    private static string? ArgValue(List<string> args, string flag)
+    {
+        var i = args.IndexOf(flag);
+        return i >= 0 && i + 1 < args.Count ? args[i + 1] : null;
+    }
     public int Pid => _process.Id;
     public Uri Ws { get; private set; } = null!;
     public Uri Grpc { get; private set; } = null!;
@@ -35,7 +52,13 @@ public sealed class PushProcess : IAsyncDisposable
     }
 
     /// <summary>Starts `push ARGS` and waits until it listens (and, with <paramref name="waitReady"/>, until /healthz/ready answers).</summary>
-    public static async Task<PushProcess> StartAsync(string command, IEnumerable<string>? args = null, IDictionary<string, string>? environment = null, bool waitReady = true, string host = "127.0.0.1", CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Starts `push ARGS` and waits until it listens (and, with <paramref name="waitReady"/>, until /healthz/ready answers).
+    /// With <paramref name="secured"/> (the default: the configuration users run) and no --secret/--control-secret in
+    /// <paramref name="args"/>, the process gets <see cref="TestSecrets.Member"/> and <see cref="TestSecrets.Control"/>;
+    /// <see cref="Control"/> then makes control clients that hold the backend credential.
+    /// </summary>
+    public static async Task<PushProcess> StartAsync(string command, IEnumerable<string>? args = null, IDictionary<string, string>? environment = null, bool waitReady = true, string host = "127.0.0.1", bool secured = true, CancellationToken cancellationToken = default)
     {
         var readyFile = Path.Combine(Path.GetTempPath(), $"push-ready-{Guid.NewGuid():N}.json");
         var psi = new ProcessStartInfo("dotnet")
@@ -47,6 +70,12 @@ public sealed class PushProcess : IAsyncDisposable
         psi.ArgumentList.Add(RepoPaths.PushDll);
         psi.ArgumentList.Add(command);
         var list = (args ?? []).ToList();
+        var controlSecret = ArgValue(list, "--control-secret") ?? ArgValue(list, "--secret");
+        if (secured && controlSecret is null && command is "start" or "registry" or "gateway" or "worker")
+        {
+            list.AddRange(["--secret", TestSecrets.Member, "--control-secret", TestSecrets.Control]);
+            controlSecret = TestSecrets.Control;
+        }
         if (command != "worker" && command != "registry" && !list.Contains("--ws"))
         {
             list.AddRange(["--ws", $"{host}:0"]);
@@ -67,12 +96,13 @@ public sealed class PushProcess : IAsyncDisposable
         psi.Environment["DOTNET_gcServer"] = "0";
         psi.Environment.Remove("PUSH_REGISTRY");
         psi.Environment.Remove("PUSH_SECRET");
+        psi.Environment.Remove("PUSH_CONTROL_SECRET");
         foreach (var (k, v) in environment ?? new Dictionary<string, string>())
         {
             psi.Environment[k] = v;
         }
         var process = Process.Start(psi) ?? throw new InvalidOperationException("could not start dotnet");
-        var p = new PushProcess(process, readyFile, $"push {command} {string.Join(' ', list)}");
+        var p = new PushProcess(process, readyFile, $"push {command} {string.Join(' ', list)}") { ControlSecret = controlSecret?.Split(',')[0] };
         process.OutputDataReceived += (_, e) => p.Append(e.Data);
         process.ErrorDataReceived += (_, e) => p.Append(e.Data);
         process.BeginOutputReadLine();

@@ -19,7 +19,7 @@ public class SuiteFixture : IAsyncLifetime
     {
         var ct = TestTimeouts.Token(TestTimeouts.Long);
         Suite = await PushProcess.StartAsync("start", Arguments, cancellationToken: ct);
-        Control = new PushControlClient(Suite.GrpcAddress);
+        Control = Suite.Control();
     }
 
     public async Task DisposeAsync()

@@ -34,7 +34,7 @@ public sealed class DemoPageBrowserTests(PushStartFixture fixture, ITestOutputHe
         // Assert
         output.WriteLine($"page {page}: client id after {loaded.TotalMilliseconds:F0} ms, message shown after {clock.ElapsedMilliseconds} ms; screenshot {screenshot}");
         output.WriteLine(browser.StandardOutput);
-        Assert.Matches("^[0-9a-f]{28}$", clientId);
+        Assert.Matches("^[0-9a-f]{40}$", clientId);
         Assert.Equal(1, delivered);
         Assert.Equal("RECEIVED " + text, received);
         Assert.True(exit == 0, browser.Output);

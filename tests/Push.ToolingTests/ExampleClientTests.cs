@@ -7,7 +7,8 @@ namespace Push.ToolingTests;
 
 /// <summary>
 /// The Node and Python examples (examples/node, examples/python) against a running suite with a real WebSocket
-/// client: they bind it to a uid, add it to a group, push to both and count the group; the client gets both pushes.
+/// client: they bind it to a uid, add it to a group, push to both and to its client id, and count the group; the client gets
+/// the three pushes.
 /// </summary>
 [Collection(PushStartCollection.Name)]
 [Trait("Category", "Integration")]
@@ -23,7 +24,8 @@ public sealed class ExampleClientTests(PushStartFixture fixture, ITestOutputHelp
             ExternalTools.Node,
             ["push-example.js", fixture.Suite.GrpcAddress, ws.ClientId, "--uid", uid, "--group", group, "--text", text],
             RunTimeout,
-            workingDirectory: dir));
+            workingDirectory: dir,
+            environment: new Dictionary<string, string> { ["PUSH_CONTROL_SECRET"] = TestSecrets.Control }));
     }
 
     [Fact]
@@ -35,7 +37,7 @@ public sealed class ExampleClientTests(PushStartFixture fixture, ITestOutputHelp
             ["push_example.py", fixture.Suite.GrpcAddress, ws.ClientId, "--uid", uid, "--group", group, "--text", text],
             RunTimeout,
             workingDirectory: ExternalTools.PythonExampleDir,
-            environment: new Dictionary<string, string> { ["PUSH_PY_GEN"] = stubs, ["PYTHONDONTWRITEBYTECODE"] = "1" }));
+            environment: new Dictionary<string, string> { ["PUSH_PY_GEN"] = stubs, ["PYTHONDONTWRITEBYTECODE"] = "1", ["PUSH_CONTROL_SECRET"] = TestSecrets.Control }));
     }
 
     private async Task RunExampleAsync(string lang, Func<TestWebSocket, string, string, string, Task<CommandResult>> run)
@@ -50,6 +52,7 @@ public sealed class ExampleClientTests(PushStartFixture fixture, ITestOutputHelp
         var r = await run(ws, uid, group, text);
         var first = await ws.ReceiveTextAsync(ct);
         var second = await ws.ReceiveTextAsync(ct);
+        var third = await ws.ReceiveTextAsync(ct);
 
         // Assert
         output.WriteLine($"{lang} example: exit {r.ExitCode} in {r.Elapsed.TotalMilliseconds:F0} ms\n{r.StandardOutput}");
@@ -57,12 +60,14 @@ public sealed class ExampleClientTests(PushStartFixture fixture, ITestOutputHelp
         var steps = r.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries)
             .Select(l => JsonDocument.Parse(l).RootElement)
             .ToDictionary(e => e.GetProperty("step").GetString()!, e => e);
-        Assert.Equal(["BindUid", "JoinGroup", "SendToGroup", "SendToUid", "GetClientCountByGroup"], steps.Keys);
+        Assert.Equal(["BindUid", "JoinGroup", "SendToGroup", "SendToUid", "SendToClients", "GetClientCountByGroup"], steps.Keys);
         Assert.Equal(1, steps["SendToGroup"].GetProperty("delivered").GetInt64());
         Assert.Equal(1, steps["SendToUid"].GetProperty("delivered").GetInt64());
+        Assert.Equal(1, steps["SendToClients"].GetProperty("delivered").GetInt64());
         Assert.Equal(1, steps["GetClientCountByGroup"].GetProperty("count").GetInt64());
         Assert.Equal($"{text} (group {group})", first);
         Assert.Equal($"{text} (uid {uid})", second);
+        Assert.Equal($"{text} (clients)", third);
         var bound = await fixture.Control.Raw.GetClientIdByUidAsync(new Push.V1.GetClientIdByUidRequest { Uid = uid }, cancellationToken: ct);
         Assert.Equal([ws.ClientId], bound.ClientIds);
     }

@@ -56,6 +56,43 @@ public sealed partial class MetricsAndHealthTests(PushStartFixture fixture, ITes
     }
 
     [Fact]
+    public async Task Metrics_AfterPushes_DurationHistogramsHaveSecondBuckets_AndServiceName()
+    {
+        // Arrange: pushes of two kinds to one client (the client's echo round trip also runs a worker callback).
+        var ct = TestTimeouts.Token(TestTimeouts.Long);
+        await using var ws = await TestWebSocket.ConnectAsync(fixture.Suite.Ws, cancellationToken: ct);
+        await ws.DrainUntilEchoAsync(ct);
+        const int pushes = 5;
+        for (var i = 0; i < pushes; i++)
+        {
+            Assert.Equal(1, await fixture.Control.SendToClientAsync(ws.ClientId, "timed", ct));
+            Assert.Equal(1, await fixture.Control.SendToClientsAsync([ws.ClientId], "timed", cancellationToken: ct));
+        }
+        for (var i = 0; i < 2 * pushes; i++)
+        {
+            Assert.Equal("timed", await ws.ReceiveTextAsync(ct));
+        }
+
+        // Act
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        var body = await http.GetStringAsync(new Uri(fixture.Suite.Http!, "/metrics"), ct);
+
+        // Assert: the boundaries are seconds (100 µs ... 10 s), and loopback pushes land below 100 ms, not all in le="5"
+        // as when seconds were recorded into the default millisecond boundaries.
+        output.WriteLine(string.Join('\n', body.Split('\n').Where(l => l.StartsWith("push_gateway_push_duration_seconds_bucket", StringComparison.Ordinal) && l.Contains("push_target=\"client", StringComparison.Ordinal))));
+        foreach (var target in new[] { "client", "clients" })
+        {
+            var buckets = Buckets(body, "push_gateway_push_duration_seconds", $"push_target=\"{target}\"");
+            Assert.Equal(["0.0001", "0.00025", "0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "+Inf"], buckets.Keys);
+            Assert.True(buckets["+Inf"] >= pushes, $"{target}: {buckets["+Inf"]} observations, expected at least {pushes}");
+            Assert.True(buckets["0.1"] > 0, $"{target}: no push under 100 ms of {buckets["+Inf"]}");
+        }
+        var callbacks = Buckets(body, "push_worker_callback_duration_seconds", "push_event=\"message\"");
+        Assert.True(callbacks["0.1"] > 0, $"no worker message callback under 100 ms of {callbacks["+Inf"]}");
+        Assert.Matches(@"target_info\{[^}]*service_name=""push""[,}]", body); // `push start` runs every role
+    }
+
+    [Fact]
     public async Task GrpcHealth_BufCurlCheck_Serving()
     {
         // Act
@@ -82,6 +119,25 @@ public sealed partial class MetricsAndHealthTests(PushStartFixture fixture, ITes
         }
         return sum;
     }
+
+    /// <summary>Cumulative bucket counts of one histogram, by `le`, summed over the label sets that contain <paramref name="labels"/>.</summary>
+    private static Dictionary<string, double> Buckets(string body, string histogram, string labels)
+    {
+        var buckets = new Dictionary<string, double>(StringComparer.Ordinal);
+        foreach (Match m in BucketLine().Matches(body))
+        {
+            if (m.Groups[1].Value == histogram && m.Groups[2].Value.Contains(labels, StringComparison.Ordinal))
+            {
+                var le = m.Groups[3].Value;
+                buckets[le] = buckets.GetValueOrDefault(le) + double.Parse(m.Groups[4].Value, CultureInfo.InvariantCulture);
+            }
+        }
+        Assert.True(buckets.Count > 0, $"/metrics has no {histogram}_bucket with {labels}");
+        return buckets;
+    }
+
+    [GeneratedRegex(@"^(\S+)_bucket\{(.*),le=""([^""]+)""\} (\S+)", RegexOptions.Multiline)]
+    private static partial Regex BucketLine();
 
     [GeneratedRegex(@"^# TYPE (\S+) (\S+)$", RegexOptions.Multiline)]
     private static partial Regex TypeLine();

@@ -18,7 +18,7 @@ public sealed class NodeAllOperationsTests(PushStartFixture fixture, ITestOutput
         await using var ws = await TestWebSocket.ConnectAsync(fixture.Suite.Ws, cancellationToken: ct);
 
         // Act
-        var r = await ExternalProcess.RunAsync(ExternalTools.Node, ["all-operations.js", fixture.Suite.GrpcAddress, ws.ClientId], TimeSpan.FromSeconds(90), workingDirectory: ExternalTools.NodeExampleDir);
+        var r = await ExternalProcess.RunAsync(ExternalTools.Node, ["all-operations.js", fixture.Suite.GrpcAddress, ws.ClientId], TimeSpan.FromSeconds(90), workingDirectory: ExternalTools.NodeExampleDir, environment: new Dictionary<string, string> { ["PUSH_CONTROL_SECRET"] = TestSecrets.Control });
 
         // Assert
         output.WriteLine(r.StandardOutput);
@@ -29,6 +29,7 @@ public sealed class NodeAllOperationsTests(PushStartFixture fixture, ITestOutput
         Assert.True(summary.GetProperty("methods").GetInt32() >= 38, "the service should expose the whole GatewayClient surface");
         Assert.Equal(summary.GetProperty("total").GetInt32(), summary.GetProperty("ok").GetInt32());
         Assert.Contains("SendToGroup", called);
+        Assert.Contains("SendToClients", called);
         Assert.Contains("GetAllGroupClientIdCount", called);
         Assert.Contains("CloseClient", called);
         // The client saw the pushes that reached it and was closed last.

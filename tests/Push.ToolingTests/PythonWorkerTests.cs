@@ -25,7 +25,7 @@ public sealed class PythonWorkerTests(ITestOutputHelper output)
             ExternalTools.RequirePython(),
             ["-u", "worker.py", "--registry", registry.GrpcAddress, "--lease-ttl", "4"],
             workingDirectory: ExternalTools.PythonExampleDir,
-            environment: new Dictionary<string, string> { ["PUSH_PY_GEN"] = stubs, ["PYTHONDONTWRITEBYTECODE"] = "1" });
+            environment: new Dictionary<string, string> { ["PUSH_PY_GEN"] = stubs, ["PYTHONDONTWRITEBYTECODE"] = "1", ["PUSH_SECRET"] = TestSecrets.Member });
         string Diagnostics() => $"{worker.Output}\n--- gateway ---\n{gateway.Output}\n--- registry ---\n{registry.Output}";
         try
         {
@@ -38,10 +38,10 @@ public sealed class PythonWorkerTests(ITestOutputHelper output)
             throw new InvalidOperationException($"the Python worker did not join: {ex.Message}\n{Diagnostics()}", ex);
         }
         output.WriteLine($"python worker registered and its stream open after {started.ElapsedMilliseconds} ms");
-        using var control = new Push.Control.PushControlClient(gateway.GrpcAddress);
+        using var control = gateway.Control();
         using var registryChannel = Grpc.Net.Client.GrpcChannel.ForAddress(registry.GrpcAddress);
         var members = await new Push.V1.RegistryService.RegistryServiceClient(registryChannel)
-            .ListMembersAsync(new Push.V1.ListMembersRequest { Role = Push.V1.MemberRole.Worker }, cancellationToken: ct);
+            .ListMembersAsync(new Push.V1.ListMembersRequest { Role = Push.V1.MemberRole.Worker }, new Grpc.Core.Metadata { { "authorization", "Bearer " + TestSecrets.Control } }, cancellationToken: ct);
 
         // Act
         await using var ws = await TestWebSocket.ConnectAsync(gateway.Ws, expectGreeting: false, cancellationToken: ct);
@@ -61,7 +61,7 @@ public sealed class PythonWorkerTests(ITestOutputHelper output)
         Assert.StartsWith("http://127.0.0.1:", member.Address, StringComparison.Ordinal);
         using var doc = JsonDocument.Parse(greeting);
         Assert.Equal("from python", doc.RootElement.GetProperty("hello").GetString());
-        Assert.Matches("^[0-9a-f]{28}$", doc.RootElement.GetProperty("clientId").GetString());
+        Assert.Matches("^[0-9a-f]{40}$", doc.RootElement.GetProperty("clientId").GetString());
         Assert.Equal("MAKE ME LOUD", echo);
         Assert.Equal(group, JsonDocument.Parse(joined).RootElement.GetProperty("joined").GetString());
         Assert.Equal(1, delivered);

@@ -38,9 +38,9 @@ try {
   page.on('pageerror', (e) => consoleLines.push(`pageerror: ${e.message}`));
   await page.goto(url, { timeout });
 
-  // The demo worker greets the page with {"clientId":"<28 hex>"} and the page shows it in #client-id.
+  // The demo worker greets the page with {"clientId":"<40 hex>"} and the page shows it in #client-id.
   const idLocator = page.locator('#client-id');
-  await page.waitForFunction(() => /^[0-9a-f]{28}$/.test(document.querySelector('#client-id')?.textContent ?? ''), null, { timeout });
+  await page.waitForFunction(() => /^[0-9a-f]{40}$/.test(document.querySelector('#client-id')?.textContent ?? ''), null, { timeout });
   const clientId = (await idLocator.textContent()).trim();
   console.log(`CLIENT_ID ${clientId}`);
 

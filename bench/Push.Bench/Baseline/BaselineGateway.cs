@@ -17,20 +17,9 @@ public sealed class BaselineGateway(BaselineHub hub) : GatewayService.GatewaySer
     private static ReadOnlyMemory<byte> Encode(string text, Google.Protobuf.ByteString binary) =>
         binary.IsEmpty ? Encoding.UTF8.GetBytes(text) : binary.ToByteArray();
 
-    private long ToAll(ReadOnlyMemory<byte> message, ICollection<string> only, ICollection<string> exclude)
+    private long ToAll(ReadOnlyMemory<byte> message, ICollection<string> exclude)
     {
         long n = 0;
-        if (only.Count > 0)
-        {
-            foreach (string id in only)
-            {
-                if (!exclude.Contains(id) && hub.Clients.TryGetValue(id, out var c) && hub.Enqueue(c, message))
-                {
-                    n++;
-                }
-            }
-            return n;
-        }
         foreach (var c in hub.Clients.Values)
         {
             if ((exclude.Count == 0 || !exclude.Contains(c.Id)) && hub.Enqueue(c, message))
@@ -81,7 +70,7 @@ public sealed class BaselineGateway(BaselineHub hub) : GatewayService.GatewaySer
     public override Task<SendToAllResponse> SendToAll(SendToAllRequest request, ServerCallContext context) =>
         Task.FromResult(new SendToAllResponse
         {
-            Delivered = ToAll(Encode(request.Text, request.Binary), request.ClientIds, ExcludeSet(request.ExcludeClientIds)),
+            Delivered = ToAll(Encode(request.Text, request.Binary), ExcludeSet(request.ExcludeClientIds)),
         });
 
     public override Task<SendToGroupResponse> SendToGroup(SendToGroupRequest request, ServerCallContext context) =>
@@ -117,7 +106,7 @@ public sealed class BaselineGateway(BaselineHub hub) : GatewayService.GatewaySer
             }
             else if (item.All)
             {
-                n += ToAll(message, none, none);
+                n += ToAll(message, none);
             }
         }
         return Task.FromResult(new SendBatchResponse { Delivered = n });

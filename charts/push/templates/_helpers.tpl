@@ -216,7 +216,9 @@ Checks the internalTls values (included by the ConfigMap, which is always render
 {{- end }}
 {{- range $component := list "registry" "gateway" "worker" }}
 {{- $values := index $.Values $component }}
-{{- if $values.enabled }}
+{{- $probed := false }}
+{{- if eq $component "worker" }}{{ $probed = eq (include "push.workerMode" $) "custom" }}{{ else }}{{ $probed = $values.enabled }}{{ end }}
+{{- if $probed }}
 {{- range $probe := list "startupProbe" "livenessProbe" "readinessProbe" }}
 {{- $spec := index $values $probe }}
 {{- if and $spec.enabled $spec.grpc }}
@@ -237,17 +239,22 @@ A "host:port" listen address. Usage: include "push.listen" (list $ port)
 {{- end }}
 
 {{/*
-A probe from values: drops the chart's `enabled` toggle, and the default httpGet when another
-handler (grpc, tcpSocket, exec) is set. Renders nothing when disabled.
+A probe from values: drops the chart's `enabled` toggle, and the default handler (httpGet, or the
+third argument) when another handler (exec, grpc, httpGet, tcpSocket) is set. Renders nothing when disabled.
 Usage: include "push.probe" (list "readinessProbe" .Values.gateway.readinessProbe)
+       include "push.probe" (list "readinessProbe" .Values.worker.readinessProbe "tcpSocket")
 */}}
 {{- define "push.probe" -}}
 {{- $name := index . 0 }}
 {{- $probe := index . 1 }}
+{{- $default := "httpGet" }}
+{{- if gt (len .) 2 }}{{ $default = index . 2 }}{{ end }}
 {{- if $probe.enabled }}
 {{- $spec := omit $probe "enabled" }}
-{{- if or $spec.grpc $spec.tcpSocket $spec.exec }}
-{{- $spec = omit $spec "httpGet" }}
+{{- range $other := without (list "exec" "grpc" "httpGet" "tcpSocket") $default }}
+{{- if index $spec $other }}
+{{- $spec = omit $spec $default }}
+{{- end }}
 {{- end }}
 {{ $name }}:
   {{- toYaml $spec | nindent 2 }}
@@ -255,13 +262,26 @@ Usage: include "push.probe" (list "readinessProbe" .Values.gateway.readinessProb
 {{- end }}
 
 {{/*
-Pod annotations: checksum of the shared ConfigMap (rolls pods when it changes) plus values.
+Pod annotations: checksum of the shared ConfigMap (rolls pods when it changes), checksum of the keys
+the pods read from auth.existingSecret (when `lookup` can read it: helm install/upgrade with access to
+the cluster; empty in helm template, --dry-run and Argo CD), auth.rolloutToken, then values.
 Usage: include "push.podAnnotations" (list $ .Values.gateway)
 */}}
 {{- define "push.podAnnotations" -}}
 {{- $root := index . 0 }}
 {{- $values := index . 1 -}}
 checksum/config: {{ include (print $root.Template.BasePath "/configmap.yaml") $root | sha256sum }}
+{{- with $root.Values.auth }}
+{{- if .existingSecret }}
+{{- $secret := lookup "v1" "Secret" $root.Release.Namespace .existingSecret }}
+{{- if $secret }}
+checksum/auth-secret: {{ pick ($secret.data | default dict) .existingSecretKey .controlSecretKey | toJson | sha256sum }}
+{{- end }}
+{{- end }}
+{{- with .rolloutToken }}
+push/auth-rollout-token: {{ . | quote }}
+{{- end }}
+{{- end }}
 {{- with $values.podAnnotations }}
 {{ toYaml . }}
 {{- end }}
@@ -314,10 +334,14 @@ topologySpreadConstraints:
 {{- end }}
 
 {{/*
-Environment variables every container gets: pod identity from the downward API and the internal
-auth secret. Usage: include "push.commonEnv" $
+Environment variables every container gets: pod identity from the downward API, the member secret
+(PUSH_SECRET) and, on gateways, the control secret (PUSH_CONTROL_SECRET), both from auth.existingSecret,
+and the internalTls settings. Usage: include "push.commonEnv" (list $ "gateway")
 */}}
 {{- define "push.commonEnv" -}}
+{{- $root := index . 0 }}
+{{- $component := index . 1 }}
+{{- with $root -}}
 - name: POD_NAME
   valueFrom:
     fieldRef:
@@ -336,12 +360,19 @@ auth secret. Usage: include "push.commonEnv" $
     secretKeyRef:
       name: {{ .Values.auth.existingSecret }}
       key: {{ .Values.auth.existingSecretKey }}
+{{- if and (eq $component "gateway") .Values.auth.controlSecretKey }}
+- name: PUSH_CONTROL_SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.auth.existingSecret }}
+      key: {{ .Values.auth.controlSecretKey }}
+{{- end }}
 {{- end }}
 {{- with .Values.internalTls }}
 {{- if .enabled }}
-{{- $ca := include "push.internalTlsFile" (list $ .caKey) }}
-{{- $cert := include "push.internalTlsFile" (list $ .certKey) }}
-{{- $key := include "push.internalTlsFile" (list $ .keyKey) }}
+{{- $ca := include "push.internalTlsFile" (list $root .caKey) }}
+{{- $cert := include "push.internalTlsFile" (list $root .certKey) }}
+{{- $key := include "push.internalTlsFile" (list $root .keyKey) }}
 # gRPC over TLS (internalTls): serve the gRPC port with the certificate, verify https:// peers against the CA.
 - name: PUSH_GRPC_TLS_CERT
   value: {{ $cert | quote }}
@@ -370,16 +401,27 @@ auth secret. Usage: include "push.commonEnv" $
 {{- end }}
 {{- end }}
 {{- end }}
+{{- end }}
 
 {{/*
-Container fields shared by all components (image, security, config, resources, probes, /tmp).
+Container fields shared by all components (image, security, config, resources, probes, /tmp). The
+optional third argument: "demo-worker" (the push image with the fixed /healthz probes of `push worker`)
+or "custom-worker" (worker.image, probes from values whose default handler is tcpSocket).
 Usage: include "push.containerCommon" (list $ .Values.gateway)
 */}}
 {{- define "push.containerCommon" -}}
 {{- $root := index . 0 }}
-{{- $values := index . 1 -}}
-image: {{ include "push.image" $root }}
-imagePullPolicy: {{ $root.Values.image.pullPolicy }}
+{{- $values := index . 1 }}
+{{- $mode := "" }}
+{{- if gt (len .) 2 }}{{ $mode = index . 2 }}{{ end }}
+{{- $image := include "push.image" $root }}
+{{- $pullPolicy := $root.Values.image.pullPolicy }}
+{{- if eq $mode "custom-worker" }}
+{{- $image = printf "%s:%s" $values.image.repository (toString $values.image.tag) }}
+{{- $pullPolicy = $values.image.pullPolicy }}
+{{- end -}}
+image: {{ $image }}
+imagePullPolicy: {{ $pullPolicy }}
 securityContext:
   {{- toYaml $root.Values.containerSecurityContext | nindent 2 }}
 envFrom:
@@ -389,9 +431,83 @@ envFrom:
 resources:
   {{- toYaml . | nindent 2 }}
 {{- end }}
-{{- include "push.probe" (list "startupProbe" $values.startupProbe) }}
-{{- include "push.probe" (list "livenessProbe" $values.livenessProbe) }}
-{{- include "push.probe" (list "readinessProbe" $values.readinessProbe) }}
+{{- if eq $mode "demo-worker" }}
+{{- include "push.demoWorkerProbes" $root }}
+{{- else }}
+{{- $handler := ternary "tcpSocket" "httpGet" (eq $mode "custom-worker") }}
+{{- include "push.probe" (list "startupProbe" $values.startupProbe $handler) }}
+{{- include "push.probe" (list "livenessProbe" $values.livenessProbe $handler) }}
+{{- include "push.probe" (list "readinessProbe" $values.readinessProbe $handler) }}
+{{- end }}
+{{- end }}
+
+{{/*
+Probes of the demo worker (`push worker`): its health endpoints on the internal HTTP port. Ready means
+registered and not draining. worker.*Probe describe your image's probes instead.
+*/}}
+{{- define "push.demoWorkerProbes" }}
+livenessProbe:
+  httpGet:
+    path: /healthz/live
+    port: http-internal
+  periodSeconds: 10
+  timeoutSeconds: 3
+  failureThreshold: 3
+readinessProbe:
+  httpGet:
+    path: /healthz/ready
+    port: http-internal
+  periodSeconds: 5
+  timeoutSeconds: 3
+  failureThreshold: 3
+{{- end }}
+
+{{/*
+What the worker Deployment runs: "demo" (worker.demo: the push image's `push worker`), "custom"
+(worker.image.repository: your image) or "" (no worker Deployment). Fails on contradicting values.
+Usage: include "push.workerMode" $
+*/}}
+{{- define "push.workerMode" -}}
+{{- $w := .Values.worker }}
+{{- if and $w.demo $w.image.repository }}
+{{- fail (printf "worker.demo is true and worker.image.repository is set (%s): choose one, the demo worker runs the push image" $w.image.repository) }}
+{{- end }}
+{{- if $w.demo }}
+{{- if $w.command }}
+{{- fail "worker.command is set with worker.demo: the demo runs `push worker`; put extra arguments in worker.args" }}
+{{- end -}}
+demo
+{{- else if $w.image.repository }}
+{{- if eq (toString $w.image.tag) "" }}
+{{- fail (printf "worker.image.repository is %s: set worker.image.tag as well (the chart does not guess a tag for your image)" $w.image.repository) }}
+{{- end }}
+{{- if and $.Values.internalTls.enabled (not $w.advertiseAddress) }}
+{{- fail "internalTls.enabled with worker.image: set worker.advertiseAddress to an https:// address your worker's certificate names and Kubernetes can expand ($(POD_IP), $(POD_NAME), $(POD_NAMESPACE)); the default $(POD_IP_DASHED) name needs the push image's /bin/sh wrapper" }}
+{{- end }}
+{{- if contains "$(POD_IP_DASHED)" $w.advertiseAddress }}
+{{- fail "worker.advertiseAddress uses $(POD_IP_DASHED), which only the push image's /bin/sh wrapper fills in; with worker.image use $(POD_IP), $(POD_NAME) or $(POD_NAMESPACE)" }}
+{{- end -}}
+custom
+{{- end }}
+{{- end }}
+
+{{/*
+Checks the auth values (included by the ConfigMap, which is always rendered): a Secret is required
+unless auth.insecure is true.
+*/}}
+{{- define "push.validateAuth" -}}
+{{- $auth := .Values.auth }}
+{{- if and $auth.insecure $auth.existingSecret }}
+{{- fail (printf "auth.insecure is true but auth.existingSecret is set (%s): remove one of them" $auth.existingSecret) }}
+{{- end }}
+{{- if not (or $auth.existingSecret $auth.insecure) }}
+{{- fail (printf `auth.existingSecret is required: the internal gRPC APIs (registry, control API, worker streams) need credentials, and the chart never creates secrets. Create a Secret with the member secret and the control secret, then install with --set auth.existingSecret=push-auth:
+  kubectl -n %s create secret generic push-auth --from-literal=%s=$(openssl rand -hex 32) --from-literal=%s=$(openssl rand -hex 32)
+(keys: auth.existingSecretKey, auth.controlSecretKey). For a throwaway cluster without credentials set auth.insecure=true instead.` .Release.Namespace $auth.existingSecretKey (default "control-secret" $auth.controlSecretKey)) }}
+{{- end }}
+{{- if and $auth.existingSecret (eq $auth.existingSecretKey $auth.controlSecretKey) }}
+{{- fail "auth.existingSecretKey and auth.controlSecretKey are the same key: the control secret must differ from the member secret (it grants less)" }}
+{{- end }}
 {{- end }}
 
 {{/*

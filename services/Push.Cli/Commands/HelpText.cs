@@ -25,7 +25,9 @@ Flags (start, registry, gateway, worker):
   --http HOST:PORT       internal HTTP/1.1 endpoint: /healthz/live, /healthz/ready, /metrics  [127.0.0.1:8284; 'none' disables] env PUSH_HTTP
   --registry URL         registry address, repeatable (gateway, worker)  e.g. http://127.0.0.1:1236                        env PUSH_REGISTRY (comma separated)
   --advertise URL        gRPC address others use to reach this process   [the bound --grpc address]                        env PUSH_ADVERTISE
-  --secret SECRET        shared secret required on internal gRPC and the control API (Bearer token)                        env PUSH_SECRET
+  --secret S[,OLD]       member secret: required of registry, gateways, workers and peer calls; also grants the
+                         control API. Comma-separated values are all accepted (rotation); the first is sent    env PUSH_SECRET
+  --control-secret S[,OLD] backend secret: grants the control API (GatewayService) only, never member scope  env PUSH_CONTROL_SECRET
   --tls-cert FILE        PEM certificate for wss:// on the WebSocket port (with --tls-key)                                  env PUSH_TLS_CERT
   --tls-key FILE         PEM private key for --tls-cert                                                                     env PUSH_TLS_KEY
   --grpc-tls-cert FILE   PEM certificate: serve the gRPC port over TLS (h2 via ALPN; peers then use https:// addresses)     env PUSH_GRPC_TLS_CERT
@@ -54,6 +56,7 @@ Settings (appsettings.json, environment variables with __ for ':', or --set):
 
     public const string Status = """
 Usage: push status [--grpc ADDRESS] [--secret SECRET] [--json]
+  --secret SECRET  control or member secret (env PUSH_CONTROL_SECRET, else PUSH_SECRET)
   Shows every gateway (connections, groups, uids, messages in/out/dropped, workers connected, uptime) and worker.
   --grpc ADDRESS   any gateway's gRPC address [http://127.0.0.1:8283]   env PUSH_GRPC
   --tls-ca FILE    PEM CA bundle to verify an https:// gateway (env PUSH_TLS_CA); --tls-client-cert/--tls-client-key FILE for mTLS
@@ -66,6 +69,7 @@ Usage: push send (--client ID | --uid UID... | --group GROUP... | --all) (--text
     push send --group room1 --text hello
     push send --uid alice --uid bob --text '{"type":"notice"}'
     push send --all --text 'maintenance in 5 minutes'
+  --secret SECRET: control or member secret (env PUSH_CONTROL_SECRET, else PUSH_SECRET).
   TLS: --tls-ca FILE, --tls-client-cert FILE, --tls-client-key FILE (as for push status).
 """;
 }

@@ -14,7 +14,9 @@ internal static class ShellCommands
     private static PushControlClient Client(CliArgs cli)
     {
         var address = cli.Get("grpc") ?? Environment.GetEnvironmentVariable("PUSH_GRPC") ?? "http://127.0.0.1:8283";
-        var options = new PushControlOptions { Secret = cli.Get("secret") ?? Environment.GetEnvironmentVariable("PUSH_SECRET"), Timeout = TimeSpan.FromSeconds(10) };
+        // Inside a pod both variables may be set: the backend credential is enough for status and send.
+        var secret = cli.Get("secret") ?? Env("PUSH_CONTROL_SECRET") ?? Env("PUSH_SECRET");
+        var options = new PushControlOptions { Secret = Push.Hosting.Security.SecretList.Parse(secret).Current, Timeout = TimeSpan.FromSeconds(10) };
         var tls = new ClusterOptions
         {
             TlsCa = cli.Get("tls-ca") ?? Environment.GetEnvironmentVariable("PUSH_TLS_CA"),
@@ -29,6 +31,8 @@ internal static class ShellCommands
         var channel = PushChannel.Create(address, tls);
         return new PushControlClient(channel.CreateCallInvoker(), options);
     }
+
+    private static string? Env(string name) => Environment.GetEnvironmentVariable(name) is { Length: > 0 } v ? v : null;
 
     public static async Task<int> StatusAsync(CliArgs cli)
     {

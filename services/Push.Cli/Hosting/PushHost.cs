@@ -8,6 +8,7 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
 using Push.Cli.Commands;
 using Push.Cli.Demo;
@@ -17,6 +18,7 @@ using Push.Hosting;
 using Push.Hosting.Cluster;
 using Push.Hosting.Security;
 
+
 namespace Push.Cli.Hosting;
 
 /// <summary>Builds the web host of one or more roles (registry, gateway, worker) from the command line.</summary>
@@ -24,6 +26,9 @@ internal static partial class PushHost
 {
     [LoggerMessage(1, LogLevel.Warning, "SECURITY: the gRPC port listens on a non-loopback address without a cluster secret or client certificates: anyone who reaches it can push to every client. Set --secret / PUSH_SECRET (or --grpc-client-ca).", EventName = "InsecureBind")]
     private static partial void InsecureBind(ILogger logger);
+
+    [LoggerMessage(2, LogLevel.Information, "Only a member secret is set: backends must hold it to push, and it also lets them register members. Give backends their own credential with --control-secret / PUSH_CONTROL_SECRET.", EventName = "NoControlSecret")]
+    private static partial void NoControlSecret(ILogger logger);
 
     [Flags]
     public enum Roles
@@ -57,6 +62,10 @@ internal static partial class PushHost
         {
             overrides["Cluster:Secret"] = secret;
         }
+        if (args.Get("control-secret") is { } controlSecret)
+        {
+            overrides["Cluster:ControlSecret"] = controlSecret;
+        }
         foreach (var kv in args.All("set").Concat(extraConfig ?? []))
         {
             var eq = kv.IndexOf('=');
@@ -77,6 +86,9 @@ internal static partial class PushHost
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Warning);
         builder.Logging.AddFilter("Grpc", LogLevel.Warning);
+        // Refused calls are counted (push.auth.rejected) and logged at Debug by the suite; the base handler's
+        // Information line per refusal would let anyone fill the log.
+        builder.Logging.AddFilter("Push.Hosting.Security.BearerSecretHandler", LogLevel.Warning);
 
         var s = builder.Services;
         s.AddPushCore();
@@ -113,9 +125,10 @@ internal static partial class PushHost
         }
 
         s.AddOpenTelemetry()
+            .ConfigureResource(r => r.AddService(ServiceName(roles)))
             .WithMetrics(m =>
             {
-                m.AddMeter("Push.Gateway", "Push.Registry", "Push.Worker", "Microsoft.AspNetCore.Server.Kestrel", "Microsoft.AspNetCore.Hosting", "System.Runtime");
+                m.AddMeter("Push.Gateway", "Push.Registry", "Push.Worker", "Push.Security", "Microsoft.AspNetCore.Server.Kestrel", "Microsoft.AspNetCore.Hosting", "System.Runtime");
                 m.AddPrometheusExporter();
                 if (!string.IsNullOrEmpty(Environment.GetEnvironmentVariable("OTEL_EXPORTER_OTLP_ENDPOINT")))
                 {
@@ -239,7 +252,10 @@ internal static partial class PushHost
         });
 
         var app = builder.Build();
-        app.MapGrpcReflectionService();
+        // Authentication and authorization run before any gRPC endpoint reads its request body.
+        app.UseAuthentication();
+        app.UseAuthorization();
+        app.MapGrpcReflectionService().RequireAuthorization(PushAuth.Policy);
         app.MapGrpcHealthChecksService();
         app.MapHealthChecks("/healthz/live", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions { Predicate = c => c.Tags.Contains("live") });
         app.MapHealthChecks("/healthz/ready", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") });
@@ -293,9 +309,13 @@ internal static partial class PushHost
             Console.WriteLine($"push: health and metrics: {http}/healthz/ready  {http}/metrics");
         }
         // The gRPC port is what needs guarding (the WebSocket port is public by design): a secret or client certificates.
-        if (string.IsNullOrEmpty(cluster.Secret) && !endpoints.GrpcMutualTls && IsPublic(endpoints.Grpc))
+        if (cluster.MemberSecrets.IsEmpty && cluster.ControlSecrets.IsEmpty && !endpoints.GrpcMutualTls && IsPublic(endpoints.Grpc))
         {
             InsecureBind(logger);
+        }
+        if (roles.HasFlag(Roles.Gateway) && !cluster.MemberSecrets.IsEmpty && cluster.ControlSecrets.IsEmpty)
+        {
+            NoControlSecret(logger);
         }
         if (readyFile is not null)
         {
@@ -306,6 +326,14 @@ internal static partial class PushHost
     }
 
     private static bool IsPublic(ListenOptions? lo) => lo?.IPEndPoint is { } ep && !IPAddress.IsLoopback(ep.Address);
+
+    /// <summary>
+    /// OpenTelemetry service.name: push-registry, push-gateway or push-worker, "push" for several roles in one process
+    /// (`push start`); OTEL_SERVICE_NAME, when set, wins.
+    /// </summary>
+    private static string ServiceName(Roles roles)
+        => Environment.GetEnvironmentVariable("OTEL_SERVICE_NAME") is { Length: > 0 } configured ? configured
+            : RoleNames(roles) is var names && names.Contains('+', StringComparison.Ordinal) ? "push" : "push-" + names;
 
     private static string RoleNames(Roles roles) => string.Join('+', Enum.GetValues<Roles>().Where(r => r != Roles.None && roles.HasFlag(r)).Select(r => r.ToString().ToLowerInvariant()));
 
@@ -353,6 +381,10 @@ internal static partial class PushHost
         if (Environment.GetEnvironmentVariable("PUSH_SECRET") is { Length: > 0 } secret)
         {
             o["Cluster:Secret"] = secret;
+        }
+        if (Environment.GetEnvironmentVariable("PUSH_CONTROL_SECRET") is { Length: > 0 } controlSecret)
+        {
+            o["Cluster:ControlSecret"] = controlSecret;
         }
         if (Environment.GetEnvironmentVariable("PUSH_ADVERTISE") is { Length: > 0 } adv)
         {

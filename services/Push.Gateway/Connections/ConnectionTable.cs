@@ -14,7 +14,6 @@ internal sealed class ConnectionTable(GatewayIdentity identity)
     private readonly Lock _sync = new();
     private readonly Dictionary<string, HashSet<ClientConnection>> _groups = new(StringComparer.Ordinal);
     private readonly Dictionary<string, HashSet<ClientConnection>> _uids = new(StringComparer.Ordinal);
-    private long _sequence;
 
     public string GatewayId => identity.Id;
 
@@ -26,7 +25,19 @@ internal sealed class ConnectionTable(GatewayIdentity identity)
 
     public IEnumerable<ClientConnection> All => _byId.Values;
 
-    public long NextSequence() => Interlocked.Increment(ref _sequence);
+    /// <summary>A new random table key (64 bits from the OS CSPRNG) that no connection here has.</summary>
+    public long NextSequence()
+    {
+        Span<byte> bytes = stackalloc byte[8];
+        long key;
+        do
+        {
+            System.Security.Cryptography.RandomNumberGenerator.Fill(bytes);
+            key = BitConverter.ToInt64(bytes) & long.MaxValue;
+        }
+        while (key == 0 || _byId.ContainsKey(key));
+        return key;
+    }
 
     public void Add(ClientConnection connection) => _byId[connection.Sequence] = connection;
 
@@ -59,7 +70,8 @@ internal sealed class ConnectionTable(GatewayIdentity identity)
         {
             return null;
         }
-        return _byId.TryGetValue(seq, out var c) ? c : null;
+        // The key is 64 of the id's 96 random bits; the whole id must match, so the other 32 cannot be guessed away.
+        return _byId.TryGetValue(seq, out var c) && string.Equals(c.ClientId, clientId, StringComparison.Ordinal) ? c : null;
     }
 
     public ClientConnection? Find(long sequence) => _byId.TryGetValue(sequence, out var c) ? c : null;

@@ -16,7 +16,8 @@ internal sealed class ClusterRouter(
     ConnectionTable table,
     GatewayIdentity identity,
     ClusterMembership membership,
-    PeerDirectory peers,
+    IPeerClients peers,
+    PeerFailures failures,
     IOptions<ClusterOptions> cluster,
     TimeProvider time)
 {
@@ -71,8 +72,9 @@ internal sealed class ClusterRouter(
         {
             return await remote(peers.Get(member), PeerOptions(context)).ResponseAsync.ConfigureAwait(false);
         }
-        catch (RpcException ex) when (ex.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded or StatusCode.Internal or StatusCode.Unknown or StatusCode.Cancelled && !context.CancellationToken.IsCancellationRequested)
+        catch (RpcException ex) when (!context.CancellationToken.IsCancellationRequested && IsPeerFailure(ex))
         {
+            failures.Record(gw, context.Method, ex);
             // A deadline carries no detail: say what happened rather than "did not answer: ".
             var why = ex.StatusCode == StatusCode.DeadlineExceeded
                 ? $"no answer within {cluster.Value.PeerTimeout.TotalSeconds:0.###} s (Cluster:PeerTimeout)"
@@ -98,13 +100,13 @@ internal sealed class ClusterRouter(
             return (results, reach);
         }
         var others = OtherGateways(only);
-        var options = others.Length > 0 ? PeerOptions(context) : default;
         var calls = others.Length > 0 ? new Task<TResponse>[others.Length] : [];
         for (var i = 0; i < others.Length; i++)
         {
             try
             {
-                calls[i] = remote(peers.Get(others[i]), options).ResponseAsync;
+                // Options (and their headers) per call: nothing mutable is shared between peer calls.
+                calls[i] = remote(peers.Get(others[i]), PeerOptions(context)).ResponseAsync;
             }
             catch (Exception ex)
             {
@@ -125,8 +127,10 @@ internal sealed class ClusterRouter(
                 results.Add(await calls[i].ConfigureAwait(false));
                 reach.GatewaysAnswered++;
             }
-            catch (Exception)
+            catch (Exception ex) when (ex is RpcException or OperationCanceledException or HttpRequestException or IOException or InvalidOperationException or ObjectDisposedException)
             {
+                // Reported in the answer (reach), counted and logged by reason: never silently skipped.
+                failures.Record(others[i].Id, context.Method, ex);
                 reach.UnreachableGatewayIds.Add(others[i].Id);
             }
         }
@@ -167,8 +171,9 @@ internal sealed class ClusterRouter(
                 }
                 reach.GatewaysAnswered++;
             }
-            catch (RpcException) when (!context.CancellationToken.IsCancellationRequested)
+            catch (RpcException ex) when (!context.CancellationToken.IsCancellationRequested)
             {
+                failures.Record(peer.Id, context.Method, ex);
                 reach.UnreachableGatewayIds.Add(peer.Id);
             }
         }
@@ -202,6 +207,11 @@ internal sealed class ClusterRouter(
         }
         return result;
     }
+
+    // Refusals (a peer with another secret) are failures to report as much as timeouts are.
+    private static bool IsPeerFailure(RpcException ex)
+        => ex.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded or StatusCode.Internal or StatusCode.Unknown or StatusCode.Cancelled
+            or StatusCode.Unauthenticated or StatusCode.PermissionDenied or StatusCode.ResourceExhausted;
 
     private CallOptions PeerOptions(ServerCallContext context)
     {

@@ -6,8 +6,14 @@ using Push.V1;
 
 namespace Push.Gateway.Control;
 
+/// <summary>The control clients of the other gateways (a seam: unit tests give the router clients without sockets).</summary>
+internal interface IPeerClients
+{
+    GatewayService.GatewayServiceClient Get(Member gateway);
+}
+
 /// <summary>gRPC clients of the other gateways, one channel per address, dropped when the gateway leaves.</summary>
-internal sealed class PeerDirectory : IDisposable
+internal sealed class PeerDirectory : IPeerClients, IDisposable
 {
     private readonly Lock _sync = new();
     private readonly Dictionary<string, (GrpcChannel Channel, GatewayService.GatewayServiceClient Client)> _peers = new(StringComparer.Ordinal);

@@ -7,6 +7,15 @@ internal sealed class GatewayMetrics
 {
     public const string MeterName = "Push.Gateway";
 
+    /// <summary>
+    /// Bucket boundaries of the push duration, in seconds (100 µs to 10 s). Without this advice the exporters use
+    /// their default boundaries, which are sized for milliseconds (0, 5, 10, 25...): every push fell into le="5".
+    /// </summary>
+    internal static readonly IReadOnlyList<double> DurationBuckets = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+    /// <summary>Bucket boundaries of the fan-out (connections per push): single-client pushes get their own bucket.</summary>
+    internal static readonly IReadOnlyList<long> FanoutBuckets = [0, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000];
+
     /// <summary>Spans of the gateway (client messages handed to workers).</summary>
     public static readonly System.Diagnostics.ActivitySource Source = new(MeterName);
 
@@ -40,9 +49,9 @@ internal sealed class GatewayMetrics
         meter.CreateObservableCounter("push.gateway.messages.sent", () => Interlocked.Read(ref MessagesOut), "{message}", "Messages written to clients.");
         _sentBytes = meter.CreateCounter<long>("push.gateway.bytes.sent", "By", "Frame bytes written to clients.");
         meter.CreateObservableCounter("push.gateway.send_queue.dropped", () => Interlocked.Read(ref _sendQueueDropped), "{message}", "Messages dropped because a client's send queue was full.");
-        _pushes = meter.CreateCounter<long>("push.gateway.pushes", "{push}", "Control API pushes handled, by kind (client, uid, group, all, batch).");
-        _fanout = meter.CreateHistogram<long>("push.gateway.push.fanout", "{connection}", "Connections one push was handed to on this gateway.");
-        _pushDuration = meter.CreateHistogram<double>("push.gateway.push.duration", "s", "Time to hand a push to every target connection of the cluster.");
+        _pushes = meter.CreateCounter<long>("push.gateway.pushes", "{push}", "Control API pushes handled, by kind (client, clients, uid, group, all, batch).");
+        _fanout = meter.CreateHistogram("push.gateway.push.fanout", "{connection}", "Connections one push was handed to on this gateway.", tags: null, new InstrumentAdvice<long> { HistogramBucketBoundaries = FanoutBuckets });
+        _pushDuration = meter.CreateHistogram("push.gateway.push.duration", "s", "Time to hand a push to every target connection of the cluster.", tags: null, new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets });
         _eventsDropped = meter.CreateCounter<long>("push.gateway.worker_events.dropped", "{event}", "Connection events that could not be handed to any worker.");
         _handshakeRejected = meter.CreateCounter<long>("push.gateway.handshakes.rejected", "{handshake}", "WebSocket handshakes refused, by reason.");
         meter.CreateObservableGauge("push.gateway.send_queue.depth", () => SendQueueDepth(), "{message}", "Messages queued towards clients, summed over connections.");

@@ -45,42 +45,51 @@ internal sealed class GatewayGrpcService(
 
     public override async Task<SendToAllResponse> SendToAll(SendToAllRequest request, ServerCallContext context)
     {
+        RemovedFields.ThrowIfClientIds(request);
         var frame = Payload.Encode(request.DataCase == SendToAllRequest.DataOneofCase.Text, request.Text, request.DataCase == SendToAllRequest.DataOneofCase.Binary ? request.Binary : null, O.MaxPushSize);
         var exclude = LocalExclusions(request.ExcludeClientIds);
         var start = Stopwatch.GetTimestamp();
-        HashSet<string>? only = null;
-        if (request.ClientIds.Count > 0)
-        {
-            only = new HashSet<string>(StringComparer.Ordinal);
-            foreach (var id in request.ClientIds)
-            {
-                only.Add(ClusterRouter.ParseClientId(id, "client_ids").GatewayId);
-            }
-        }
         var (results, reach) = await router.ScatterAsync(context, () =>
         {
-            int n;
-            if (request.ClientIds.Count > 0)
-            {
-                n = 0;
-                foreach (var id in request.ClientIds.Distinct(StringComparer.Ordinal))
-                {
-                    var c = table.Find(id);
-                    if (c is not null && (exclude is null || !exclude.Contains(c.Sequence)) && c.Send(frame))
-                    {
-                        n++;
-                    }
-                }
-            }
-            else
-            {
-                n = table.SendToAll(exclude, frame);
-            }
+            var n = table.SendToAll(exclude, frame);
             metrics.Push("all", n);
             return new SendToAllResponse { Delivered = n };
-        }, (client, o) => client.SendToAllAsync(request, o), only).ConfigureAwait(false);
+        }, (client, o) => client.SendToAllAsync(request, o)).ConfigureAwait(false);
         metrics.PushDuration("all", Stopwatch.GetElapsedTime(start).TotalSeconds);
         return new SendToAllResponse { Delivered = results.Sum(r => r.Delivered), Reach = reach };
+    }
+
+    public override async Task<SendToClientsResponse> SendToClients(SendToClientsRequest request, ServerCallContext context)
+    {
+        // An empty list is a filter that matched nobody: refused, never read as "everyone".
+        if (request.ClientIds.Count == 0)
+        {
+            throw Errors.InvalidField("client_ids", "must name at least one client (SendToAll sends to everyone)");
+        }
+        var only = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var id in request.ClientIds)
+        {
+            only.Add(ClusterRouter.ParseClientId(id, "client_ids").GatewayId);
+        }
+        var frame = Payload.Encode(request.DataCase == SendToClientsRequest.DataOneofCase.Text, request.Text, request.DataCase == SendToClientsRequest.DataOneofCase.Binary ? request.Binary : null, O.MaxPushSize);
+        var exclude = LocalExclusions(request.ExcludeClientIds);
+        var start = Stopwatch.GetTimestamp();
+        var (results, reach) = await router.ScatterAsync(context, () =>
+        {
+            var n = 0;
+            foreach (var id in request.ClientIds.Distinct(StringComparer.Ordinal))
+            {
+                var c = table.Find(id);
+                if (c is not null && (exclude is null || !exclude.Contains(c.Sequence)) && c.Send(frame))
+                {
+                    n++;
+                }
+            }
+            metrics.Push("clients", n);
+            return new SendToClientsResponse { Delivered = n };
+        }, (client, o) => client.SendToClientsAsync(request, o), only).ConfigureAwait(false);
+        metrics.PushDuration("clients", Stopwatch.GetElapsedTime(start).TotalSeconds);
+        return new SendToClientsResponse { Delivered = results.Sum(r => r.Delivered), Reach = reach };
     }
 
     public override async Task<SendToUidResponse> SendToUid(SendToUidRequest request, ServerCallContext context)
@@ -137,6 +146,7 @@ internal sealed class GatewayGrpcService(
             ValidateNames(item.Groups, $"items[{i}].groups", allowEmpty: true);
             frames[i] = Payload.Encode(item.DataCase == BatchItem.DataOneofCase.Text, item.Text, item.DataCase == BatchItem.DataOneofCase.Binary ? item.Binary : null, O.MaxPushSize, field: $"items[{i}].");
         }
+        var start = Stopwatch.GetTimestamp();
         var (results, reach) = await router.ScatterAsync(context, () =>
         {
             long n = 0;
@@ -163,6 +173,7 @@ internal sealed class GatewayGrpcService(
             metrics.Push("batch", n);
             return new SendBatchResponse { Delivered = n };
         }, (client, o) => client.SendBatchAsync(request, o)).ConfigureAwait(false);
+        metrics.PushDuration("batch", Stopwatch.GetElapsedTime(start).TotalSeconds);
         return new SendBatchResponse { Delivered = results.Sum(r => r.Delivered), Reach = reach };
     }
 

@@ -12,6 +12,6 @@ internal sealed class LocalMember(string id, MemberRole role)
     /// <summary>Set false while draining: the member deregisters and stops renewing.</summary>
     public volatile bool Active = true;
 
-    /// <summary>A new random 64-bit id as 16 lower-case hex characters (never reused across restarts).</summary>
-    public static string NewId() => Convert.ToHexStringLower(BitConverter.GetBytes(Random.Shared.NextInt64() | 1L));
+    /// <summary>A new random 64-bit id (OS CSPRNG) as 16 lower-case hex characters (never reused across restarts).</summary>
+    public static string NewId() => Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8));
 }

@@ -38,17 +38,36 @@ internal static class PushChannel
         });
     }
 
+    /// <summary>
+    /// A call invoker that sends the member credential on every call. <paramref name="secret"/> is the configured
+    /// Cluster:Secret; of a comma-separated list (a rotation in progress) the first value is sent.
+    /// </summary>
     public static CallInvoker Invoker(GrpcChannel channel, string? secret)
-        => string.IsNullOrEmpty(secret) ? channel.CreateCallInvoker() : channel.Intercept(new BearerInterceptor(secret));
+        => SecretList.Parse(secret).Current is { } current ? channel.Intercept(new BearerInterceptor(current)) : channel.CreateCallInvoker();
 
-    private sealed class BearerInterceptor(string secret) : Interceptor
+    /// <summary>
+    /// Adds "authorization: Bearer ..." to each call's own copy of the headers. The caller's Metadata is never
+    /// mutated: call options are often shared (one per scatter, one per client), and adding to a shared Metadata
+    /// sent two authorization headers on every later call, which peers refused as UNAUTHENTICATED.
+    /// </summary>
+    internal sealed class BearerInterceptor(string secret) : Interceptor
     {
         private readonly string _value = "Bearer " + secret;
 
-        private ClientInterceptorContext<TReq, TResp> With<TReq, TResp>(ClientInterceptorContext<TReq, TResp> ctx)
+        internal ClientInterceptorContext<TReq, TResp> With<TReq, TResp>(ClientInterceptorContext<TReq, TResp> ctx)
             where TReq : class where TResp : class
         {
-            var headers = ctx.Options.Headers ?? [];
+            var headers = new Metadata();
+            if (ctx.Options.Headers is { } given)
+            {
+                foreach (var entry in given)
+                {
+                    if (!string.Equals(entry.Key, "authorization", StringComparison.OrdinalIgnoreCase))
+                    {
+                        headers.Add(entry);
+                    }
+                }
+            }
             headers.Add("authorization", _value);
             return new ClientInterceptorContext<TReq, TResp>(ctx.Method, ctx.Host, ctx.Options.WithHeaders(headers));
         }

@@ -24,6 +24,7 @@ internal sealed partial class RegistryClientService(
 
     private readonly LocalMember[] _locals = locals.ToArray();
     private readonly List<(string Url, RegistryService.RegistryServiceClient Client)> _clients = [];
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Url, string Id), string> _tokens = new();
 
     protected override async Task ExecuteAsync(CancellationToken hostStopping)
     {
@@ -71,7 +72,7 @@ internal sealed partial class RegistryClientService(
             Task? watch = null;
             try
             {
-                await RegisterAllAsync(client, address, ttl, cycle.Token).ConfigureAwait(false);
+                await RegisterAllAsync(url, client, address, ttl, cycle.Token).ConfigureAwait(false);
                 var connectedAt = time.GetTimestamp();
                 var settled = false;
                 watch = WatchAsync(url, client, cycle.Token);
@@ -103,11 +104,11 @@ internal sealed partial class RegistryClientService(
                         }
                         try
                         {
-                            await client.KeepAliveAsync(new KeepAliveRequest { Id = local.Id }, deadline: time.GetUtcNow().UtcDateTime + TimeSpan.FromSeconds(2), cancellationToken: cycle.Token).ConfigureAwait(false);
+                            await client.KeepAliveAsync(new KeepAliveRequest { Id = local.Id, LeaseToken = Token(url, local) }, deadline: time.GetUtcNow().UtcDateTime + TimeSpan.FromSeconds(2), cancellationToken: cycle.Token).ConfigureAwait(false);
                         }
-                        catch (RpcException ex) when (ex.StatusCode == StatusCode.NotFound)
+                        catch (RpcException ex) when (ex.StatusCode is StatusCode.NotFound or StatusCode.PermissionDenied)
                         {
-                            await RegisterAsync(client, local, address, ttl, cycle.Token).ConfigureAwait(false);
+                            await RegisterAsync(url, client, local, address, ttl, cycle.Token).ConfigureAwait(false);
                         }
                     }
                 }
@@ -142,24 +143,28 @@ internal sealed partial class RegistryClientService(
         }
     }
 
-    private async Task RegisterAllAsync(RegistryService.RegistryServiceClient client, string address, TimeSpan ttl, CancellationToken ct)
+    private async Task RegisterAllAsync(string url, RegistryService.RegistryServiceClient client, string address, TimeSpan ttl, CancellationToken ct)
     {
         foreach (var local in _locals)
         {
             if (local.Active)
             {
-                await RegisterAsync(client, local, address, ttl, ct).ConfigureAwait(false);
+                await RegisterAsync(url, client, local, address, ttl, ct).ConfigureAwait(false);
             }
         }
     }
 
-    private async Task RegisterAsync(RegistryService.RegistryServiceClient client, LocalMember local, string address, TimeSpan ttl, CancellationToken ct)
+    private async Task RegisterAsync(string url, RegistryService.RegistryServiceClient client, LocalMember local, string address, TimeSpan ttl, CancellationToken ct)
     {
         var member = new Member { Id = local.Id, Role = local.Role, Address = address, LeaseTtl = Duration.FromTimeSpan(ttl) };
         member.Metadata.Add(local.Metadata);
-        await client.RegisterAsync(new RegisterRequest { Member = member }, deadline: time.GetUtcNow().UtcDateTime + TimeSpan.FromSeconds(2), cancellationToken: ct).ConfigureAwait(false);
+        var r = await client.RegisterAsync(new RegisterRequest { Member = member, LeaseToken = Token(url, local) }, deadline: time.GetUtcNow().UtcDateTime + TimeSpan.FromSeconds(2), cancellationToken: ct).ConfigureAwait(false);
+        _tokens[(url, local.Id)] = r.LeaseToken;
         Log.Registered(logger, local.Role.ToString(), local.Id, address);
     }
+
+    // Each registry hands out its own lease token per registration.
+    private string Token(string url, LocalMember local) => _tokens.TryGetValue((url, local.Id), out var t) ? t : string.Empty;
 
     private async Task WatchAsync(string url, RegistryService.RegistryServiceClient client, CancellationToken ct)
     {
@@ -183,7 +188,7 @@ internal sealed partial class RegistryClientService(
         {
             try
             {
-                await c.Client.DeregisterAsync(new DeregisterRequest { Id = local.Id }, deadline: DateTime.UtcNow.AddSeconds(2)).ConfigureAwait(false);
+                await c.Client.DeregisterAsync(new DeregisterRequest { Id = local.Id, LeaseToken = Token(c.Url, local) }, deadline: DateTime.UtcNow.AddSeconds(2)).ConfigureAwait(false);
             }
             catch (RpcException)
             {

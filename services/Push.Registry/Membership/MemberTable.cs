@@ -1,4 +1,6 @@
 using System.Diagnostics.Metrics;
+using System.Security.Cryptography;
+using System.Text;
 using Google.Protobuf.WellKnownTypes;
 using Push.V1;
 
@@ -11,7 +13,7 @@ internal sealed class MemberTable
     private static readonly TimeSpan MaxTtl = TimeSpan.FromMinutes(10);
 
     private readonly Lock _sync = new();
-    private readonly Dictionary<string, (Member Member, DateTimeOffset Expires)> _members = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (Member Member, DateTimeOffset Expires, string Token)> _members = new(StringComparer.Ordinal);
     private readonly TimeProvider _time;
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _version;
@@ -29,50 +31,92 @@ internal sealed class MemberTable
 
     public long Version { get { lock (_sync) { return _version; } } }
 
-    public TimeSpan Register(Member member)
+    /// <summary>
+    /// Registers <paramref name="member"/>. A live id keeps its role and address: another role or address is refused
+    /// (<see cref="RegisterOutcome.Conflict"/>, with the live member) unless <paramref name="token"/> is its lease token;
+    /// the same role and address renew the lease and return the same token.
+    /// </summary>
+    public RegisterOutcome Register(Member member, string? token, out TimeSpan ttl, out string leaseToken, out Member? live)
     {
-        var ttl = member.LeaseTtl?.ToTimeSpan() ?? TimeSpan.FromSeconds(5);
+        ttl = member.LeaseTtl?.ToTimeSpan() ?? TimeSpan.FromSeconds(5);
         ttl = ttl < MinTtl ? MinTtl : ttl > MaxTtl ? MaxTtl : ttl;
         var stored = member.Clone();
         stored.LeaseTtl = Duration.FromTimeSpan(ttl);
         lock (_sync)
         {
-            var isNew = !_members.TryGetValue(member.Id, out var old) || !old.Member.Equals(stored);
-            _members[member.Id] = (stored, _time.GetUtcNow() + ttl);
-            if (isNew)
+            var now = _time.GetUtcNow();
+            live = null;
+            if (_members.TryGetValue(member.Id, out var old) && old.Expires > now)
+            {
+                var moves = old.Member.Role != member.Role || !string.Equals(old.Member.Address, member.Address, StringComparison.Ordinal);
+                if (moves && !TokenMatches(old.Token, token))
+                {
+                    live = old.Member;
+                    leaseToken = string.Empty;
+                    return RegisterOutcome.Conflict;
+                }
+                leaseToken = old.Token;
+            }
+            else
+            {
+                leaseToken = NewToken();
+            }
+            var changed = old.Member is null || !old.Member.Equals(stored);
+            _members[member.Id] = (stored, now + ttl, leaseToken);
+            if (changed)
             {
                 SignalLocked();
             }
+            return RegisterOutcome.Registered;
         }
-        return ttl;
     }
 
-    public TimeSpan? KeepAlive(string id)
+    /// <summary>Renews a lease: its ttl, null when the id is unknown; <paramref name="denied"/> when the token is not its.</summary>
+    public TimeSpan? KeepAlive(string id, string? token, out bool denied)
     {
+        denied = false;
         lock (_sync)
         {
             if (!_members.TryGetValue(id, out var entry))
             {
                 return null;
             }
+            if (!TokenMatches(entry.Token, token))
+            {
+                denied = true;
+                return null;
+            }
             var ttl = entry.Member.LeaseTtl.ToTimeSpan();
-            _members[id] = (entry.Member, _time.GetUtcNow() + ttl);
+            _members[id] = (entry.Member, _time.GetUtcNow() + ttl, entry.Token);
             return ttl;
         }
     }
 
-    public bool Remove(string id)
+    /// <summary>Removes a member; false when unknown; <paramref name="denied"/> when the token is not its lease token.</summary>
+    public bool Remove(string id, string? token, out bool denied)
     {
+        denied = false;
         lock (_sync)
         {
-            if (_members.Remove(id))
+            if (!_members.TryGetValue(id, out var entry))
             {
-                SignalLocked();
-                return true;
+                return false;
             }
-            return false;
+            if (!TokenMatches(entry.Token, token))
+            {
+                denied = true;
+                return false;
+            }
+            _members.Remove(id);
+            SignalLocked();
+            return true;
         }
     }
+
+    private static string NewToken() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
+
+    private static bool TokenMatches(string expected, string? presented)
+        => presented is { Length: > 0 } && CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(expected), Encoding.ASCII.GetBytes(presented));
 
     /// <summary>Drops every member whose lease lapsed; returns the ids dropped.</summary>
     public IReadOnlyList<string> Sweep()
@@ -110,6 +154,13 @@ internal sealed class MemberTable
                 .ToArray();
             return (list, _changed.Task);
         }
+    }
+
+    /// <summary>The outcome of <see cref="Register"/>.</summary>
+    public enum RegisterOutcome
+    {
+        Registered,
+        Conflict,
     }
 
     private int Count(MemberRole role)

@@ -10,6 +10,12 @@ internal sealed class WorkerMetrics
     /// <summary>Tag key of the drop counters.</summary>
     public const string ReasonTag = "push.reason";
 
+    /// <summary>
+    /// Bucket boundaries of the callback duration, in seconds (100 µs to 10 s); the exporters' defaults are sized for
+    /// milliseconds and would put every callback into le="5".
+    /// </summary>
+    internal static readonly IReadOnlyList<double> DurationBuckets = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
     /// <summary>Spans of the worker (one per handled event, child of the gateway's span when it sent one).</summary>
     public static readonly System.Diagnostics.ActivitySource Source = new(MeterName);
 
@@ -26,7 +32,7 @@ internal sealed class WorkerMetrics
     {
         var meter = factory.Create(MeterName);
         _events = meter.CreateCounter<long>("push.worker.events", "{event}", "Connection events handled, by kind (connect, message, close).");
-        _callbackDuration = meter.CreateHistogram<double>("push.worker.callback.duration", "s", "Time spent in the application's callbacks, by kind.");
+        _callbackDuration = meter.CreateHistogram("push.worker.callback.duration", "s", "Time spent in the application's callbacks, by kind.", tags: null, new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets });
         _callbackErrors = meter.CreateCounter<long>("push.worker.callback.errors", "{error}", "Callbacks that threw, by kind.");
         _commands = meter.CreateCounter<long>("push.worker.commands", "{command}", "Commands sent back to gateways.");
         _streams = meter.CreateUpDownCounter<long>("push.worker.gateway_streams.open", "{stream}", "Gateway streams currently attached.");

@@ -18,7 +18,7 @@ internal sealed class GatewayClients(IOptions<ClusterOptions> options) : IDispos
             if (!_clients.TryGetValue(address, out var c))
             {
                 var channel = PushChannel.Create(address, options.Value);
-                c = (channel, new PushControlClient(channel.CreateCallInvoker(), new PushControlOptions { Secret = options.Value.Secret }));
+                c = (channel, new PushControlClient(channel.CreateCallInvoker(), new PushControlOptions { Secret = options.Value.OutgoingSecret }));
                 _clients[address] = c;
             }
             return c.Client;

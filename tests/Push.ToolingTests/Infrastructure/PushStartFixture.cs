@@ -12,7 +12,7 @@ public sealed class PushStartFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         Suite = await PushProcess.StartAsync("start", cancellationToken: TestTimeouts.Token(TestTimeouts.Long));
-        Control = new PushControlClient(Suite.GrpcAddress);
+        Control = Suite.Control();
     }
 
     public async Task DisposeAsync()
