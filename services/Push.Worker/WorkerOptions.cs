@@ -31,11 +31,12 @@ public sealed class WorkerOptions
     public long CommandQueueBytes { get; set; } = 16L * 1024 * 1024;
 
     /// <summary>
-    /// Largest message of commands sent to a gateway; keep it below the gateway's gRPC receive limit (a single
-    /// command larger than this is still sent, alone). Defaults to 4 MiB.
+    /// Largest message of commands sent to a gateway, at most the 4 MiB the gateway's receive limit (8 MiB) leaves
+    /// room for: a single command larger than this still goes, alone; one larger than the receive limit is dropped and
+    /// counted (push.worker.commands.dropped, too_large). Defaults to 4 MiB.
     /// </summary>
-    [Range(16 * 1024, 64 * 1024 * 1024)]
-    public int CommandBatchBytes { get; set; } = 4 * 1024 * 1024;
+    [Range(16 * 1024, Push.Hosting.GrpcLimits.StreamBatchBytes)]
+    public int CommandBatchBytes { get; set; } = Push.Hosting.GrpcLimits.StreamBatchBytes;
 
     /// <summary>Time gateways get, when the worker stops, to stop sending and collect the answers to the events it has. Defaults to 10 seconds.</summary>
     [Range(typeof(TimeSpan), "00:00:00", "00:10:00")]

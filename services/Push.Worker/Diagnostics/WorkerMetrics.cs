@@ -38,7 +38,7 @@ internal sealed class WorkerMetrics
         _streams = meter.CreateUpDownCounter<long>("push.worker.gateway_streams.open", "{stream}", "Gateway streams currently attached.");
         _eventsQueued = meter.CreateUpDownCounter<long>("push.worker.events.queued", "{event}", "Events received from gateways and waiting in a lane for their callback.");
         _eventsUnhandled = meter.CreateCounter<long>("push.worker.events.unhandled", "{event}", "Events received but never given to a callback, by reason (stream_ended, worker_stopping).");
-        _commandsDropped = meter.CreateCounter<long>("push.worker.commands.dropped", "{command}", "Commands never sent to their gateway, by reason (stream_ended, queue_full).");
+        _commandsDropped = meter.CreateCounter<long>("push.worker.commands.dropped", "{command}", "Commands never sent to their gateway, by reason (stream_ended, queue_full, too_large).");
     }
 
     public void Event(string kind, double seconds, bool failed)
@@ -88,4 +88,7 @@ internal static class DropReasons
 
     /// <summary>A command sent outside a callback found the stream's command queue full.</summary>
     public const string QueueFull = "queue_full";
+
+    /// <summary>A command larger than any message the gateway accepts.</summary>
+    public const string TooLarge = "too_large";
 }

@@ -51,7 +51,7 @@ internal sealed partial class CommandDropLog(ILogger logger, TimeProvider time, 
 
     private static partial class Log
     {
-        [LoggerMessage(4006, LogLevel.Warning, "{Count} command(s) sent outside a callback on the stream of gateway {GatewayId} were dropped ({Reason}); see push.worker.commands.dropped.", EventName = "CommandsDroppedOutsideCallback")]
+        [LoggerMessage(4006, LogLevel.Warning, "{Count} command(s) for clients of gateway {GatewayId} were dropped ({Reason}); see push.worker.commands.dropped.", EventName = "CommandsDropped")]
         public static partial void CommandsDropped(ILogger logger, int count, string gatewayId, string reason);
     }
 }

@@ -15,11 +15,15 @@ internal enum CommandAdmission
 
     /// <summary>The stream ended: nothing is queued any more.</summary>
     Closed,
+
+    /// <summary>Larger than any message the gateway accepts: never queued.</summary>
+    TooLarge,
 }
 
 /// <summary>
 /// The commands of one gateway stream waiting for its writer, bounded by count (Worker:QueueCapacity) and by encoded
-/// bytes (Worker:CommandQueueBytes); a command larger than the byte budget is admitted into an empty queue. Writers
+/// bytes (Worker:CommandQueueBytes); a command larger than the byte budget is admitted into an empty queue, one larger
+/// than the gateway's receive limit never (it would fail the whole stream). Writers
 /// that wait get room in arrival order. <see cref="Complete"/> ends admission (waiting writers get false); the reader
 /// still drains what is queued.
 /// </summary>
@@ -32,16 +36,19 @@ internal sealed class CommandQueue
     private readonly Queue<Waiter> _waiters = new();
     private readonly int _capacity;
     private readonly long _budget;
+    private readonly int _maxCommand;
     private long _bytes;
     private bool _completed;
     private TaskCompletionSource<bool>? _readable;
 
-    public CommandQueue(int capacity, long byteBudget)
+    public CommandQueue(int capacity, long byteBudget, int maxCommandBytes)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(byteBudget, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxCommandBytes, 1);
         _capacity = capacity;
         _budget = byteBudget;
+        _maxCommand = maxCommandBytes;
     }
 
     /// <summary>Commands queued.</summary>
@@ -91,6 +98,10 @@ internal sealed class CommandQueue
     public CommandAdmission TryWrite(Command command)
     {
         var size = EncodedSize(command);
+        if (size > _maxCommand)
+        {
+            return CommandAdmission.TooLarge;
+        }
         TaskCompletionSource<bool>? readable;
         lock (_sync)
         {
@@ -109,16 +120,22 @@ internal sealed class CommandQueue
     }
 
     /// <summary>
-    /// Queues <paramref name="command"/>, waiting for room; false when the queue was completed first. Throws
-    /// <see cref="OperationCanceledException"/> (nothing queued) when <paramref name="cancellationToken"/> is cancelled.
+    /// Queues <paramref name="command"/>, waiting for room: Queued, Closed when the queue was completed first, or
+    /// TooLarge. Throws <see cref="OperationCanceledException"/> (nothing queued) at <paramref name="cancellationToken"/>.
     /// </summary>
-    public ValueTask<bool> WriteAsync(Command command, CancellationToken cancellationToken)
+    public async ValueTask<CommandAdmission> WriteAsync(Command command, CancellationToken cancellationToken)
     {
-        if (cancellationToken.IsCancellationRequested)
-        {
-            return ValueTask.FromCanceled<bool>(cancellationToken);
-        }
+        cancellationToken.ThrowIfCancellationRequested();
         var size = EncodedSize(command);
+        if (size > _maxCommand)
+        {
+            return CommandAdmission.TooLarge;
+        }
+        return await WriteAsync(command, size, cancellationToken).ConfigureAwait(false) ? CommandAdmission.Queued : CommandAdmission.Closed;
+    }
+
+    private ValueTask<bool> WriteAsync(Command command, int size, CancellationToken cancellationToken)
+    {
         TaskCompletionSource<bool>? readable = null;
         Waiter? waiter = null;
         lock (_sync)

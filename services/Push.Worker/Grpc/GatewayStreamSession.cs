@@ -27,6 +27,7 @@ internal sealed partial class GatewayStreamSession
     private readonly CommandWriter _writer;
     private readonly CommandDropLog _queueFullLog;
     private readonly CommandDropLog _streamEndedLog;
+    private readonly CommandDropLog _tooLargeLog;
     private readonly ConcurrentDictionary<string, ClientState> _clients = new(StringComparer.Ordinal);
     private string _gatewayId = string.Empty;
     private PushControlClient? _control;
@@ -45,11 +46,18 @@ internal sealed partial class GatewayStreamSession
         _time = time;
         _logger = logger;
         _lanes = new EventLanes(options.Concurrency, options.QueueCapacity, options.EventQueueBytes, metrics);
-        _commands = new CommandQueue(options.QueueCapacity, options.CommandQueueBytes);
+        _commands = new CommandQueue(options.QueueCapacity, options.CommandQueueBytes, MaxCommandBytes);
         _writer = new CommandWriter(_commands, options.CommandBatchBytes, metrics, Dropped);
         _queueFullLog = new CommandDropLog(logger, time, DropReasons.QueueFull);
         _streamEndedLog = new CommandDropLog(logger, time, DropReasons.StreamEnded);
+        _tooLargeLog = new CommandDropLog(logger, time, DropReasons.TooLarge);
     }
+
+    /// <summary>
+    /// Largest command sent: a message of commands larger than the gateway's receive limit (a batch plus one item)
+    /// would fail the whole stream, so a command that could not travel even alone is dropped and counted instead.
+    /// </summary>
+    public const int MaxCommandBytes = Push.Hosting.GrpcLimits.StreamReceiveBytes - 64;
 
     /// <summary>The stream's command queue (tests look at it).</summary>
     internal CommandQueue Commands => _commands;
@@ -99,6 +107,7 @@ internal sealed partial class GatewayStreamSession
             Dropped(_commands.Clear());
             _queueFullLog.Flush(_gatewayId);
             _streamEndedLog.Flush(_gatewayId);
+            _tooLargeLog.Flush(_gatewayId);
             _metrics.StreamClosed();
             if (_failure is null)
             {
@@ -178,17 +187,21 @@ internal sealed partial class GatewayStreamSession
     {
         for (var i = 0; i < commands.Length; i++)
         {
-            bool queued;
+            CommandAdmission admission;
             try
             {
-                queued = await _commands.WriteAsync(commands[i], cancellationToken).ConfigureAwait(false);
+                admission = await _commands.WriteAsync(commands[i], cancellationToken).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
                 Dropped(commands.Length - i);
                 throw;
             }
-            if (!queued)
+            if (admission == CommandAdmission.TooLarge)
+            {
+                TooLarge();
+            }
+            else if (admission == CommandAdmission.Closed)
             {
                 Dropped(commands.Length - i);
                 return;
@@ -200,6 +213,12 @@ internal sealed partial class GatewayStreamSession
     {
         Interlocked.Add(ref _dropped, count);
         _metrics.CommandsDropped(count, DropReasons.StreamEnded);
+    }
+
+    private void TooLarge()
+    {
+        _metrics.CommandsDropped(1, DropReasons.TooLarge);
+        _tooLargeLog.Dropped(_gatewayId);
     }
 
     /// <summary>A command made outside a callback (a timer, another client's callback): queued now or counted.</summary>
@@ -214,6 +233,9 @@ internal sealed partial class GatewayStreamSession
             case CommandAdmission.Closed:
                 _metrics.CommandsDropped(1, DropReasons.StreamEnded);
                 _streamEndedLog.Dropped(_gatewayId);
+                break;
+            case CommandAdmission.TooLarge:
+                TooLarge();
                 break;
             default:
                 break;

@@ -14,10 +14,10 @@ public sealed class CommandQueueTests
     {
         var one = Text(1000);
         var size = CommandQueue.EncodedSize(one);
-        var queue = new CommandQueue(capacity: 4096, byteBudget: size * 3);
+        var queue = new CommandQueue(capacity: 4096, byteBudget: size * 3, maxCommandBytes: int.MaxValue);
         for (var i = 0; i < 3; i++)
         {
-            Assert.True(await queue.WriteAsync(Text(1000), CancellationToken.None));
+            Assert.Equal(CommandAdmission.Queued, await queue.WriteAsync(Text(1000), CancellationToken.None));
         }
         var fourth = queue.WriteAsync(Text(1000), CancellationToken.None).AsTask();
         var fifth = queue.WriteAsync(Text(10), CancellationToken.None).AsTask(); // small, but behind the fourth
@@ -27,28 +27,28 @@ public sealed class CommandQueueTests
 
         var batch = new StreamEventsResponse();
         queue.ReadBatch(batch.Commands, 2, long.MaxValue);
-        Assert.True(await fourth.WaitAsync(TestTimeouts.Short));
-        Assert.True(await fifth.WaitAsync(TestTimeouts.Short));
+        Assert.Equal(CommandAdmission.Queued, await fourth.WaitAsync(TestTimeouts.Short));
+        Assert.Equal(CommandAdmission.Queued, await fifth.WaitAsync(TestTimeouts.Short));
         Assert.Equal(3, queue.Count);
     }
 
     [Fact]
     public async Task WriteAsync_CommandLargerThanTheBudget_GoesIntoAnEmptyQueue()
     {
-        var queue = new CommandQueue(capacity: 16, byteBudget: 1024);
-        Assert.True(await queue.WriteAsync(Text(4096), CancellationToken.None));
+        var queue = new CommandQueue(capacity: 16, byteBudget: 1024, maxCommandBytes: int.MaxValue);
+        Assert.Equal(CommandAdmission.Queued, await queue.WriteAsync(Text(4096), CancellationToken.None));
         var next = queue.WriteAsync(Text(10), CancellationToken.None).AsTask();
         Assert.False(next.IsCompleted);
         var batch = new StreamEventsResponse();
         queue.ReadBatch(batch.Commands, 256, 100);
         Assert.Single(batch.Commands); // alone, above the batch cap
-        Assert.True(await next.WaitAsync(TestTimeouts.Short));
+        Assert.Equal(CommandAdmission.Queued, await next.WaitAsync(TestTimeouts.Short));
     }
 
     [Fact]
     public async Task WriteAsync_CountBound_AndCancelledWaiterLetsTheNextIn()
     {
-        var queue = new CommandQueue(capacity: 16, byteBudget: long.MaxValue);
+        var queue = new CommandQueue(capacity: 16, byteBudget: long.MaxValue, maxCommandBytes: int.MaxValue);
         for (var i = 0; i < 16; i++)
         {
             Assert.Equal(CommandAdmission.Queued, queue.TryWrite(Text(1)));
@@ -60,23 +60,23 @@ public sealed class CommandQueueTests
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => cancelled);
         var batch = new StreamEventsResponse();
         queue.ReadBatch(batch.Commands, 1, long.MaxValue);
-        Assert.True(await next.WaitAsync(TestTimeouts.Short));
+        Assert.Equal(CommandAdmission.Queued, await next.WaitAsync(TestTimeouts.Short));
         Assert.Equal(16, queue.Count);
     }
 
     [Fact]
     public async Task Complete_RefusesWaitersAndWriters_ReaderDrainsWhatIsQueued()
     {
-        var queue = new CommandQueue(capacity: 16, byteBudget: long.MaxValue);
+        var queue = new CommandQueue(capacity: 16, byteBudget: long.MaxValue, maxCommandBytes: int.MaxValue);
         for (var i = 0; i < 16; i++)
         {
             queue.TryWrite(Text(1));
         }
         var waiting = queue.WriteAsync(Text(1), CancellationToken.None).AsTask();
         queue.Complete();
-        Assert.False(await waiting.WaitAsync(TestTimeouts.Short));
+        Assert.Equal(CommandAdmission.Closed, await waiting.WaitAsync(TestTimeouts.Short));
         Assert.Equal(CommandAdmission.Closed, queue.TryWrite(Text(1)));
-        Assert.False(await queue.WriteAsync(Text(1), CancellationToken.None));
+        Assert.Equal(CommandAdmission.Closed, await queue.WriteAsync(Text(1), CancellationToken.None));
         var batch = new StreamEventsResponse();
         Assert.True(await queue.WaitToReadAsync(CancellationToken.None));
         queue.ReadBatch(batch.Commands, 256, long.MaxValue);
@@ -85,9 +85,19 @@ public sealed class CommandQueueTests
     }
 
     [Fact]
+    public async Task Write_CommandAboveTheLimit_IsRefused()
+    {
+        var queue = new CommandQueue(capacity: 16, byteBudget: long.MaxValue, maxCommandBytes: 1000);
+        Assert.Equal(CommandAdmission.TooLarge, queue.TryWrite(Text(1000)));
+        Assert.Equal(CommandAdmission.TooLarge, await queue.WriteAsync(Text(1000), CancellationToken.None));
+        Assert.Equal(CommandAdmission.Queued, await queue.WriteAsync(Text(900), CancellationToken.None));
+        Assert.Equal(1, queue.Count);
+    }
+
+    [Fact]
     public void ReadBatch_StopsBeforeTheByteCap()
     {
-        var queue = new CommandQueue(capacity: 4096, byteBudget: long.MaxValue);
+        var queue = new CommandQueue(capacity: 4096, byteBudget: long.MaxValue, maxCommandBytes: int.MaxValue);
         for (var i = 0; i < 100; i++)
         {
             queue.TryWrite(Text(1000));

@@ -111,14 +111,14 @@ public sealed class GatewayStreamSessionTests
         client.SendToCurrentClient("late 2");
         client.SendToCurrentClient("late 3");
         Assert.Equal(3, h.Dropped(DropReasons.QueueFull));
-        var logs = h.Logger.Entries.Where(e => e.Id.Name == "CommandsDroppedOutsideCallback").ToArray();
+        var logs = h.Logger.Entries.Where(e => e.Id.Name == "CommandsDropped").ToArray();
         Assert.Single(logs);
         Assert.StartsWith("1 command(s)", logs[0].Message, StringComparison.Ordinal);
 
         // The next report comes after the interval, with what was dropped since.
         h.Time.Advance(CommandDropLog.Interval);
         client.SendToCurrentClient("late 4");
-        logs = h.Logger.Entries.Where(e => e.Id.Name == "CommandsDroppedOutsideCallback").ToArray();
+        logs = h.Logger.Entries.Where(e => e.Id.Name == "CommandsDropped").ToArray();
         Assert.Equal(2, logs.Length);
         Assert.StartsWith("3 command(s)", logs[1].Message, StringComparison.Ordinal);
 
@@ -199,5 +199,18 @@ public sealed class GatewayStreamSessionTests
         var texts = h.Responses.Written.SelectMany(b => b.Commands).Select(c => c.Send.Text[..4]).ToArray();
         Assert.Equal(Enumerable.Range(0, Messages).Select(i => $"{i:D4}"), texts);
         Assert.Equal(0, h.Session.Lanes.Bytes);
+    }
+
+    [Fact]
+    public async Task CommandAboveTheGatewayLimit_IsDroppedAndCounted_StreamGoesOn()
+    {
+        using var h = new SessionHarness();
+        var run = h.RunAsync();
+        h.Requests.Send([SessionHarness.Connect(Client), SessionHarness.Message(Client, $"big:{GatewayStreamSession.MaxCommandBytes + 1}"), SessionHarness.Message(Client, "echo:after")]);
+        h.Requests.HalfClose();
+        await run.WaitAsync(TestTimeouts.Short);
+        Assert.Equal(1, h.Dropped(DropReasons.TooLarge));
+        Assert.Equal(["echo:after"], h.Responses.Written.SelectMany(b => b.Commands).Select(c => c.Send.Text));
+        Assert.Contains(h.Logger.Entries, e => e.Id.Name == "CommandsDropped" && e.Message.Contains("too_large", StringComparison.Ordinal));
     }
 }
