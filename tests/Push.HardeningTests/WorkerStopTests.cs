@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using Push.Control;
 using Push.Testing;
 using Xunit.Abstractions;
 
@@ -14,18 +13,19 @@ namespace Push.HardeningTests;
 [Trait("Category", "Integration")]
 public sealed class WorkerStopTests(ITestOutputHelper output)
 {
-    private const string Secret = "worker-stop-test-secret";
     private const int Clients = 32;
 
     [Fact]
     public async Task GatewayKilledWithBacklog_WorkerExitsWithinOneSecondOfSigterm()
     {
         var ct = TestTimeouts.Token(TimeSpan.FromSeconds(120));
-        string[] member = ["--secret", Secret];
-        await using var registry = await PushProcess.StartAsync("registry", member, cancellationToken: ct);
-        await using var worker = await PushProcess.StartAsync("worker", ["--registry", registry.GrpcAddress, .. member], cancellationToken: ct);
-        await using var gateway = await PushProcess.StartAsync("gateway", ["--registry", registry.GrpcAddress, .. member], cancellationToken: ct);
-        using var control = new PushControlClient(gateway.GrpcAddress, new PushControlOptions { Secret = Secret });
+        // Every process runs with the member secret (and the gateway with the control secret): PushProcess's default.
+        await using var registry = await PushProcess.StartAsync("registry", cancellationToken: ct);
+        await using var worker = await PushProcess.StartAsync("worker", ["--registry", registry.GrpcAddress], cancellationToken: ct);
+        await using var gateway = await PushProcess.StartAsync("gateway", ["--registry", registry.GrpcAddress], cancellationToken: ct);
+        Assert.Contains("--secret", gateway.Description, StringComparison.Ordinal);
+        Assert.Contains("--secret", worker.Description, StringComparison.Ordinal);
+        using var control = gateway.Control();
         await Probe.UntilAsync(async () => (await control.GetStatusAsync(ct)).Gateways.All(g => g.WorkersConnected == 1), TimeSpan.FromSeconds(20), "the gateway has its worker stream open", ct);
 
         // Clients flood the demo worker: "say" makes each callback a control call back to the gateway (slow next to
