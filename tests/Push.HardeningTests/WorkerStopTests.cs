@@ -28,8 +28,7 @@ public sealed class WorkerStopTests(ITestOutputHelper output)
         using var control = gateway.Control();
         await Probe.UntilAsync(async () => (await control.GetStatusAsync(ct)).Gateways.All(g => g.WorkersConnected == 1), TimeSpan.FromSeconds(20), "the gateway has its worker stream open", ct);
 
-        // Clients flood the demo worker: "say" makes each callback a control call back to the gateway (slow next to
-        // the gateway's reading), echoes give the worker commands to send; every client reads what it gets.
+        // Clients flood the demo worker with messages it echoes; every client reads what it gets.
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var sockets = new List<RawWebSocket>();
         var loops = new List<Task>();
@@ -47,20 +46,24 @@ public sealed class WorkerStopTests(ITestOutputHelper output)
                 loops.Add(Task.Run(() => ReadAllAsync(raw, stop.Token), CancellationToken.None));
                 loops.Add(Task.Run(() => FloodAsync(raw, frames, stop.Token), CancellationToken.None));
             }
-            // A full backlog: a lane holds Worker:QueueCapacity (4,096) events, so the worker has stopped reading the
-            // stream (the reader waits on the full lane; the other lanes hold what came before).
-            double queued = 0;
+            // The gateway hangs first (SIGSTOP, as a stuck pod before its liveness probe kills it): it stops reading the
+            // worker's commands, so the worker's command queue fills (Worker:QueueCapacity, 4,096) and its lanes wait
+            // behind it with the events already received.
+            double queued = 0, commands = 0;
             var samples = new List<string>();
+            await Probe.UntilAsync(async () => await Probe.MetricAsync(worker, "push_worker_events_total", ct) > 50_000, TimeSpan.FromSeconds(60), "the flood runs", ct);
+            Signal(gateway, "STOP");
             await Probe.UntilAsync(async () =>
             {
                 queued = await Probe.MetricAsync(worker, "push_worker_events_queued", ct);
-                samples.Add($"{queued}/{await Probe.MetricAsync(worker, "push_worker_events_total", ct)}");
-                return queued >= 4096;
-            }, TimeSpan.FromSeconds(60), "the worker holds a backlog of 4,096 events", ct).ContinueWith(t => t.IsFaulted ? throw new TimeoutException(string.Join(" ", samples.TakeLast(20)), t.Exception) : t, TaskScheduler.Default).Unwrap();
-            output.WriteLine($"backlog before the kill: {queued} events queued in the worker's lanes");
+                commands = await Probe.MetricAsync(worker, "push_worker_commands_queued", ct);
+                samples.Add($"{queued}/{commands}");
+                return commands >= 4096 && queued > 0;
+            }, TimeSpan.FromSeconds(30), "the worker's command queue is full and its lanes hold events", ct).ContinueWith(t => t.IsFaulted ? throw new TimeoutException(string.Join(" ", samples.TakeLast(20)), t.Exception) : t, TaskScheduler.Default).Unwrap();
+            output.WriteLine($"backlog before the kill: {queued} events queued in the worker's lanes, {commands} commands waiting for the hung gateway");
 
             var sinceKill = Stopwatch.StartNew();
-            gateway.Kill();
+            gateway.Kill(); // kill -9 works on a stopped process
             await gateway.WaitForExitAsync(TimeSpan.FromSeconds(10));
             await stop.CancelAsync();
             double unhandled = 0;
@@ -94,18 +97,22 @@ public sealed class WorkerStopTests(ITestOutputHelper output)
         }
     }
 
-    /// <summary>One write of many frames: "say" to a group nobody is in, and echoes.</summary>
+    /// <summary>One write of many frames: messages the demo worker echoes.</summary>
     private static byte[] Frames()
     {
-        var say = WsFrames.TextFrame("{\"type\":\"say\",\"group\":\"nobody\",\"text\":\"x\"}");
         var echo = WsFrames.TextFrame("e");
         using var buffer = new MemoryStream();
-        for (var i = 0; i < 200; i++)
+        for (var i = 0; i < 400; i++)
         {
-            buffer.Write(say);
             buffer.Write(echo);
         }
         return buffer.ToArray();
+    }
+
+    private static void Signal(PushProcess p, string signal)
+    {
+        using var kill = Process.Start("kill", [$"-{signal}", p.Pid.ToString(CultureInfo.InvariantCulture)]);
+        kill?.WaitForExit();
     }
 
     private static async Task FloodAsync(RawWebSocket raw, byte[] frames, CancellationToken ct)

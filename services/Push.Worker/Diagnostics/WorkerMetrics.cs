@@ -25,6 +25,7 @@ internal sealed class WorkerMetrics
     private readonly Counter<long> _commands;
     private readonly UpDownCounter<long> _streams;
     private readonly UpDownCounter<long> _eventsQueued;
+    private readonly UpDownCounter<long> _commandsQueued;
     private readonly Counter<long> _eventsUnhandled;
     private readonly Counter<long> _commandsDropped;
 
@@ -37,6 +38,7 @@ internal sealed class WorkerMetrics
         _commands = meter.CreateCounter<long>("push.worker.commands", "{command}", "Commands sent back to gateways.");
         _streams = meter.CreateUpDownCounter<long>("push.worker.gateway_streams.open", "{stream}", "Gateway streams currently attached.");
         _eventsQueued = meter.CreateUpDownCounter<long>("push.worker.events.queued", "{event}", "Events received from gateways and waiting in a lane for their callback.");
+        _commandsQueued = meter.CreateUpDownCounter<long>("push.worker.commands.queued", "{command}", "Commands made by callbacks and waiting to be written to their gateway's stream.");
         _eventsUnhandled = meter.CreateCounter<long>("push.worker.events.unhandled", "{event}", "Events received but never given to a callback, by reason (stream_ended, worker_stopping).");
         _commandsDropped = meter.CreateCounter<long>("push.worker.commands.dropped", "{command}", "Commands never sent to their gateway, by reason (stream_ended, queue_full, too_large).");
     }
@@ -59,6 +61,8 @@ internal sealed class WorkerMetrics
     public void StreamClosed() => _streams.Add(-1);
 
     public void EventsQueued(int delta) => _eventsQueued.Add(delta);
+
+    public void CommandsQueued(int delta) => _commandsQueued.Add(delta);
 
     public void EventsUnhandled(int count, string reason)
     {

@@ -23,6 +23,7 @@ internal sealed class CommandWriter(CommandQueue queue, int maxBatchBytes, Worke
         {
             var batch = new StreamEventsResponse();
             queue.ReadBatch(batch.Commands, MaxBatch, maxBatchBytes);
+            metrics.CommandsQueued(-batch.Commands.Count);
             if (batch.Commands.Count == 0)
             {
                 continue;

@@ -104,7 +104,9 @@ internal sealed partial class GatewayStreamSession
             _commands.Complete();
             await writer.ConfigureAwait(false);
             Unhandled(_lanes.DiscardQueued());
-            Dropped(_commands.Clear());
+            var left = _commands.Clear();
+            _metrics.CommandsQueued(-left);
+            Dropped(left);
             _queueFullLog.Flush(_gatewayId);
             _streamEndedLog.Flush(_gatewayId);
             _tooLargeLog.Flush(_gatewayId);
@@ -197,7 +199,11 @@ internal sealed partial class GatewayStreamSession
                 Dropped(commands.Length - i);
                 throw;
             }
-            if (admission == CommandAdmission.TooLarge)
+            if (admission == CommandAdmission.Queued)
+            {
+                _metrics.CommandsQueued(1);
+            }
+            else if (admission == CommandAdmission.TooLarge)
             {
                 TooLarge();
             }
@@ -238,6 +244,7 @@ internal sealed partial class GatewayStreamSession
                 TooLarge();
                 break;
             default:
+                _metrics.CommandsQueued(1);
                 break;
         }
     }
