@@ -48,9 +48,15 @@ public sealed class GatewayOptions
     [Range(1, 1_000_000)]
     public int SendQueueLimit { get; set; } = 4096;
 
-    /// <summary>Bytes a client's send queue holds before the slow-consumer policy applies (sendToClientBufferSize). Defaults to 1 MiB.</summary>
+    /// <summary>
+    /// Bytes a client's send queue holds before the slow-consumer policy applies (sendToClientBufferSize). Defaults to
+    /// 1 MiB + 64 KiB: a push of MaxPushSize plus its frame header always fits an empty queue (checked at start).
+    /// </summary>
     [Range(1024, 1024 * 1024 * 1024)]
-    public int SendQueueBytes { get; set; } = 1024 * 1024;
+    public int SendQueueBytes { get; set; } = DefaultSendQueueBytes;
+
+    /// <summary>Default of <see cref="SendQueueBytes"/>: 1 MiB + 64 KiB.</summary>
+    public const int DefaultSendQueueBytes = (1024 + 64) * 1024;
 
     /// <summary>What happens to a client whose send queue is full. Defaults to Close.</summary>
     public SlowConsumerPolicy SlowConsumerPolicy { get; set; } = SlowConsumerPolicy.Close;
@@ -92,6 +98,14 @@ public sealed class GatewayOptions
     /// <summary>Events queued towards one worker before client reads wait (backpressure). Defaults to 65,536.</summary>
     [Range(16, 10_000_000)]
     public int WorkerQueueCapacity { get; set; } = 65536;
+
+    /// <summary>
+    /// Bytes of events (protobuf size) queued towards one worker, including the batch being written, before client
+    /// reads wait (backpressure to the clients' TCP). Bounds a gateway's memory for a stalled worker: at most this per
+    /// worker link (text is held as UTF-16, so up to twice this in memory). Defaults to 16 MiB.
+    /// </summary>
+    [Range(64 * 1024, 1024 * 1024 * 1024)]
+    public int WorkerQueueBytes { get; set; } = 16 * 1024 * 1024;
 
     /// <summary>Time clients get to go when the gateway drains (SIGTERM or Drain). Defaults to 10 seconds.</summary>
     [Range(typeof(TimeSpan), "00:00:00", "00:10:00")]

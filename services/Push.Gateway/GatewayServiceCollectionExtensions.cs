@@ -25,6 +25,7 @@ internal static class GatewayServiceCollectionExtensions
             .Validate(o => !string.IsNullOrEmpty(o.Token.QueryParameter), "Gateway:Token:QueryParameter must not be empty")
             .Validate(o => o.Token.ClockSkew >= TimeSpan.Zero && o.Token.ClockSkew <= TimeSpan.FromMinutes(10), "Gateway:Token:ClockSkew must be between 00:00:00 and 00:10:00")
             .ValidateOnStart();
+        services.AddSingleton<Microsoft.Extensions.Options.IValidateOptions<GatewayOptions>, GatewayOptionsValidator>();
         // A control request is at most one push payload plus its fields (a SendBatch's items share that bound).
         services.AddOptions<Grpc.AspNetCore.Server.GrpcServiceOptions<GatewayGrpcService>>()
             .Configure<Microsoft.Extensions.Options.IOptions<GatewayOptions>>((o, g) => o.MaxReceiveMessageSize = g.Value.MaxPushSize + Push.Hosting.GrpcLimits.ControlEnvelopeBytes);
@@ -38,6 +39,7 @@ internal static class GatewayServiceCollectionExtensions
         services.AddSingleton<PeerFailures>();
         services.AddSingleton<ClusterRouter>();
         services.AddSingleton<StatusReporter>();
+        services.TryAddSingleton<IWorkerConnector, GrpcWorkerConnector>();
         services.AddSingleton<WorkerRouter>();
         services.AddHostedService(sp => sp.GetRequiredService<WorkerRouter>());
         services.AddSingleton<DrainCoordinator>();

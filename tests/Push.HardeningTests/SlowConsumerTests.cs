@@ -25,7 +25,7 @@ public sealed class SlowConsumerTests(ITestOutputHelper output)
     public async Task SlowClient_IsBounded_FastClientsGetEverything(string policy)
     {
         var ct = TestTimeouts.Token(TimeSpan.FromSeconds(90));
-        await using var push = await PushProcess.StartAsync("start", ["--set", "Gateway:SendQueueBytes=65536", "--set", "Gateway:SlowConsumerPolicy=" + policy], cancellationToken: ct);
+        await using var push = await PushProcess.StartAsync("start", ["--set", "Gateway:SendQueueBytes=65536", "--set", "Gateway:MaxPushSize=32768", "--set", "Gateway:SlowConsumerPolicy=" + policy], cancellationToken: ct);
         using var control = push.Control();
         await Probe.UntilWorkersAsync(control, 1, ct);
 

@@ -40,10 +40,12 @@ Flags (start, registry, gateway, worker):
 Settings (appsettings.json, environment variables with __ for ':', or --set):
   Gateway:PingInterval (00:00:25)  Gateway:PingNotResponseLimit (2)  Gateway:PingData ("")
   Gateway:MaxMessageSize (65536)   Gateway:MaxPushSize (1048576)     Gateway:MaxConnections (100000)
-  Gateway:SendQueueLimit (4096)    Gateway:SendQueueBytes (1048576)  Gateway:SlowConsumerPolicy (Close|DropOldest)
+  Gateway:SendQueueLimit (4096)    Gateway:SendQueueBytes (1114112)  Gateway:SlowConsumerPolicy (Close|DropOldest)
   Gateway:HandshakeTimeout (00:00:10)  Gateway:MaxHandshakeSize (16384)  Gateway:AllowedOrigins:0 (any)
   Gateway:MaxGroupsPerConnection (1000)  Gateway:MaxSessionSize (65536)  Gateway:MaxNameLength (256)
   Gateway:MaxMessagesPerSecond (0 = off)  Gateway:RateLimitPolicy (Close|Drop)  Gateway:WorkerQueueCapacity (65536)
+  Gateway:WorkerQueueBytes (16777216 per worker link; client reads wait above it)
+  (MaxPushSize + frame header must fit SendQueueBytes, the largest event WorkerQueueBytes: checked at start)
   Gateway:DrainTimeout (00:00:10, env PUSH_DRAIN_TIMEOUT in seconds)  Gateway:DemoPage (true with start)
   Gateway:WorkerAuthorization (false; true = the worker decides each handshake)  Gateway:Token:HmacSecret (HS256 JWT check, sub = uid)
   Gateway:Token:QueryParameter (token)  Gateway:Token:Issuer  Gateway:Token:Audience  Gateway:Token:ClockSkew (00:00:30)

@@ -49,14 +49,54 @@ internal sealed class ClientConnection : IThreadPoolWorkItem
     public string? Uid { get; set; }
     public List<string>? Groups { get; set; }
 
-    // Session, guarded by SessionSync.
+    // Session and worker pin, guarded by SessionSync.
     public Lock SessionSync { get; } = new();
     public Dictionary<string, string>? Session { get; set; }
     public int SessionVersion { get; set; }
     public int SessionSentVersion { get; set; }
 
-    /// <summary>The worker this connection's events go to (kept while that worker lives).</summary>
-    public WorkerLink? Worker { get; set; }
+    /// <summary>The worker this connection's events go to (kept while that worker's stream lives). Changed only by <see cref="PinLocked"/>.</summary>
+    public WorkerLink? Worker => Volatile.Read(ref _worker);
+
+    /// <summary>The link generation the pin was taken in: a pin of an older generation is stale (that stream ended).</summary>
+    public int WorkerGeneration { get; private set; }
+
+    private WorkerLink? _worker;
+
+    /// <summary>The connection ended (its close was posted or its handshake refused): it is never pinned again (caller holds SessionSync).</summary>
+    public bool PinReleased { get; private set; }
+
+    /// <summary>Releases the pin for good (caller holds <see cref="SessionSync"/>).</summary>
+    public void ReleasePinLocked()
+    {
+        PinLocked(null);
+        PinReleased = true;
+    }
+
+    /// <summary>Whether the pin is a link whose current stream is the one it was taken on and is open (caller holds SessionSync).</summary>
+    public bool HasLivePinLocked => _worker is { } w && WorkerGeneration == w.Generation && w.IsOpen;
+
+    /// <summary>
+    /// Moves the worker pin; the caller holds <see cref="SessionSync"/>, so pin changes of one connection are serial and
+    /// the links' assigned counts move with them. The new worker gets the full session with the next event.
+    /// </summary>
+    public void PinLocked(WorkerLink? link)
+    {
+        if (link is not null && PinReleased)
+        {
+            return;
+        }
+        var old = _worker;
+        if (ReferenceEquals(old, link) && (link is null || WorkerGeneration == link.Generation))
+        {
+            return;
+        }
+        old?.AddAssigned(-1);
+        link?.AddAssigned(1);
+        Volatile.Write(ref _worker, link);
+        WorkerGeneration = link?.Generation ?? 0;
+        SessionSentVersion = -1;
+    }
 
     // Heartbeat and close state, read by the shared heartbeat timer.
     public long LastActivity;
@@ -79,12 +119,31 @@ internal sealed class ClientConnection : IThreadPoolWorkItem
 
     public bool IsClosing => Volatile.Read(ref ClosingSince) != 0;
 
+    /// <summary>Queues a frame; false if it was not queued (<see cref="TrySend"/> tells why).</summary>
+    public bool Send(OutboundFrame frame, bool inline = true) => TrySend(frame, inline) == SendResult.Queued;
+
     /// <summary>
-    /// Queues a frame; false if the connection is closing or the frame was dropped. <paramref name="inline"/>: start the
-    /// pump on this thread (one target: no thread-pool hop) rather than on the thread pool (fan-out: the caller moves on
-    /// to the next connection at once and each pump coalesces what queued meanwhile).
+    /// Queues a frame of a control-API push; a frame that could not be queued is counted by reason
+    /// (push.gateway.pushes.undelivered).
     /// </summary>
-    public bool Send(OutboundFrame frame, bool inline = true)
+    public SendResult Push(OutboundFrame frame, bool inline = true)
+    {
+        var result = TrySend(frame, inline);
+        if (result != SendResult.Queued)
+        {
+            _metrics.PushUndelivered(result == SendResult.QueueFull ? "send_queue_full" : "closing");
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// Queues a frame. A frame is always admitted into an empty queue (the start-time check makes every frame within
+    /// limits fit Gateway:SendQueueBytes anyway). Full queue: DropOldest drops old frames to make room (Queued), Close
+    /// closes the client with 4001 (QueueFull). <paramref name="inline"/>: start the pump on this thread (one target: no
+    /// thread-pool hop) rather than on the thread pool (fan-out: the caller moves on to the next connection at once
+    /// and each pump coalesces what queued meanwhile).
+    /// </summary>
+    public SendResult TrySend(OutboundFrame frame, bool inline = true)
     {
         var dropped = 0;
         var overflow = false;
@@ -93,12 +152,12 @@ internal sealed class ClientConnection : IThreadPoolWorkItem
         {
             if (_closeQueued || _outputDone)
             {
-                return false;
+                return SendResult.Closing;
             }
             _queue ??= new Queue<OutboundFrame>(4);
-            if (_queue.Count >= _queueLimit || _queuedBytes + frame.Length > _queueBytesLimit)
+            if (_queue.Count > 0 && (_queue.Count >= _queueLimit || _queuedBytes + frame.Length > _queueBytesLimit))
             {
-                if (_policy == SlowConsumerPolicy.DropOldest && _queue.Count > 0)
+                if (_policy == SlowConsumerPolicy.DropOldest)
                 {
                     while (_queue.Count > 0 && (_queue.Count >= _queueLimit || _queuedBytes + frame.Length > _queueBytesLimit))
                     {
@@ -127,7 +186,7 @@ internal sealed class ClientConnection : IThreadPoolWorkItem
         {
             _metrics.Dropped(1);
             Close(CloseCodes.SlowConsumer, "slow consumer: send queue full", dropQueued: true);
-            return false;
+            return SendResult.QueueFull;
         }
         if (schedule)
         {
@@ -142,7 +201,7 @@ internal sealed class ClientConnection : IThreadPoolWorkItem
                 ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
             }
         }
-        return true;
+        return SendResult.Queued;
     }
 
     /// <summary>Queues a close frame (after what is queued, unless <paramref name="dropQueued"/>); later sends are refused.</summary>

@@ -168,7 +168,10 @@ internal sealed class ConnectionTable(GatewayIdentity identity)
         }
     }
 
-    /// <summary>Sends a frame to every member of the groups (once per connection), minus exclusions.</summary>
+    /// <summary>
+    /// Sends a frame to every member of the groups (once per connection), minus exclusions; returns how many queued it.
+    /// Connections that could not queue it are counted by reason (push.gateway.pushes.undelivered).
+    /// </summary>
     public int SendToGroups(IReadOnlyList<string> groups, HashSet<long>? exclude, OutboundFrame frame)
     {
         ClientConnection[] targets;
@@ -250,7 +253,7 @@ internal sealed class ConnectionTable(GatewayIdentity identity)
             {
                 continue;
             }
-            if (c.Send(frame, inline: false))
+            if (c.Push(frame, inline: false) == SendResult.Queued)
             {
                 sent++;
             }
@@ -271,7 +274,7 @@ internal sealed class ConnectionTable(GatewayIdentity identity)
                 {
                     continue;
                 }
-                if (c.Send(frame, inline))
+                if (c.Push(frame, inline) == SendResult.Queued)
                 {
                     sent++;
                 }

@@ -29,6 +29,8 @@ internal sealed class GatewayMetrics
     private readonly Histogram<double> _pushDuration;
     private readonly Counter<long> _eventsDropped;
     private readonly Counter<long> _handshakeRejected;
+    private readonly Counter<long> _pushUndelivered;
+    private readonly Counter<long> _workerCommandsDropped;
 
     // Totals for GetStatus (cheap, process-wide).
     public long MessagesIn;
@@ -57,11 +59,22 @@ internal sealed class GatewayMetrics
         meter.CreateObservableGauge("push.gateway.send_queue.depth", () => SendQueueDepth(), "{message}", "Messages queued towards clients, summed over connections.");
         meter.CreateObservableGauge("push.gateway.send_queue.max_depth", () => SendQueueMaxDepth(), "{message}", "Deepest client send queue right now.");
         meter.CreateObservableGauge("push.gateway.worker_streams.open", () => OpenWorkerStreams(), "{stream}", "Worker streams this gateway has open.");
+        _pushUndelivered = meter.CreateCounter<long>("push.gateway.pushes.undelivered", "{connection}", "Target connections a push could not be queued to, by reason (send_queue_full: the client was closed 4001; closing).");
+        _workerCommandsDropped = meter.CreateCounter<long>("push.gateway.worker_commands.dropped", "{command}", "Worker commands the gateway did not apply, by reason.");
+        meter.CreateObservableGauge("push.gateway.worker_queue.bytes", WorkerQueueBytes, "By", "Bytes of events queued towards each worker and not yet written (bounded by Gateway:WorkerQueueBytes).");
+        meter.CreateObservableGauge("push.gateway.worker_queue.waiting", WorkerQueueWaiting, "{event}", "Events waiting for room in a worker link (their connections' reads wait meanwhile).");
     }
 
     public Func<long> SendQueueDepth { get; set; } = static () => 0;
     public Func<long> SendQueueMaxDepth { get; set; } = static () => 0;
     public Func<int> OpenWorkerStreams { get; set; } = static () => 0;
+    public Func<IReadOnlyList<Workers.WorkerLink>> WorkerQueues { get; set; } = static () => [];
+
+    private IEnumerable<Measurement<long>> WorkerQueueBytes()
+        => WorkerQueues().Select(static l => new Measurement<long>(l.Queue.Bytes, new KeyValuePair<string, object?>("push.worker_id", l.WorkerId)));
+
+    private IEnumerable<Measurement<int>> WorkerQueueWaiting()
+        => WorkerQueues().Select(static l => new Measurement<int>(l.Queue.WaitingCount, new KeyValuePair<string, object?>("push.worker_id", l.WorkerId)));
 
     public void ConnectionOpened()
     {
@@ -107,6 +120,16 @@ internal sealed class GatewayMetrics
     {
         Interlocked.Increment(ref MessagesDropped);
         _eventsDropped.Add(1, new KeyValuePair<string, object?>("push.reason", reason));
+    }
+
+    /// <summary>Target connections of a push that could not be queued (a full queue is also counted in send_queue.dropped).</summary>
+    public void PushUndelivered(string reason, int count = 1)
+        => _pushUndelivered.Add(count, new KeyValuePair<string, object?>("push.reason", reason));
+
+    public void WorkerCommandDropped(string reason)
+    {
+        Interlocked.Increment(ref MessagesDropped);
+        _workerCommandsDropped.Add(1, new KeyValuePair<string, object?>("push.reason", reason));
     }
 
     public void HandshakeRejected(string reason)

@@ -35,10 +35,11 @@ internal sealed class GatewayGrpcService(
         return router.OnOwnerAsync(request.ClientId, context,
             c =>
             {
-                var n = c.Send(frame) ? 1 : 0;
+                var result = c.Push(frame);
+                var n = result == SendResult.Queued ? 1 : 0;
                 metrics.Push("client", n);
                 metrics.PushDuration("client", Stopwatch.GetElapsedTime(start).TotalSeconds);
-                return new SendToClientResponse { Delivered = n };
+                return n == 1 ? new SendToClientResponse { Delivered = 1 } : throw NotQueued(request.ClientId, result);
             },
             (client, o) => client.SendToClientAsync(request, o));
     }
@@ -80,7 +81,7 @@ internal sealed class GatewayGrpcService(
             foreach (var id in request.ClientIds.Distinct(StringComparer.Ordinal))
             {
                 var c = table.Find(id);
-                if (c is not null && (exclude is null || !exclude.Contains(c.Sequence)) && c.Send(frame))
+                if (c is not null && (exclude is null || !exclude.Contains(c.Sequence)) && c.Push(frame) == SendResult.Queued)
                 {
                     n++;
                 }
@@ -155,7 +156,7 @@ internal sealed class GatewayGrpcService(
                 var item = request.Items[i];
                 if (item.ClientId.Length > 0)
                 {
-                    n += table.Find(item.ClientId)?.Send(frames[i]) == true ? 1 : 0;
+                    n += table.Find(item.ClientId)?.Push(frames[i]) == SendResult.Queued ? 1 : 0;
                 }
                 else if (item.Uids.Count > 0)
                 {
@@ -584,6 +585,11 @@ internal sealed class GatewayGrpcService(
     }
 
     // ---------------- helpers ----------------
+
+    /// <summary>A single-target push the connection could not queue: never OK while the client is dropped.</summary>
+    private RpcException NotQueued(string clientId, SendResult result) => result == SendResult.QueueFull
+        ? Errors.Create(Google.Rpc.Code.ResourceExhausted, ErrorReason.LimitExceeded, $"client_id '{clientId}': its send queue is full (Gateway:SendQueueLimit {O.SendQueueLimit} / SendQueueBytes {O.SendQueueBytes}); the client was closed as a slow consumer (4001)", "client_id")
+        : Errors.Create(Google.Rpc.Code.ResourceExhausted, ErrorReason.LimitExceeded, $"client_id '{clientId}' is closing; nothing was queued", "client_id");
 
     private static TResponse Sessions<TResponse>(IEnumerable<ClientConnection> members, Action<TResponse, string, Session> add)
         where TResponse : new()

@@ -25,6 +25,7 @@ internal sealed class StatusReporter(ConnectionTable table, GatewayIdentity iden
                 MessagesOut = Interlocked.Read(ref metrics.MessagesOut),
                 MessagesDropped = Interlocked.Read(ref metrics.MessagesDropped),
                 WorkersConnected = router.OpenCount,
+                WorkerQueueBytes = router.QueuedBytes,
                 Uptime = Duration.FromTimeSpan(time.GetUtcNow() - identity.StartedAt),
                 Draining = identity.Draining,
             },

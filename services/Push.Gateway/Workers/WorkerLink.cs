@@ -1,63 +1,85 @@
-using System.Threading.Channels;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
-using Push.Hosting;
 using Push.Hosting.Cluster;
 using Push.V1;
 
 namespace Push.Gateway.Workers;
 
+/// <summary>What a <see cref="WorkerLink"/> needs from the router that owns it.</summary>
+internal interface IWorkerLinkOwner
+{
+    /// <summary>The link opened, failed or left: recompute the set of open links.</summary>
+    void LinkStateChanged();
+
+    /// <summary>Closes the link's queue and moves every event it had not written to the other workers (or counts it).</summary>
+    void CloseAndReroute(WorkerLink link);
+
+    /// <summary>Applies one command the worker sent.</summary>
+    void Apply(WorkerLink from, Command command);
+}
+
 /// <summary>
-/// The gateway's stream to one business worker: one bounded channel of events, one writer loop that packs every
-/// queued event (up to 256) into one message, one reader loop that applies the worker's commands.
-/// Reconnects every second while the worker is a member; queued events move to other workers when it fails.
-/// When the worker leaves the cluster (it deregistered, e.g. on SIGTERM) the link leaves gracefully: no new events,
-/// queued ones move to other workers, the request stream is half-closed and the commands of the events the worker
-/// already has are still applied until it ends the stream (at most <see cref="LeaveTimeout"/>).
+/// The gateway's stream to one business worker: one <see cref="LinkQueue"/> bounded by bytes, one writer loop that
+/// packs queued events into batches (at most <see cref="MaxBatch"/> events and <see cref="MaxBatchBytes"/> bytes; a
+/// larger event goes alone), one reader loop that applies the worker's commands. Reconnects while the worker is a
+/// member; whenever a stream ends, its queue is closed and every event it had not written (the unwritten batch
+/// included) moves, in order, to other workers. When the worker leaves the cluster (it deregistered, e.g. on SIGTERM)
+/// the link leaves gracefully: queued events move to other workers, the request stream is half-closed and the
+/// commands of the events the worker already has are still applied until it ends the stream (at most <see cref="LeaveTimeout"/>).
 /// </summary>
 internal sealed partial class WorkerLink : IDisposable
 {
-    private const int MaxBatch = 256;
+    /// <summary>Most events in one StreamEventsRequest.</summary>
+    public const int MaxBatch = 256;
+
+    /// <summary>Most bytes of events in one StreamEventsRequest (below the worker's receive limit, GrpcLimits.StreamReceiveBytes).</summary>
+    public const int MaxBatchBytes = Push.Hosting.GrpcLimits.StreamBatchBytes;
 
     /// <summary>How long a leaving worker gets to answer the events it already has.</summary>
     public static readonly TimeSpan LeaveTimeout = TimeSpan.FromSeconds(5);
 
-    private readonly Channel<Event> _events;
-    private readonly CancellationTokenSource _leave = new();
-    private readonly WorkerRouter _router;
-    private readonly ILogger _logger;
-    private readonly ClusterOptions _cluster;
-    private int _assigned;
+    /// <summary>How long a new stream may take to answer its response headers.</summary>
+    public static readonly TimeSpan OpenTimeout = TimeSpan.FromSeconds(5);
 
-    public WorkerLink(Member worker, int capacity, WorkerRouter router, ClusterOptions cluster, ILogger logger)
+    private readonly CancellationTokenSource _leave = new();
+    private readonly IWorkerCalls _calls;
+    private readonly IWorkerLinkOwner _owner;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private int _assigned;
+    private int _generation;
+
+    public WorkerLink(Member worker, IWorkerCalls calls, LinkQueue queue, IWorkerLinkOwner owner, TimeProvider time, ILogger logger)
     {
         WorkerId = worker.Id;
         Address = worker.Address;
-        _router = router;
-        _cluster = cluster;
+        _calls = calls;
+        Queue = queue;
+        _owner = owner;
+        _time = time;
         _logger = logger;
-        _events = Channel.CreateBounded<Event>(new BoundedChannelOptions(capacity)
-        {
-            SingleReader = true,
-            SingleWriter = false,
-            FullMode = BoundedChannelFullMode.Wait,
-        });
     }
 
     public string WorkerId { get; }
     public string Address { get; }
-    public volatile bool IsOpen;
+    public LinkQueue Queue { get; }
+
+    /// <summary>Whether the stream is open and takes events.</summary>
+    public bool IsOpen => Queue.IsOpen;
+
     public bool IsRemoved => _leave.IsCancellationRequested;
+
+    /// <summary>Connections pinned to this link.</summary>
     public int Assigned => Volatile.Read(ref _assigned);
-    public int QueueDepth => _events.Reader.CanCount ? _events.Reader.Count : 0;
+
+    /// <summary>Changes each time a stream opens: a pin taken under an older generation is stale (the worker lost its session cache).</summary>
+    public int Generation => Volatile.Read(ref _generation);
+
+    public int QueueDepth => Queue.Count;
 
     public void AddAssigned(int delta) => Interlocked.Add(ref _assigned, delta);
 
-    public bool TryPost(Event e) => _events.Writer.TryWrite(e);
-
-    public ValueTask PostAsync(Event e, CancellationToken ct) => _events.Writer.WriteAsync(e, ct);
-
-    /// <summary>Starts the graceful leave (the worker is no longer a member).</summary>
+    /// <summary>Starts the graceful leave (the worker is no longer a member, or the gateway stops).</summary>
     public void Remove()
     {
         try
@@ -69,101 +91,160 @@ internal sealed partial class WorkerLink : IDisposable
         }
     }
 
-    public void Dispose() => _leave.Dispose();
+    public void Dispose()
+    {
+        _leave.Dispose();
+        _calls.Dispose();
+    }
 
+    /// <summary>Keeps a stream open until the link is removed; returns when it has left and its queue is closed.</summary>
     public async Task RunAsync(string gatewayId, string gatewayAddress)
     {
         var leave = _leave.Token;
-        using var channel = PushChannel.Create(Address, _cluster);
-        var client = new BusinessService.BusinessServiceClient(PushChannel.Invoker(channel, _cluster.Secret));
         var failures = 0;
-        while (!leave.IsCancellationRequested)
+        try
         {
-            using var callCts = new CancellationTokenSource();
-            // Leaving gives the call LeaveTimeout to end by itself, then cancels it.
-            using var hardStop = leave.Register(static s => ((CancellationTokenSource)s!).CancelAfter(LeaveTimeout), callCts);
-            try
+            while (!leave.IsCancellationRequested)
             {
-                using var call = client.StreamEvents(cancellationToken: callCts.Token);
-                await call.RequestStream.WriteAsync(new StreamEventsRequest { GatewayId = gatewayId, GatewayAddress = gatewayAddress }, callCts.Token).ConfigureAwait(false);
-                await call.ResponseHeadersAsync.WaitAsync(TimeSpan.FromSeconds(5), leave).ConfigureAwait(false);
-                IsOpen = true;
-                failures = 0;
-                _router.LinkStateChanged();
-                Log.LinkOpen(_logger, WorkerId, Address);
-                var reader = ReadCommandsAsync(call.ResponseStream, callCts.Token);
-                var writer = WriteEventsAsync(call.RequestStream, leave, callCts.Token);
-                var first = await Task.WhenAny(reader, writer).ConfigureAwait(false);
-                if (first == writer && writer.IsCompletedSuccessfully)
+                var end = await RunStreamAsync(gatewayId, gatewayAddress, logFailure: failures == 0, leave).ConfigureAwait(false);
+                if (end == StreamEnd.Left)
                 {
-                    // Leaving: route new and queued events elsewhere, half-close, apply the commands still coming.
-                    IsOpen = false;
-                    _router.LinkStateChanged();
-                    _router.Reroute(this, DrainQueued());
-                    await call.RequestStream.CompleteAsync().ConfigureAwait(false);
-                    await reader.ConfigureAwait(false);
-                    Log.LinkLeft(_logger, WorkerId);
                     break;
                 }
-                await callCts.CancelAsync().ConfigureAwait(false);
-                await first.ConfigureAwait(false); // surfaces the failure
-                throw new RpcException(new Status(StatusCode.Unavailable, "worker stream ended"));
-            }
-            catch (Exception ex) when (!leave.IsCancellationRequested)
-            {
-                var wasOpen = IsOpen;
-                IsOpen = false;
-                _router.LinkStateChanged();
-                if (wasOpen || failures == 0)
-                {
-                    Log.LinkFailed(_logger, WorkerId, Address, ex.Message);
-                }
-                failures++;
-                _router.Reroute(this, DrainQueued());
+                failures = end == StreamEnd.FailedAfterOpen ? 1 : failures + 1;
                 try
                 {
-                    await Task.Delay(TimeSpan.FromSeconds(Math.Min(failures, 2) * 0.5), leave).ConfigureAwait(false);
+                    await Task.Delay(TimeSpan.FromSeconds(Math.Min(failures, 2) * 0.5), _time, leave).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException)
                 {
                 }
             }
-            catch (Exception ex) when (ex is OperationCanceledException or RpcException or IOException or InvalidOperationException)
-            {
-                // leaving: the call ended or was cancelled after LeaveTimeout
-            }
         }
-        IsOpen = false;
-        _router.LinkStateChanged();
-        _router.Reroute(this, DrainQueued());
-        Log.LinkClosed(_logger, WorkerId);
-        Dispose();
+        finally
+        {
+            _owner.CloseAndReroute(this);
+            _owner.LinkStateChanged();
+            Log.LinkClosed(_logger, WorkerId);
+        }
     }
 
-    private List<Event> DrainQueued()
+    private enum StreamEnd
     {
-        var list = new List<Event>();
-        while (_events.Reader.TryRead(out var e))
+        Left,
+        FailedToOpen,
+        FailedAfterOpen,
+    }
+
+    private async Task<StreamEnd> RunStreamAsync(string gatewayId, string gatewayAddress, bool logFailure, CancellationToken leave)
+    {
+        using var callCts = new CancellationTokenSource();
+        // Leaving gives the call LeaveTimeout to end by itself (the worker answers what it has), then cancels it.
+        using var hardStop = _time.CreateTimer(static s => CancelQuietly((CancellationTokenSource)s!), callCts, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        using var onLeave = leave.Register(static s => ((ITimer)s!).Change(LeaveTimeout, Timeout.InfiniteTimeSpan), hardStop);
+        AsyncDuplexStreamingCall<StreamEventsRequest, StreamEventsResponse>? call = null;
+        Task? hello = null;
+        Task? reader = null;
+        Task? writer = null;
+        var opened = false;
+        try
         {
-            list.Add(e);
+            call = _calls.StreamEvents(callCts.Token);
+            hello = call.RequestStream.WriteAsync(new StreamEventsRequest { GatewayId = gatewayId, GatewayAddress = gatewayAddress }, callCts.Token);
+            await hello.WaitAsync(OpenTimeout, _time, leave).ConfigureAwait(false);
+            await call.ResponseHeadersAsync.WaitAsync(OpenTimeout, _time, leave).ConfigureAwait(false);
+            Interlocked.Increment(ref _generation);
+            Queue.Open();
+            opened = true;
+            _owner.LinkStateChanged();
+            Log.LinkOpen(_logger, WorkerId, Address);
+            reader = ReadCommandsAsync(call.ResponseStream, callCts.Token);
+            writer = WriteEventsAsync(call.RequestStream, leave, callCts.Token);
+            var first = await Task.WhenAny(reader, writer).ConfigureAwait(false);
+            if (first == writer && writer.IsCompletedSuccessfully)
+            {
+                // Leaving: the writer stopped between batches. Move what is queued elsewhere, half-close, and apply the
+                // commands the worker still sends for what it has (the hard stop cancels the call after LeaveTimeout).
+                _owner.CloseAndReroute(this);
+                _owner.LinkStateChanged();
+                await call.RequestStream.CompleteAsync().ConfigureAwait(false);
+                await reader.ConfigureAwait(false);
+                Log.LinkLeft(_logger, WorkerId);
+                return StreamEnd.Left;
+            }
+            await first.ConfigureAwait(false); // surfaces the failure
+            throw new RpcException(new Status(StatusCode.Unavailable, "the worker ended the stream"));
         }
-        return list;
+        catch (Exception ex) when (leave.IsCancellationRequested && ex is OperationCanceledException or RpcException or IOException or InvalidOperationException or TimeoutException)
+        {
+            return StreamEnd.Left; // removed while connecting, or the leave was cut short after LeaveTimeout
+        }
+        catch (Exception ex) when (!leave.IsCancellationRequested)
+        {
+            if (opened || logFailure)
+            {
+                Log.LinkFailed(_logger, WorkerId, Address, ex.Message);
+            }
+            return opened ? StreamEnd.FailedAfterOpen : StreamEnd.FailedToOpen;
+        }
+        finally
+        {
+            await callCts.CancelAsync().ConfigureAwait(false);
+            // Every operation on the call must have ended before the queue is closed: the writer must not finish a
+            // batch after its events were handed to another worker.
+            await EndedAsync(hello).ConfigureAwait(false);
+            await EndedAsync(reader).ConfigureAwait(false);
+            await EndedAsync(writer).ConfigureAwait(false);
+            if (opened)
+            {
+                _owner.CloseAndReroute(this);
+                _owner.LinkStateChanged();
+            }
+            call?.Dispose();
+        }
+    }
+
+    private static void CancelQuietly(CancellationTokenSource cts)
+    {
+        try
+        {
+            cts.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+
+    private static async Task EndedAsync(Task? loop)
+    {
+        if (loop is null)
+        {
+            return;
+        }
+        try
+        {
+            await loop.ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or RpcException or IOException or InvalidOperationException)
+        {
+            // the call was cancelled or failed: already handled by the caller
+        }
     }
 
     // Returns normally when the link leaves; throws when the call fails.
     private async Task WriteEventsAsync(IClientStreamWriter<StreamEventsRequest> stream, CancellationToken leave, CancellationToken ct)
     {
-        var reader = _events.Reader;
+        using var either = CancellationTokenSource.CreateLinkedTokenSource(leave, ct);
         while (true)
         {
             try
             {
-                if (!await reader.WaitToReadAsync(leave).ConfigureAwait(false))
+                if (!await Queue.WaitToReadAsync(either.Token).ConfigureAwait(false))
                 {
                     return;
                 }
             }
-            catch (OperationCanceledException) when (leave.IsCancellationRequested)
+            catch (OperationCanceledException) when (leave.IsCancellationRequested && !ct.IsCancellationRequested)
             {
                 return;
             }
@@ -172,14 +253,9 @@ internal sealed partial class WorkerLink : IDisposable
                 return;
             }
             var batch = new StreamEventsRequest();
-            while (batch.Events.Count < MaxBatch && reader.TryRead(out var e))
-            {
-                batch.Events.Add(e);
-            }
-            if (batch.Events.Count > 0)
-            {
-                await stream.WriteAsync(batch, ct).ConfigureAwait(false);
-            }
+            Queue.TakeBatch(batch.Events, MaxBatch, MaxBatchBytes);
+            await stream.WriteAsync(batch, ct).ConfigureAwait(false);
+            Queue.Written();
         }
     }
 
@@ -189,7 +265,7 @@ internal sealed partial class WorkerLink : IDisposable
         {
             foreach (var command in stream.Current.Commands)
             {
-                _router.Apply(this, command);
+                _owner.Apply(this, command);
             }
         }
     }

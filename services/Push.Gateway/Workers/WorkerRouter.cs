@@ -1,20 +1,18 @@
-using Google.Protobuf;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Push.Gateway.Connections;
 using Push.Gateway.Diagnostics;
 using Push.Gateway.WebSockets;
-using Push.Hosting;
 using Push.Hosting.Cluster;
-using Push.V1;
 
 namespace Push.Gateway.Workers;
 
 /// <summary>
 /// Keeps one <see cref="WorkerLink"/> per live worker (learned from the registry), pins each connection to the
-/// least-loaded worker when it connects (GatewayWorker's routerBind) and re-pins it only when that worker is gone.
-/// With no worker alive, clients stay connected and their events are dropped and counted.
+/// least-loaded worker when it connects (GatewayWorker's routerBind) and re-pins it only when that worker's stream is
+/// gone. With no worker alive, clients stay connected and their events are dropped and counted.
+/// Every link runs as a task the router tracks; stopping the router makes every link leave and waits for them.
 /// </summary>
 internal sealed partial class WorkerRouter(
     ClusterMembership membership,
@@ -23,20 +21,30 @@ internal sealed partial class WorkerRouter(
     AdvertisedAddress advertised,
     GatewayMetrics metrics,
     PendingHandshakes handshakes,
+    IWorkerConnector connector,
+    TimeProvider time,
     IOptions<GatewayOptions> options,
-    IOptions<ClusterOptions> cluster,
     ILogger<WorkerRouter> logger,
-    ILogger<WorkerLink> linkLogger) : BackgroundService
+    ILogger<WorkerLink> linkLogger) : BackgroundService, IWorkerLinkOwner
 {
-    private readonly Lock _sync = new();
+    private readonly Lock _sync = new(); // _links, _running, _stopped
     private readonly Dictionary<string, WorkerLink> _links = new(StringComparer.Ordinal);
+    private readonly Dictionary<WorkerLink, Task> _running = [];
     private volatile WorkerLink[] _open = [];
+    private volatile WorkerLink[] _alive = [];
     private string? _address;
-    private long _lastNoWorkerLog;
+    private bool _stopped;
+    private long _lastNoWorkerLog = long.MinValue;
 
     public int OpenCount => _open.Length;
 
     public IReadOnlyList<WorkerLink> OpenLinks => _open;
+
+    /// <summary>Every link still running (open, reconnecting or leaving).</summary>
+    public IReadOnlyList<WorkerLink> Links => _alive;
+
+    /// <summary>Bytes queued towards workers (admitted, not yet written), summed over links.</summary>
+    public long QueuedBytes => _alive.Sum(l => l.Queue.Bytes);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -49,24 +57,47 @@ internal sealed partial class WorkerRouter(
             return;
         }
         metrics.OpenWorkerStreams = () => _open.Length;
+        metrics.WorkerQueues = () => _alive;
         membership.Changed += Sync;
         Sync();
         try
         {
-            await Task.Delay(Timeout.Infinite, stoppingToken).ConfigureAwait(false);
+            await Task.Delay(Timeout.InfiniteTimeSpan, time, stoppingToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
         }
-        membership.Changed -= Sync;
+        await StopLinksAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>Makes every link leave and waits until each has ended (its queue closed, its events moved or counted).</summary>
+    public Task StopLinksAsync()
+    {
+        CloseAll();
+        Task[] running;
         lock (_sync)
         {
-            foreach (var link in _links.Values)
-            {
-                link.Remove();
-            }
+            running = [.. _running.Values];
+        }
+        return Task.WhenAll(running);
+    }
+
+    /// <summary>Closes every worker stream (after a drain: no client is left to send events). The links are still awaited on stop.</summary>
+    public void CloseAll()
+    {
+        membership.Changed -= Sync;
+        WorkerLink[] gone;
+        lock (_sync)
+        {
+            _stopped = true;
+            gone = [.. _links.Values];
             _links.Clear();
         }
+        foreach (var link in gone)
+        {
+            link.Remove();
+        }
+        LinkStateChanged();
     }
 
     private void Sync()
@@ -76,61 +107,88 @@ internal sealed partial class WorkerRouter(
             return;
         }
         var workers = membership.Workers;
+        var gone = new List<WorkerLink>();
         lock (_sync)
         {
+            if (_stopped)
+            {
+                return;
+            }
             foreach (var w in workers)
             {
-                if (_links.TryGetValue(w.Id, out var existing) && string.Equals(existing.Address, w.Address, StringComparison.Ordinal))
+                if (_links.TryGetValue(w.Id, out var existing))
                 {
-                    continue;
+                    if (string.Equals(existing.Address, w.Address, StringComparison.Ordinal))
+                    {
+                        continue;
+                    }
+                    gone.Add(existing);
                 }
-                existing?.Remove();
-                var link = new WorkerLink(w, options.Value.WorkerQueueCapacity, this, cluster.Value, linkLogger);
+                var o = options.Value;
+                var link = new WorkerLink(w, connector.Connect(w), new LinkQueue(o.WorkerQueueBytes, o.WorkerQueueCapacity), this, time, linkLogger);
                 _links[w.Id] = link;
-                _ = Task.Run(() => link.RunAsync(identity.Id, _address));
+                _running[link] = Task.Run(() => RunLinkAsync(link));
             }
             foreach (var id in _links.Keys.ToArray())
             {
                 if (!workers.Any(w => string.Equals(w.Id, id, StringComparison.Ordinal)))
                 {
-                    _links.Remove(id, out var gone);
-                    gone!.Remove();
+                    _links.Remove(id, out var left);
+                    gone.Add(left!);
                 }
             }
+        }
+        // Outside the lock: a leave runs link code (its writer stops) that reports back to this router.
+        foreach (var link in gone)
+        {
+            link.Remove();
         }
         LinkStateChanged();
     }
 
-    /// <summary>Closes every worker stream (after a drain: no client is left to send events).</summary>
-    public void CloseAll()
+    private async Task RunLinkAsync(WorkerLink link)
     {
-        membership.Changed -= Sync;
-        lock (_sync)
+        try
         {
-            foreach (var link in _links.Values)
-            {
-                link.Remove();
-            }
-            _links.Clear();
+            await link.RunAsync(identity.Id, _address!).ConfigureAwait(false);
         }
-        LinkStateChanged();
+#pragma warning disable CA1031 // a link that breaks is logged and ended; it must not take the router down
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            Log.LinkCrashed(logger, link.WorkerId, ex);
+            CloseAndReroute(link);
+        }
+        finally
+        {
+            lock (_sync)
+            {
+                _running.Remove(link);
+            }
+            LinkStateChanged();
+            link.Dispose();
+        }
     }
+
+    /// <summary>Raised (outside any lock) after a link opened, failed, left or ended.</summary>
+    public event Action? StateChanged;
 
     public void LinkStateChanged()
     {
         lock (_sync)
         {
-            _open = _links.Values.Where(l => l.IsOpen && !l.IsRemoved).ToArray();
+            _open = [.. _links.Values.Where(l => l.IsOpen && !l.IsRemoved)];
+            _alive = [.. _running.Keys];
         }
+        StateChanged?.Invoke();
     }
 
     private WorkerLink? Pick()
     {
-        var open = _open;
         WorkerLink? best = null;
-        foreach (var l in open)
+        foreach (var l in _open)
         {
-            if (l.IsOpen && (best is null || l.Assigned < best.Assigned))
+            if (l.IsOpen && !l.IsRemoved && (best is null || l.Assigned < best.Assigned))
             {
                 best = l;
             }
@@ -138,214 +196,16 @@ internal sealed partial class WorkerRouter(
         return best;
     }
 
-    private WorkerLink? Route(ClientConnection c, Event e)
-    {
-        var link = c.Worker;
-        if (link is null || !link.IsOpen)
-        {
-            var next = Pick();
-            if (next is null)
-            {
-                return null;
-            }
-            link?.AddAssigned(-1);
-            next.AddAssigned(1);
-            c.Worker = link = next;
-            lock (c.SessionSync)
-            {
-                c.SessionSentVersion = -1;
-            }
-        }
-        lock (c.SessionSync)
-        {
-            if (c.SessionSentVersion != c.SessionVersion)
-            {
-                var s = new Session();
-                if (c.Session is not null)
-                {
-                    s.Values.Add(c.Session);
-                }
-                e.Session = s;
-                c.SessionSentVersion = c.SessionVersion;
-            }
-        }
-        if (c.Uid is { } uid)
-        {
-            e.Uid = uid;
-        }
-        return link;
-    }
-
-    /// <summary>Hands an event to the connection's worker, waiting while that worker's queue is full (backpressure).</summary>
-    public ValueTask PostAsync(ClientConnection c, Event e, CancellationToken ct)
-    {
-        var link = Route(c, e);
-        if (link is null)
-        {
-            NoWorker();
-            return ValueTask.CompletedTask;
-        }
-        return link.TryPost(e) ? ValueTask.CompletedTask : link.PostAsync(e, ct);
-    }
-
-    /// <summary>Hands a connect event that waits for the worker's decision to a worker; false when none is open.</summary>
-    public async ValueTask<bool> PostConnectAsync(ClientConnection c, Event e, CancellationToken ct)
-    {
-        var link = Route(c, e);
-        if (link is null)
-        {
-            NoWorker();
-            return false;
-        }
-        if (!link.TryPost(e))
-        {
-            await link.PostAsync(e, ct).ConfigureAwait(false);
-        }
-        return true;
-    }
-
-    /// <summary>Releases the worker pin of a connection that never connected (its handshake was rejected).</summary>
-    public static void Release(ClientConnection c)
-    {
-        c.Worker?.AddAssigned(-1);
-        c.Worker = null;
-    }
-
-    /// <summary>Posts the close event of a connection and releases its worker pin.</summary>
-    public void PostClose(ClientConnection c, Event e)
-    {
-        var link = c.Worker is { IsOpen: true } pinned ? pinned : Pick();
-        c.Worker?.AddAssigned(-1);
-        c.Worker = null;
-        if (link is null)
-        {
-            NoWorker();
-            return;
-        }
-        if (!link.TryPost(e))
-        {
-            _ = link.PostAsync(e, CancellationToken.None).AsTask();
-        }
-    }
-
-    /// <summary>Moves events queued on a failed link to the remaining workers.</summary>
-    public void Reroute(WorkerLink from, List<Event> events)
-    {
-        foreach (var e in events)
-        {
-            var c = table.Find(e.ClientId);
-            WorkerLink? to;
-            if (c is not null)
-            {
-                if (ReferenceEquals(c.Worker, from))
-                {
-                    c.Worker = null;
-                    from.AddAssigned(-1);
-                }
-                var hadSession = e.Session is not null;
-                to = Route(c, e);
-                if (to is not null && !hadSession && e.Session is null)
-                {
-                    e.Session = SessionStore.ToProto(c);
-                }
-            }
-            else
-            {
-                to = Pick();
-            }
-            if (to is null || ReferenceEquals(to, from) || !to.TryPost(e))
-            {
-                metrics.EventDropped(to is null ? "no_worker" : "worker_queue_full");
-            }
-        }
-    }
-
     private void NoWorker()
     {
         metrics.EventDropped("no_worker");
-        var now = Environment.TickCount64;
+        var now = time.GetTimestamp();
         var last = Interlocked.Read(ref _lastNoWorkerLog);
-        if (now - last > 5000 && Interlocked.CompareExchange(ref _lastNoWorkerLog, now, last) == last)
+        if ((last == long.MinValue || time.GetElapsedTime(last, now) > TimeSpan.FromSeconds(5)) && Interlocked.CompareExchange(ref _lastNoWorkerLog, now, last) == last)
         {
             Log.NoWorker(logger);
         }
     }
-
-    /// <summary>Applies one command from a worker to a connection of this gateway.</summary>
-    public void Apply(WorkerLink from, Command command)
-    {
-        switch (command.KindCase)
-        {
-            case Command.KindOneofCase.AcceptHandshake:
-                if (!handshakes.Accept(command.ClientId))
-                {
-                    Log.LateHandshakeDecision(logger, "accept", command.ClientId);
-                }
-                return;
-            case Command.KindOneofCase.RejectHandshake:
-                if (!handshakes.Reject(command.ClientId, command.RejectHandshake.Status, command.RejectHandshake.Reason ?? string.Empty))
-                {
-                    Log.LateHandshakeDecision(logger, "reject", command.ClientId);
-                }
-                return;
-            default:
-                break;
-        }
-        var c = table.Find(command.ClientId);
-        if (c is null)
-        {
-            Log.CommandForUnknownClient(logger, command.KindCase.ToString(), command.ClientId);
-            return;
-        }
-        var o = options.Value;
-        switch (command.KindCase)
-        {
-            case Command.KindOneofCase.Send:
-                var send = command.Send;
-                c.Send(send.DataCase == SendCommand.DataOneofCase.Binary ? OutboundFrame.Binary(send.Binary.Span) : OutboundFrame.Text(send.Text));
-                break;
-            case Command.KindOneofCase.Close:
-                var close = command.Close;
-                OutboundFrame? last = close.DataCase switch
-                {
-                    CloseCommand.DataOneofCase.Text => OutboundFrame.Text(close.Text),
-                    CloseCommand.DataOneofCase.Binary => OutboundFrame.Binary(close.Binary.Span),
-                    _ => null,
-                };
-                // 1005/1006/1015 must never be sent, and only registered or application codes are valid.
-                var code = close.Code != 0 && FrameParser.IsValidCloseCode(close.Code) ? close.Code : CloseCodes.Normal;
-                c.Close(code, close.Reason ?? string.Empty, lastMessage: last);
-                break;
-            case Command.KindOneofCase.SetSession:
-                SessionStore.Write(c, command.SetSession.Session, merge: false, o.MaxSessionSize, workerHasIt: ReferenceEquals(c.Worker, from));
-                break;
-            case Command.KindOneofCase.UpdateSession:
-                SessionStore.Write(c, command.UpdateSession.Session, merge: true, o.MaxSessionSize, workerHasIt: ReferenceEquals(c.Worker, from));
-                break;
-            case Command.KindOneofCase.BindUid:
-                if (IsValidName(command.BindUid.Uid, o))
-                {
-                    table.BindUid(c, command.BindUid.Uid);
-                }
-                break;
-            case Command.KindOneofCase.UnbindUid:
-                table.UnbindUid(c);
-                break;
-            case Command.KindOneofCase.JoinGroup:
-                if (IsValidName(command.JoinGroup.Group, o))
-                {
-                    table.JoinGroup(c, command.JoinGroup.Group, o.MaxGroupsPerConnection);
-                }
-                break;
-            case Command.KindOneofCase.LeaveGroup:
-                table.LeaveGroup(c, command.LeaveGroup.Group);
-                break;
-            default:
-                break;
-        }
-    }
-
-    private static bool IsValidName(string? s, GatewayOptions o) => !string.IsNullOrEmpty(s) && s.Length <= o.MaxNameLength;
 
     private static partial class Log
     {
@@ -357,5 +217,11 @@ internal sealed partial class WorkerRouter(
 
         [LoggerMessage(3003, LogLevel.Debug, "Worker {Decision} for the handshake of {ClientId}, which no longer waits (timed out or left); ignored.", EventName = "LateHandshakeDecision")]
         public static partial void LateHandshakeDecision(ILogger logger, string decision, string clientId);
+
+        [LoggerMessage(3004, LogLevel.Error, "Worker stream to {WorkerId} broke on an unexpected error; its events moved to other workers.", EventName = "LinkCrashed")]
+        public static partial void LinkCrashed(ILogger logger, string workerId, Exception exception);
+
+        [LoggerMessage(3005, LogLevel.Warning, "Worker {WorkerId} sent a {Bytes}-byte message for client {ClientId}, larger than Gateway:SendQueueBytes allows; dropped.", EventName = "WorkerSendTooBig")]
+        public static partial void WorkerSendTooBig(ILogger logger, string workerId, int bytes, string clientId);
     }
 }

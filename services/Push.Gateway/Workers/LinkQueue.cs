@@ -1,0 +1,224 @@
+using Push.Gateway.Connections;
+using Push.V1;
+
+namespace Push.Gateway.Workers;
+
+/// <summary>What became of a post into a <see cref="LinkQueue"/>.</summary>
+internal enum PostResult
+{
+    /// <summary>Admitted: it counts against the budget until the batch that carries it is written.</summary>
+    Queued,
+
+    /// <summary>Over budget: it holds its place in line and is admitted when written batches free room.</summary>
+    Waiting,
+
+    /// <summary>The link is not open (its stream failed, is not open yet, or ended): nothing was queued.</summary>
+    Closed,
+}
+
+/// <summary>
+/// The events queued towards one worker, bounded by bytes (Gateway:WorkerQueueBytes) and by count
+/// (Gateway:WorkerQueueCapacity). An event counts against the budget from the moment it is admitted until the writer
+/// has written the batch that carries it, so the bytes a link holds (queued and in flight) never exceed the budget;
+/// only an event into an empty link is admitted whatever its size (a frame within limits always gets through).
+/// A post that does not fit waits in line, in post order: it already has its place (nothing overtakes it) and its
+/// poster gets a task that completes when it is admitted, which the receive loop awaits (backpressure to the client's
+/// TCP). Each connection has at most one such post (its receive loop awaits it) plus its close event, so the line is
+/// bounded by the number of connections. <see cref="Close"/> refuses later posts and hands back, in order, every event
+/// not written yet: the unwritten batch, the admitted events, the waiting ones.
+/// </summary>
+internal sealed class LinkQueue(long budgetBytes, int capacity)
+{
+    private readonly Lock _sync = new();
+    private readonly Queue<Entry> _admitted = new();
+    private readonly Queue<Entry> _waiting = new();
+    private readonly List<Entry> _inFlight = [];
+    private long _bytes; // admitted + in flight
+    private long _inFlightBytes;
+    private long _waitingBytes;
+    private bool _open;
+    private TaskCompletionSource<bool>? _readable;
+
+    /// <summary>One queued event, the connection it belongs to (null: none to re-pin) and, while it waits, its poster's signal.</summary>
+    internal readonly record struct Entry(Event Event, int Size, ClientConnection? Connection, TaskCompletionSource? Admitted);
+
+    public long BudgetBytes => budgetBytes;
+
+    public bool IsOpen
+    {
+        get { lock (_sync) { return _open; } }
+    }
+
+    /// <summary>Bytes admitted and not yet written (queued + the batch being written).</summary>
+    public long Bytes
+    {
+        get { lock (_sync) { return _bytes; } }
+    }
+
+    /// <summary>Events admitted and not yet written.</summary>
+    public int Count
+    {
+        get { lock (_sync) { return _admitted.Count + _inFlight.Count; } }
+    }
+
+    public int WaitingCount
+    {
+        get { lock (_sync) { return _waiting.Count; } }
+    }
+
+    public long WaitingBytes
+    {
+        get { lock (_sync) { return _waitingBytes; } }
+    }
+
+    /// <summary>
+    /// Queues an event. <paramref name="admitted"/> completes when it counts against the budget (at once for
+    /// <see cref="PostResult.Queued"/> and <see cref="PostResult.Closed"/>).
+    /// </summary>
+    public PostResult Post(Event e, int size, ClientConnection? connection, out Task admitted)
+    {
+        TaskCompletionSource<bool>? readable = null;
+        lock (_sync)
+        {
+            if (!_open)
+            {
+                admitted = Task.CompletedTask;
+                return PostResult.Closed;
+            }
+            if (_waiting.Count == 0 && Fits(size))
+            {
+                _admitted.Enqueue(new Entry(e, size, connection, null));
+                _bytes += size;
+                readable = _readable;
+                _readable = null;
+                admitted = Task.CompletedTask;
+            }
+            else
+            {
+                var tcs = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                _waiting.Enqueue(new Entry(e, size, connection, tcs));
+                _waitingBytes += size;
+                admitted = tcs.Task;
+                return PostResult.Waiting;
+            }
+        }
+        readable?.TrySetResult(true);
+        return PostResult.Queued;
+    }
+
+    /// <summary>Waits until events are admitted (true) or the queue is closed (false).</summary>
+    public async ValueTask<bool> WaitToReadAsync(CancellationToken ct)
+    {
+        while (true)
+        {
+            Task<bool> wait;
+            lock (_sync)
+            {
+                if (_admitted.Count > 0)
+                {
+                    return true;
+                }
+                if (!_open)
+                {
+                    return false;
+                }
+                _readable ??= new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+                wait = _readable.Task;
+            }
+            await wait.WaitAsync(ct).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Moves admitted events into the batch being written: up to <paramref name="maxCount"/> events and
+    /// <paramref name="maxBytes"/> bytes; one event larger than that goes alone. Returns the batch's bytes.
+    /// </summary>
+    public long TakeBatch(ICollection<Event> batch, int maxCount, long maxBytes)
+    {
+        lock (_sync)
+        {
+            while (_inFlight.Count < maxCount && _admitted.TryPeek(out var next) && (_inFlight.Count == 0 || _inFlightBytes + next.Size <= maxBytes))
+            {
+                _admitted.Dequeue();
+                _inFlight.Add(next);
+                _inFlightBytes += next.Size;
+                batch.Add(next.Event);
+            }
+            return _inFlightBytes;
+        }
+    }
+
+    /// <summary>The batch taken by <see cref="TakeBatch"/> was written: its bytes are free, waiting events are admitted.</summary>
+    public void Written()
+    {
+        List<TaskCompletionSource>? released = null;
+        TaskCompletionSource<bool>? readable = null;
+        lock (_sync)
+        {
+            _bytes -= _inFlightBytes;
+            _inFlightBytes = 0;
+            _inFlight.Clear();
+            while (_open && _waiting.TryPeek(out var next) && Fits(next.Size))
+            {
+                _waiting.Dequeue();
+                _waitingBytes -= next.Size;
+                _admitted.Enqueue(next with { Admitted = null });
+                _bytes += next.Size;
+                (released ??= []).Add(next.Admitted!);
+            }
+            if (released is not null)
+            {
+                readable = _readable;
+                _readable = null;
+            }
+        }
+        readable?.TrySetResult(true);
+        if (released is not null)
+        {
+            foreach (var tcs in released)
+            {
+                tcs.TrySetResult();
+            }
+        }
+    }
+
+    /// <summary>Accepts posts (the stream is open).</summary>
+    public void Open()
+    {
+        lock (_sync)
+        {
+            _open = true;
+        }
+    }
+
+    /// <summary>
+    /// Refuses later posts and returns every event not written yet, in order (the unwritten batch, then the admitted,
+    /// then the waiting events). The caller completes the waiting posters' signals once it has moved the events.
+    /// </summary>
+    public List<Entry> Close()
+    {
+        TaskCompletionSource<bool>? readable;
+        List<Entry> all;
+        lock (_sync)
+        {
+            _open = false;
+            all = new List<Entry>(_inFlight.Count + _admitted.Count + _waiting.Count);
+            all.AddRange(_inFlight);
+            all.AddRange(_admitted);
+            all.AddRange(_waiting);
+            _inFlight.Clear();
+            _admitted.Clear();
+            _waiting.Clear();
+            _bytes = 0;
+            _inFlightBytes = 0;
+            _waitingBytes = 0;
+            readable = _readable;
+            _readable = null;
+        }
+        readable?.TrySetResult(false);
+        return all;
+    }
+
+    // Caller holds _sync.
+    private bool Fits(int size) => _bytes == 0 || (_bytes + size <= budgetBytes && _admitted.Count + _inFlight.Count < capacity);
+}
