@@ -58,7 +58,8 @@ Settings (appsettings.json, environment variables with __ for ':', or --set):
     Gateway:Token:QueryParameter (token)  Gateway:Token:Issuer  Gateway:Token:Audience  Gateway:Token:ClockSkew (00:00:30)
   Cluster:LeaseTtl (00:00:05)  Cluster:PeerTimeout (00:00:02)  Worker:Concurrency (16)  Worker:QueueCapacity (4096)
   Cluster:TlsCa (PEM CA bundle for https:// peers)  Cluster:TlsClientCert / Cluster:TlsClientKey (client certificate for mTLS peers)
-  Worker:DrainTimeout (00:00:10)
+  Worker:DrainTimeout (00:00:10)  Worker:EventQueueBytes (16777216)  Worker:CommandQueueBytes (16777216)
+  Worker:CommandBatchBytes (4194304)
   OTEL_EXPORTER_OTLP_ENDPOINT   export metrics and traces over OTLP as well as /metrics
 """;
 
