@@ -18,6 +18,7 @@ public static class Program
             {
                 "baseline" => await BaselineServer.RunAsync(Arg(args, "--ready-file") ?? throw new ArgumentException("baseline needs --ready-file FILE")).ConfigureAwait(false),
                 "clients" => await ClientsChildAsync(args).ConfigureAwait(false),
+                "tokens" => await Tokens.TokenValidationBench.RunAsync(args).ConfigureAwait(false),
                 _ => await DriverAsync(Options.Parse(args)).ConfigureAwait(false),
             };
         }

@@ -76,6 +76,13 @@ public sealed class GatewayOptions
     /// <summary>Origins allowed to connect (e.g. https://app.example.com). Empty allows any origin.</summary>
     public List<string> AllowedOrigins { get; set; } = [];
 
+    /// <summary>
+    /// Send the handshake's Cookie header to the worker (ConnectEvent.headers). Defaults to false: with any Origin
+    /// accepted, a cookie proves nothing about who opened the socket (another site can, in the visitor's browser).
+    /// Turn it on together with AllowedOrigins; the gateway warns at start when it is on without them.
+    /// </summary>
+    public bool ForwardCookies { get; set; }
+
     /// <summary>Most groups one connection may join. Defaults to 1,000.</summary>
     [Range(1, 1_000_000)]
     public int MaxGroupsPerConnection { get; set; } = 1000;
@@ -126,13 +133,29 @@ public sealed class GatewayOptions
 }
 
 /// <summary>
-/// Signed handshake tokens (HS256 JWT) checked by the gateway itself. The token travels in the query (token=...) or in
-/// an "Authorization: Bearer" header; its "sub" claim becomes the client's uid. Failures are answered 401.
+/// Signed handshake tokens (JWT: HS256, RS256, ES256) checked by the gateway itself. The token travels in the query
+/// (token=...) or in an "Authorization: Bearer" header; its "sub" claim becomes the client's uid. Failures are
+/// answered 401. The check is on when any key is configured (HmacSecret, HmacSecrets, PublicKeys, JwksFile).
 /// </summary>
 public sealed class HandshakeTokenOptions
 {
-    /// <summary>The HMAC-SHA256 key (UTF-8 bytes of this string, at least 32 characters). Empty: no token check.</summary>
+    /// <summary>An HMAC-SHA256 key (UTF-8 bytes of this string, at least 32 bytes) for HS256 tokens.</summary>
     public string? HmacSecret { get; set; }
+
+    /// <summary>More HS256 keys, all accepted (Gateway:Token:HmacSecrets:0, :1, ...): rotation without downtime.</summary>
+    public List<string> HmacSecrets { get; set; } = [];
+
+    /// <summary>
+    /// RSA (RS256, at least 2048 bits) or EC P-256 (ES256) public keys, each PEM text ("-----BEGIN PUBLIC KEY-----...",
+    /// or a CERTIFICATE) or the path of a PEM file (Gateway:Token:PublicKeys:0, :1, ...). Files are reloaded when they change.
+    /// </summary>
+    public List<string> PublicKeys { get; set; } = [];
+
+    /// <summary>A JWKS file ({"keys":[...]}, RSA and EC P-256 keys selected by "kid"), reloaded when it changes.</summary>
+    public string? JwksFile { get; set; }
+
+    /// <summary>How often key files (JwksFile, PublicKeys paths) are looked at for changes. Defaults to 5 seconds.</summary>
+    public TimeSpan KeyReloadInterval { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>Name of the query parameter that carries the token. Defaults to "token".</summary>
     public string QueryParameter { get; set; } = "token";
@@ -145,4 +168,7 @@ public sealed class HandshakeTokenOptions
 
     /// <summary>Clock difference tolerated on "exp" and "nbf". Defaults to 30 seconds.</summary>
     public TimeSpan ClockSkew { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>True when any key source is configured.</summary>
+    internal bool Enabled => !string.IsNullOrEmpty(HmacSecret) || HmacSecrets.Count > 0 || PublicKeys.Count > 0 || !string.IsNullOrEmpty(JwksFile);
 }

@@ -8,6 +8,7 @@ using Push.Gateway.Control;
 using Push.Gateway.Diagnostics;
 using Push.Gateway.Grpc;
 using Push.Gateway.Hosting;
+using Push.Gateway.Tokens;
 using Push.Gateway.WebSockets;
 using Push.Gateway.Workers;
 using Push.Hosting.Cluster;
@@ -22,6 +23,9 @@ internal static class GatewayServiceCollectionExtensions
     {
         services.AddOptions<GatewayOptions>().BindConfiguration(GatewayOptions.SectionName).ValidateDataAnnotations()
             .Validate(o => string.IsNullOrEmpty(o.Token.HmacSecret) || System.Text.Encoding.UTF8.GetByteCount(o.Token.HmacSecret) >= 32, "Gateway:Token:HmacSecret must be at least 32 bytes (256 bits) long")
+            .Validate(o => o.Token.HmacSecrets.TrueForAll(k => System.Text.Encoding.UTF8.GetByteCount(k) >= 32), "Gateway:Token:HmacSecrets:N must each be at least 32 bytes (256 bits) long")
+            .Validate(o => o.Token.PublicKeys.TrueForAll(k => !string.IsNullOrWhiteSpace(k)), "Gateway:Token:PublicKeys:N must be PEM text or the path of a PEM file, not empty")
+            .Validate(o => o.Token.KeyReloadInterval >= TimeSpan.FromSeconds(1) && o.Token.KeyReloadInterval <= TimeSpan.FromHours(1), "Gateway:Token:KeyReloadInterval must be between 00:00:01 and 01:00:00")
             .Validate(o => !string.IsNullOrEmpty(o.Token.QueryParameter), "Gateway:Token:QueryParameter must not be empty")
             .Validate(o => o.Token.ClockSkew >= TimeSpan.Zero && o.Token.ClockSkew <= TimeSpan.FromMinutes(10), "Gateway:Token:ClockSkew must be between 00:00:00 and 00:10:00")
             .ValidateOnStart();
@@ -45,7 +49,9 @@ internal static class GatewayServiceCollectionExtensions
         services.AddSingleton<DrainCoordinator>();
         services.AddHostedService(sp => sp.GetRequiredService<DrainCoordinator>());
         services.AddHostedService<HeartbeatService>();
+        services.AddHostedService<HandshakePolicyReporter>();
         services.AddSingleton<PendingHandshakes>();
+        services.AddSingleton<HandshakeTokenKeys>();
         services.AddSingleton<HandshakeTokenValidator>();
         services.AddSingleton<WebSocketConnectionHandler>();
         return services;

@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Push.Hosting.Cluster;
 using Push.V1;
 using Push.Worker;
@@ -18,6 +19,7 @@ public static class WorkerServiceCollectionExtensions
         services.AddOptions<WorkerOptions>().BindConfiguration(WorkerOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         // Gateways send batches of events up to a documented size (GrpcLimits.StreamBatchBytes).
         services.AddGrpc().AddServiceOptions<BusinessGrpcService>(o => o.MaxReceiveMessageSize = Push.Hosting.GrpcLimits.StreamReceiveBytes);
+        services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<BusinessEvents, TEvents>();
         services.AddSingleton<GatewayClients>();
         services.AddSingleton<Push.Worker.Diagnostics.WorkerMetrics>();

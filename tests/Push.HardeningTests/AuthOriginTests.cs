@@ -35,4 +35,23 @@ public sealed class AuthOriginTests(ITestOutputHelper output)
         Assert.Equal(1, count);
         output.WriteLine($"allowed: 101; trailing slash: {(int)second}; other: {(int)other}; look-alike: {(int)lookalike}; no Origin: {(int)missing}");
     }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task ForwardCookies_WithoutAllowedOrigins_SecurityWarningAtStart(bool originsSet)
+    {
+        var ct = TestTimeouts.Token(TestTimeouts.Long);
+        string[] args = originsSet
+            ? ["--set", "Gateway:ForwardCookies=true", "--set", "Gateway:AllowedOrigins:0=https://app.example.com"]
+            : ["--set", "Gateway:ForwardCookies=true"];
+
+        await using var suite = await AuthHelpers.StartSuiteAsync(args, ct);
+        // The policy line is logged right after the warning would be (same logger, same order).
+        await suite.WaitForOutputAsync("WebSocket handshakes: origins", ct);
+
+        var warned = suite.Output.Contains("SECURITY: Gateway:ForwardCookies is on and Gateway:AllowedOrigins is empty", StringComparison.Ordinal);
+        Assert.Equal(!originsSet, warned);
+        output.WriteLine(suite.Output.Split('\n').First(l => l.Contains("WebSocket handshakes: origins", StringComparison.Ordinal)));
+    }
 }

@@ -92,13 +92,20 @@ public sealed class AuthTokenTests(TokenGatewayFixture fixture, ITestOutputHelpe
             { "crit header", AuthTokens.Mint(key, new Dictionary<string, object> { ["alg"] = "HS256", ["crit"] = new[] { "x" } }, claims) },
             { "tampered claims", parts[0] + "." + AuthTokens.EncodeJson(With("sub", "admin")) + "." + parts[2] },
             { "truncated signature", parts[0] + "." + parts[1] + "." + parts[2][..^4] },
-            { "signature with non-canonical last character", parts[0] + "." + parts[1] + "." + parts[2][..^1] + "B" },
+            { "signature with non-canonical last character", parts[0] + "." + parts[1] + "." + parts[2][..^1] + NonCanonical(parts[2][^1]) },
             { "not base64url", parts[0] + "." + parts[1] + ".$$$$" },
             { "payload not base64url", parts[0] + ".e30*." + parts[2] },
             { "not a jwt", "hello" },
             { "four parts", good + ".x" },
             { "empty", string.Empty },
         };
+    }
+
+    /// <summary>The same 4 significant bits as <paramref name="last"/> (the last of 43 characters) with a stray low bit set.</summary>
+    private static char NonCanonical(char last)
+    {
+        const string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        return alphabet[alphabet.IndexOf(last, StringComparison.Ordinal) | 1];
     }
 
     [Theory]

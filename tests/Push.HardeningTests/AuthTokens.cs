@@ -28,6 +28,35 @@ internal static class AuthTokens
         return signingInput + "." + Encode(signature);
     }
 
+    /// <summary>An RS256 (RSA) or ES256 (EC P-256) token for <paramref name="sub"/> valid for an hour, with <paramref name="kid"/> in its header.</summary>
+    public static string Signed(AsymmetricAlgorithm key, string kid, string sub)
+    {
+        var alg = key is RSA ? "RS256" : "ES256";
+        var header = new Dictionary<string, object> { ["alg"] = alg, ["typ"] = "JWT", ["kid"] = kid };
+        var claims = new Dictionary<string, object> { ["sub"] = sub, ["iat"] = Now, ["exp"] = Now + 3600 };
+        var input = EncodeJson(header) + "." + EncodeJson(claims);
+        var data = Encoding.ASCII.GetBytes(input);
+        var signature = key switch
+        {
+            RSA rsa => rsa.SignData(data, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1),
+            ECDsa ec => ec.SignData(data, HashAlgorithmName.SHA256), // IEEE P1363 (r || s), as JWS wants
+            _ => throw new ArgumentException("RSA or ECDsa"),
+        };
+        return input + "." + Encode(signature);
+    }
+
+    /// <summary>A JWKS document with the public halves of <paramref name="keys"/> (kid → key).</summary>
+    public static string Jwks(params (string Kid, AsymmetricAlgorithm Key)[] keys)
+        => JsonSerializer.Serialize(new
+        {
+            keys = keys.Select(k => k.Key switch
+            {
+                RSA rsa when rsa.ExportParameters(false) is var p => new Dictionary<string, string> { ["kty"] = "RSA", ["kid"] = k.Kid, ["alg"] = "RS256", ["n"] = Encode(p.Modulus!), ["e"] = Encode(p.Exponent!) },
+                ECDsa ec when ec.ExportParameters(false) is var p => new Dictionary<string, string> { ["kty"] = "EC", ["kid"] = k.Kid, ["crv"] = "P-256", ["x"] = Encode(p.Q.X!), ["y"] = Encode(p.Q.Y!) },
+                _ => throw new ArgumentException("RSA or ECDsa"),
+            }),
+        });
+
     public static string Encode(byte[] bytes) => Base64Url.EncodeToString(bytes);
 
     public static string EncodeJson(object value) => Encode(JsonSerializer.SerializeToUtf8Bytes(value));

@@ -76,6 +76,56 @@ public sealed class TlsGrpcTests(ITestOutputHelper output)
         Assert.Contains("Gateways: 2", stdout, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task GrpcMutualTls_NodeCertificateRenewed_NewCallersGetIt_OpenChannelKeepsWorking()
+    {
+        // Arrange: `push start` over mTLS with node certificate one; an operator channel open over it.
+        var ct = TestTimeouts.Token(TestTimeouts.Long);
+        using var certs = TlsCertificates.Create();
+        var (ca, caFile) = certs.Authority("push-ca");
+        var (one, nodeCert, nodeKey) = certs.Signed("push-node", ca);
+        var (two, renewedCert, renewedKey) = certs.Signed("push-node-renewed", ca);
+        var (op, _, _) = certs.Signed("operator", ca);
+        await using var suite = await PushProcess.StartAsync("start", ["--grpc-tls-cert", nodeCert, "--grpc-tls-key", nodeKey, "--grpc-client-ca", caFile], cancellationToken: ct);
+        using var open = Channel(suite.Grpc, ca, op);
+        using var openControl = new PushControlClient(open.CreateCallInvoker(), new PushControlOptions { Secret = TestSecrets.Control });
+        await AuthHelpers.WaitWorkerStreamsAsync(openControl, gateways: 1, workers: 1, ct, () => suite.Output);
+
+        // Act: cert-manager renews the node certificate (each file replaced by a rename).
+        File.Copy(renewedKey, nodeKey + ".new");
+        File.Move(nodeKey + ".new", nodeKey, overwrite: true);
+        File.Copy(renewedCert, nodeCert + ".new");
+        File.Move(nodeCert + ".new", nodeCert, overwrite: true);
+        string? presented = null;
+        var attempts = 0;
+        while (presented != two.Thumbprint)
+        {
+            // A new connection each time (a new handler), as a new caller makes; checked at most every 5 s by the server.
+            attempts++;
+            using var handler = new SocketsHttpHandler
+            {
+                SslOptions = new SslClientAuthenticationOptions
+                {
+                    RemoteCertificateValidationCallback = (_, cert, _, _) => (presented = (cert as X509Certificate2)?.Thumbprint) is not null && TlsCertificates.ChainsTo(cert, ca),
+                    ClientCertificates = new X509CertificateCollection { op },
+                },
+            };
+            using var probe = GrpcChannel.ForAddress(suite.Grpc, new GrpcChannelOptions { HttpHandler = handler, DisposeHttpClient = false });
+            await new PushControlClient(probe.CreateCallInvoker(), new PushControlOptions { Secret = TestSecrets.Control }).GetAllClientCountAsync(ct);
+            if (presented != two.Thumbprint)
+            {
+                await Task.Delay(250, ct); // pacing of the probes; the condition is the presented certificate
+            }
+        }
+        await suite.WaitForOutputAsync("TLS certificate (grpc) reloaded", ct);
+
+        // Assert: the channel opened before still works, and the gateway still has its worker stream (mTLS between the roles).
+        Assert.NotEqual(one.Thumbprint, two.Thumbprint);
+        Assert.Equal(0, await openControl.GetAllClientCountAsync(ct));
+        await AuthHelpers.WaitWorkerStreamsAsync(openControl, gateways: 1, workers: 1, ct, () => suite.Output);
+        output.WriteLine($"renewed gRPC certificate served after {attempts} probe connection(s)");
+    }
+
     private static async Task<(int Exit, string Output)> RunPushAsync(IEnumerable<string> args, CancellationToken ct)
     {
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };

@@ -69,4 +69,46 @@ public sealed class TlsWebSocketTests(ITestOutputHelper output)
         Assert.Equal(40, ws.ClientId.Length);
         output.WriteLine($"certificates sent by the server: {sent} (leaf + intermediate)");
     }
+
+    [Fact]
+    public async Task Wss_CertificateFilesReplaced_NewConnectionGetsTheNewOne_OpenConnectionStays()
+    {
+        // Arrange: a running gateway serving certificate one; a client connected over it.
+        var ct = TestTimeouts.Token(TestTimeouts.Long);
+        using var certs = TlsCertificates.Create();
+        var (one, certFile, keyFile) = certs.SelfSigned("push-wss");
+        var (two, twoCert, twoKey) = certs.SelfSigned("push-wss-renewed");
+        using var _ = one;
+        using var __ = two;
+        await using var suite = await AuthHelpers.StartSuiteAsync(["--tls-cert", certFile, "--tls-key", keyFile], ct);
+        string? Presented(X509Certificate? c) => c is X509Certificate2 c2 && (c2.Thumbprint == one.Thumbprint || c2.Thumbprint == two.Thumbprint) ? c2.Thumbprint : null;
+        string? first = null;
+        await using var open = await TestWebSocket.ConnectAsync(suite.Ws, configure: o => o.RemoteCertificateValidationCallback = (_, c, _, _) => (first = Presented(c)) is not null, cancellationToken: ct);
+
+        // Act: the renewal lands as cert-manager and kubelet write it (each file replaced by a rename).
+        File.Copy(twoKey, keyFile + ".new");
+        File.Move(keyFile + ".new", keyFile, overwrite: true);
+        File.Copy(twoCert, certFile + ".new");
+        File.Move(certFile + ".new", certFile, overwrite: true);
+        // The gateway looks at the files at most every 5 s, on a TLS handshake: new clients get the old certificate
+        // until then, and the new one from the first handshake after.
+        string? latest = null;
+        var attempts = 0;
+        while (latest != two.Thumbprint)
+        {
+            attempts++;
+            await using var probe = await TestWebSocket.ConnectAsync(suite.Ws, configure: o => o.RemoteCertificateValidationCallback = (_, c, _, _) => (latest = Presented(c)) is not null, cancellationToken: ct);
+            if (latest != two.Thumbprint)
+            {
+                await Task.Delay(250, ct); // pacing of the probes; the condition is the presented certificate
+            }
+        }
+        await suite.WaitForOutputAsync("TLS certificate (ws) reloaded", ct);
+
+        // Assert: the connection made before the renewal still works.
+        Assert.Equal(one.Thumbprint, first);
+        await open.SendTextAsync("still here", ct);
+        Assert.Equal("still here", await open.ReceiveTextAsync(ct));
+        output.WriteLine($"new certificate served after {attempts} probe connection(s)");
+    }
 }

@@ -138,6 +138,24 @@ public sealed class PushProcess : IAsyncDisposable
         lock (_output)
         {
             _output.AppendLine(line);
+            _waiters.RemoveAll(w => line.Contains(w.Text, StringComparison.Ordinal) && w.Seen.TrySetResult());
+        }
+    }
+
+    private readonly List<(string Text, TaskCompletionSource Seen)> _waiters = [];
+
+    /// <summary>Completes when a line of the process's output contains <paramref name="text"/> (at once if one did already).</summary>
+    public Task WaitForOutputAsync(string text, CancellationToken cancellationToken)
+    {
+        lock (_output)
+        {
+            if (_output.ToString().Contains(text, StringComparison.Ordinal))
+            {
+                return Task.CompletedTask;
+            }
+            var seen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _waiters.Add((text, seen));
+            return seen.Task.WaitAsync(cancellationToken);
         }
     }
 

@@ -61,4 +61,19 @@ public sealed class HandshakeRequestTests
         Assert.Equal(head.Length, HandshakeRequest.FindHeadEnd(new ReadOnlySequence<byte>(bytes)));
         Assert.Equal(-1, HandshakeRequest.FindHeadEnd(new ReadOnlySequence<byte>(Encoding.ASCII.GetBytes("GET / HTTP/1.1\r\nHost: h\r\n"))));
     }
+
+    [Theory]
+    [InlineData(false, null)]
+    [InlineData(true, "session=abc; theme=dark")]
+    public void CopyHeadersTo_CookieOnlyWhenForwarded(bool forwardCookies, string? expectedCookie)
+    {
+        var r = Parse("GET / HTTP/1.1\r\nHost: h\r\nCookie: session=abc\r\ncookie: theme=dark\r\nX-A: 1\r\nx-a: 2");
+        var headers = new Dictionary<string, string>();
+
+        r!.CopyHeadersTo(headers, forwardCookies);
+
+        Assert.Equal("h", headers["host"]);
+        Assert.Equal("1, 2", headers["x-a"]);
+        Assert.Equal(expectedCookie, headers.GetValueOrDefault("cookie"));
+    }
 }

@@ -28,12 +28,14 @@ Flags (start, registry, gateway, worker):
   --secret S[,OLD]       member secret: required of registry, gateways, workers and peer calls; also grants the
                          control API. Comma-separated values are all accepted (rotation); the first is sent    env PUSH_SECRET
   --control-secret S[,OLD] backend secret: grants the control API (GatewayService) only, never member scope  env PUSH_CONTROL_SECRET
-  --tls-cert FILE        PEM certificate for wss:// on the WebSocket port (with --tls-key)                                  env PUSH_TLS_CERT
+  --tls-cert FILE        PEM certificate (+ intermediates) for wss:// on the WebSocket port (with --tls-key)                 env PUSH_TLS_CERT
   --tls-key FILE         PEM private key for --tls-cert                                                                     env PUSH_TLS_KEY
   --grpc-tls-cert FILE   PEM certificate: serve the gRPC port over TLS (h2 via ALPN; peers then use https:// addresses)     env PUSH_GRPC_TLS_CERT
   --grpc-tls-key FILE    PEM private key for --grpc-tls-cert                                                                env PUSH_GRPC_TLS_KEY
   --grpc-client-ca FILE  PEM CA bundle: require client certificates from it on the gRPC port (mTLS); also the default
                          Cluster:TlsCa, and this node's --grpc-tls-cert becomes its client certificate             env PUSH_GRPC_CLIENT_CA
+                         Certificate/key files are reloaded when they change (checked at most every 5 s; new connections
+                         get the new certificate, open ones keep theirs; unreadable new files keep the old one, logged)
   --ready-file FILE      write {"ws":..,"grpc":..,"http":..,"pid":..} once listening (ports chosen with :0)
   --set KEY=VALUE        any setting, e.g. --set Gateway:PingInterval=00:00:10 (repeatable)
 
@@ -42,16 +44,22 @@ Settings (appsettings.json, environment variables with __ for ':', or --set):
   Gateway:MaxMessageSize (65536)   Gateway:MaxPushSize (1048576)     Gateway:MaxConnections (100000)
   Gateway:SendQueueLimit (4096)    Gateway:SendQueueBytes (1114112)  Gateway:SlowConsumerPolicy (Close|DropOldest)
   Gateway:HandshakeTimeout (00:00:10)  Gateway:MaxHandshakeSize (16384)  Gateway:AllowedOrigins:0 (any)
+  Gateway:ForwardCookies (false; true sends the Cookie header to workers: set AllowedOrigins too, or a SECURITY warning)
   Gateway:MaxGroupsPerConnection (1000)  Gateway:MaxSessionSize (65536)  Gateway:MaxNameLength (256)
   Gateway:MaxMessagesPerSecond (0 = off)  Gateway:RateLimitPolicy (Close|Drop)  Gateway:WorkerQueueCapacity (65536)
   Gateway:WorkerQueueBytes (16777216 per worker link; client reads wait above it)
   (MaxPushSize + frame header must fit SendQueueBytes, the largest event WorkerQueueBytes: checked at start)
   Gateway:DrainTimeout (00:00:10, env PUSH_DRAIN_TIMEOUT in seconds)  Gateway:DemoPage (true with start)
-  Gateway:WorkerAuthorization (false; true = the worker decides each handshake)  Gateway:Token:HmacSecret (HS256 JWT check, sub = uid)
-  Gateway:Token:QueryParameter (token)  Gateway:Token:Issuer  Gateway:Token:Audience  Gateway:Token:ClockSkew (00:00:30)
+  Gateway:WorkerAuthorization (false; true = the worker decides each handshake)
+  Handshake JWT check (on when any key is set; sub = uid; ?token= or Authorization: Bearer; HS256, RS256, ES256):
+    Gateway:Token:HmacSecret, Gateway:Token:HmacSecrets:N (HS256 keys, >= 32 bytes each, all accepted: rotation)
+    Gateway:Token:PublicKeys:N (RSA >= 2048 / EC P-256 public key: PEM text or PEM file path)
+    Gateway:Token:JwksFile (JWKS file, keys chosen by kid)  Gateway:Token:KeyReloadInterval (00:00:05; key files reloaded on change)
+    Gateway:Token:QueryParameter (token)  Gateway:Token:Issuer  Gateway:Token:Audience  Gateway:Token:ClockSkew (00:00:30)
   Cluster:LeaseTtl (00:00:05)  Cluster:PeerTimeout (00:00:02)  Worker:Concurrency (16)  Worker:QueueCapacity (4096)
   Cluster:TlsCa (PEM CA bundle for https:// peers)  Cluster:TlsClientCert / Cluster:TlsClientKey (client certificate for mTLS peers)
-  Worker:DrainTimeout (00:00:10)
+  Worker:DrainTimeout (00:00:10)  Worker:EventQueueBytes (16777216)  Worker:CommandQueueBytes (16777216)
+  Worker:CommandBatchBytes (4194304)
   OTEL_EXPORTER_OTLP_ENDPOINT   export metrics and traces over OTLP as well as /metrics
 """;
 

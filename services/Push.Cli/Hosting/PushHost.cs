@@ -4,6 +4,7 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using OpenTelemetry;
@@ -181,17 +182,16 @@ internal static partial class PushHost
                 }
             });
         }
-        X509Certificate2? grpcCertificate;
         X509Certificate2Collection? clientRoots;
         try
         {
-            grpcCertificate = grpcCertFile is null ? null : TlsFiles.LoadCertificate(grpcCertFile, grpcKeyFile);
             clientRoots = clientCaFile is null ? null : TlsFiles.LoadBundle(clientCaFile);
         }
         catch (Exception ex) when (ex is System.Security.Cryptography.CryptographicException or IOException)
         {
-            throw new ArgumentException($"cannot load --grpc-tls-cert/--grpc-tls-key/--grpc-client-ca: {ex.Message}", ex);
+            throw new ArgumentException($"cannot load --grpc-client-ca: {ex.Message}", ex);
         }
+        s.TryAddSingleton<TlsMetrics>();
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.AddServerHeader = false;
@@ -206,13 +206,13 @@ internal static partial class PushHost
                     lo.Protocols = HttpProtocols.Http1;
                     if (certFile is not null)
                     {
-                        // The whole chain of the PEM file is sent (cert-manager's tls.crt holds leaf + intermediates).
-                        var cert = TlsFiles.LoadCertificate(certFile, keyFile);
-                        var intermediates = TlsFiles.LoadIntermediates(certFile);
+                        // The whole chain of the PEM file is sent (cert-manager's tls.crt holds leaf + intermediates);
+                        // each TLS handshake takes the certificate of now: the files are reloaded when they change.
+                        var reloader = CertificateReloader.Create(k.ApplicationServices, "ws", certFile, keyFile, "--tls-cert/--tls-key");
                         lo.UseHttps(https =>
                         {
-                            https.ServerCertificate = cert;
-                            https.ServerCertificateChain = intermediates;
+                            https.ServerCertificate = reloader.Certificate;
+                            https.OnAuthenticate = (_, ssl) => (ssl.ServerCertificate, ssl.ServerCertificateContext) = (null, reloader.Context);
                         });
                     }
                     lo.UseConnectionHandler<WebSocketConnectionHandler>();
@@ -223,7 +223,7 @@ internal static partial class PushHost
             k.Listen(ParseEndpoint(grpcSpec, "--grpc"), lo =>
             {
                 endpoints.Grpc = lo;
-                if (grpcCertificate is null)
+                if (grpcCertFile is null)
                 {
                     lo.Protocols = HttpProtocols.Http2; // h2c: cleartext HTTP/2 with prior knowledge
                     return;
@@ -232,10 +232,11 @@ internal static partial class PushHost
                 lo.Protocols = HttpProtocols.Http1AndHttp2;
                 endpoints.GrpcTls = true;
                 endpoints.GrpcMutualTls = clientRoots is not null;
+                var reloader = CertificateReloader.Create(k.ApplicationServices, "grpc", grpcCertFile, grpcKeyFile, "--grpc-tls-cert/--grpc-tls-key");
                 lo.UseHttps(https =>
                 {
-                    https.ServerCertificate = grpcCertificate;
-                    https.ServerCertificateChain = TlsFiles.LoadIntermediates(grpcCertFile!);
+                    https.ServerCertificate = reloader.Certificate;
+                    https.OnAuthenticate = (_, ssl) => (ssl.ServerCertificate, ssl.ServerCertificateContext) = (null, reloader.Context);
                     if (clientRoots is not null)
                     {
                         https.ClientCertificateMode = ClientCertificateMode.RequireCertificate;
@@ -254,6 +255,7 @@ internal static partial class PushHost
         });
 
         var app = builder.Build();
+        TlsFiles.ClientLogger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Push.Hosting.Security.ClientCertificate");
         // Authentication and authorization run before any gRPC endpoint reads its request body.
         app.UseAuthentication();
         app.UseAuthorization();

@@ -29,6 +29,7 @@ internal sealed class GatewayMetrics
     private readonly Histogram<double> _pushDuration;
     private readonly Counter<long> _eventsDropped;
     private readonly Counter<long> _handshakeRejected;
+    private readonly Counter<long> _tokenKeyReloads;
     private readonly Counter<long> _pushUndelivered;
     private readonly Counter<long> _workerCommandsDropped;
 
@@ -57,6 +58,7 @@ internal sealed class GatewayMetrics
         _pushDuration = meter.CreateHistogram("push.gateway.push.duration", "s", "Time to hand a push to every target connection of the cluster.", tags: null, new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets });
         _eventsDropped = meter.CreateCounter<long>("push.gateway.worker_events.dropped", "{event}", "Connection events that could not be handed to any worker.");
         _handshakeRejected = meter.CreateCounter<long>("push.gateway.handshakes.rejected", "{handshake}", "WebSocket handshakes refused, by reason.");
+        _tokenKeyReloads = meter.CreateCounter<long>("push.gateway.token_keys.reloads", "{reload}", "Changes of the handshake token key files, by result (reloaded, failed: the previous keys stay).");
         meter.CreateObservableGauge("push.gateway.send_queue.depth", () => SendQueueDepth(), "{message}", "Messages queued towards clients, summed over connections.");
         meter.CreateObservableGauge("push.gateway.send_queue.max_depth", () => SendQueueMaxDepth(), "{message}", "Deepest client send queue right now.");
         meter.CreateObservableGauge("push.gateway.send_queue.bytes", () => SendQueueBytes(), "By", "Frame bytes queued towards clients, summed over connections.");
@@ -145,6 +147,8 @@ internal sealed class GatewayMetrics
         Interlocked.Increment(ref MessagesDropped);
         _eventsDropped.Add(1, new KeyValuePair<string, object?>("push.reason", reason));
     }
+
+    public void TokenKeysReload(string result) => _tokenKeyReloads.Add(1, new KeyValuePair<string, object?>("push.result", result));
 
     /// <summary>Target connections of a push that could not be queued (a full queue is also counted in send_queue.dropped).</summary>
     public void PushUndelivered(string reason, int count = 1)

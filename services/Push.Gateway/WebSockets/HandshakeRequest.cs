@@ -46,6 +46,24 @@ internal sealed class HandshakeRequest
         return false;
     }
 
+    /// <summary>
+    /// Copies the headers for the worker's connect event (lower-case names, repeated headers joined with ", ", cookies with "; "); the
+    /// Cookie header only with <paramref name="forwardCookies"/> (Gateway:ForwardCookies).
+    /// </summary>
+    public void CopyHeadersTo(IDictionary<string, string> target, bool forwardCookies)
+    {
+        foreach (var (k, v) in Headers)
+        {
+            if (!forwardCookies && string.Equals(k, "Cookie", StringComparison.OrdinalIgnoreCase))
+            {
+                continue;
+            }
+            var name = k.ToLowerInvariant();
+            // Several Cookie lines are one cookie list ("; "), other repeated headers one comma list.
+            target[name] = target.TryGetValue(name, out var existing) ? existing + (name == "cookie" ? "; " : ", ") + v : v;
+        }
+    }
+
     /// <summary>Finds the end of the request head; -1 when more data is needed.</summary>
     public static long FindHeadEnd(in ReadOnlySequence<byte> buffer)
     {

@@ -1,8 +1,7 @@
-using System.Buffers.Text;
-using System.Security.Cryptography;
-using System.Text;
-using System.Text.Json;
 using Microsoft.Extensions.Options;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+using Push.Gateway.Tokens;
 
 namespace Push.Gateway.WebSockets;
 
@@ -10,46 +9,46 @@ namespace Push.Gateway.WebSockets;
 internal readonly record struct TokenCheck(string? Uid, string? Error);
 
 /// <summary>
-/// Checks the HS256 JWT of a handshake (Gateway:Token). Written by hand on purpose, with only what a handshake needs:
-/// the header must say alg HS256 (no "none", no other algorithm, no "crit"), the signature is compared in constant time
-/// before any claim is read, "exp" is required, "nbf", "iss" and "aud" are checked when present or configured, and
-/// "sub" is the uid.
+/// Checks the JWT of a handshake (Gateway:Token) with <see cref="JsonWebTokenHandler"/> against
+/// <see cref="HandshakeTokenKeys"/>. Before the library sees it, the token must be a compact JWS (three parts, no
+/// JWE), its "alg" one that has keys (never "none"), no "crit", a known "kid" when it has one, and a canonical
+/// base64url signature; the library then checks the signature, "exp" (required) and "nbf" with ClockSkew, and
+/// "iss"/"aud" when configured; "sub" becomes the uid.
 /// </summary>
 internal sealed class HandshakeTokenValidator
 {
     private const int MaxTokenLength = 8 * 1024;
-    private static readonly JsonDocumentOptions JsonOptions = new() { MaxDepth = 8 };
+    private const int MaxKidInReason = 64;
 
-    private readonly byte[]? _key;
+    private readonly HandshakeTokenKeys _keys;
     private readonly HandshakeTokenOptions _options;
     private readonly int _maxUidLength;
-    private readonly TimeProvider _time;
+    private readonly JsonWebTokenHandler _handler = new() { MaximumTokenSizeInBytes = MaxTokenLength, MapInboundClaims = false };
 
-    public HandshakeTokenValidator(IOptions<GatewayOptions> options, TimeProvider time)
+    public HandshakeTokenValidator(IOptions<GatewayOptions> options, HandshakeTokenKeys keys)
     {
         _options = options.Value.Token;
         _maxUidLength = options.Value.MaxNameLength;
-        _time = time;
-        _key = string.IsNullOrEmpty(_options.HmacSecret) ? null : Encoding.UTF8.GetBytes(_options.HmacSecret);
+        _keys = keys;
     }
 
-    /// <summary>True when Gateway:Token:HmacSecret is set.</summary>
-    public bool Enabled => _key is not null;
+    /// <summary>True when a token key is configured.</summary>
+    public bool Enabled => _keys.Enabled;
 
     /// <summary>Finds the token (Authorization: Bearer, else the query parameter) and checks it.</summary>
-    public TokenCheck Check(HandshakeRequest request)
+    public ValueTask<TokenCheck> CheckAsync(HandshakeRequest request)
     {
         var token = FromHeader(request.Header("Authorization")) ?? FromQuery(request.Query, _options.QueryParameter);
         if (string.IsNullOrEmpty(token))
         {
-            return new(null, $"missing token: send it as ?{_options.QueryParameter}=... or 'Authorization: Bearer ...'");
+            return ValueTask.FromResult(new TokenCheck(null, $"missing token: send it as ?{_options.QueryParameter}=... or 'Authorization: Bearer ...'"));
         }
-        return Check(token);
+        return CheckAsync(token);
     }
 
-    public TokenCheck Check(string token)
+    public async ValueTask<TokenCheck> CheckAsync(string token)
     {
-        if (_key is null)
+        if (_keys.Current is not { } keys)
         {
             return new(null, "token checks are off");
         }
@@ -59,141 +58,103 @@ internal sealed class HandshakeTokenValidator
         }
         var firstDot = token.IndexOf('.', StringComparison.Ordinal);
         var secondDot = firstDot < 0 ? -1 : token.IndexOf('.', firstDot + 1);
-        if (firstDot <= 0 || secondDot <= firstDot + 1 || secondDot == token.Length - 1 || token.IndexOf('.', secondDot + 1) >= 0)
+        if (firstDot <= 0 || secondDot <= firstDot + 1 || token.IndexOf('.', secondDot + 1) >= 0)
         {
             return new(null, "malformed token (expected header.payload.signature)");
         }
-        var header = Decode(token.AsSpan(0, firstDot));
-        var payload = Decode(token.AsSpan(firstDot + 1, secondDot - firstDot - 1));
-        var signature = Decode(token.AsSpan(secondDot + 1));
-        if (header is null || payload is null || signature is null)
-        {
-            return new(null, "malformed token (invalid base64url)");
-        }
-        if (!HeaderIsHs256(header))
-        {
-            return new(null, "unsupported token header (alg must be HS256)");
-        }
-        Span<byte> expected = stackalloc byte[HMACSHA256.HashSizeInBytes];
-        HMACSHA256.HashData(_key, Encoding.ASCII.GetBytes(token, 0, secondDot), expected);
-        if (!CryptographicOperations.FixedTimeEquals(expected, signature))
-        {
-            return new(null, "invalid token signature");
-        }
-        return CheckClaims(payload);
-    }
-
-    private TokenCheck CheckClaims(byte[] payload)
-    {
+        JsonWebToken jwt;
         try
         {
-            using var doc = JsonDocument.Parse(payload, JsonOptions);
-            var root = doc.RootElement;
-            if (root.ValueKind != JsonValueKind.Object)
-            {
-                return new(null, "malformed token claims");
-            }
-            var now = _time.GetUtcNow().ToUnixTimeMilliseconds() / 1000.0;
-            var skew = _options.ClockSkew.TotalSeconds;
-            if (!root.TryGetProperty("exp", out var exp) || exp.ValueKind != JsonValueKind.Number)
-            {
-                return new(null, "token has no exp claim");
-            }
-            if (now >= exp.GetDouble() + skew)
-            {
-                return new(null, "token expired");
-            }
-            if (root.TryGetProperty("nbf", out var nbf))
-            {
-                if (nbf.ValueKind != JsonValueKind.Number)
-                {
-                    return new(null, "malformed nbf claim");
-                }
-                if (now + skew < nbf.GetDouble())
-                {
-                    return new(null, "token not valid yet (nbf)");
-                }
-            }
-            if (!string.IsNullOrEmpty(_options.Issuer)
-                && !(root.TryGetProperty("iss", out var iss) && iss.ValueKind == JsonValueKind.String && iss.ValueEquals(_options.Issuer)))
-            {
-                return new(null, "wrong token issuer");
-            }
-            if (!string.IsNullOrEmpty(_options.Audience) && !HasAudience(root, _options.Audience))
-            {
-                return new(null, "wrong token audience");
-            }
-            if (!root.TryGetProperty("sub", out var sub) || sub.ValueKind != JsonValueKind.String || sub.GetString() is not { Length: > 0 } uid)
-            {
-                return new(null, "token has no sub claim");
-            }
-            if (uid.Length > _maxUidLength)
-            {
-                return new(null, "sub claim longer than Gateway:MaxNameLength");
-            }
-            return new(uid, null);
+            jwt = new JsonWebToken(token);
         }
-        catch (Exception ex) when (ex is JsonException or FormatException or InvalidOperationException)
+        catch (Exception ex) when (ex is SecurityTokenMalformedException or ArgumentException)
         {
-            return new(null, "malformed token claims");
+            return new(null, "malformed token");
         }
+        if (string.IsNullOrEmpty(jwt.Alg) || !keys.Accepts(jwt.Alg))
+        {
+            return new(null, $"algorithm '{Printable(jwt.Alg)}' not accepted (accepted: {string.Join(", ", keys.Algorithms)})");
+        }
+        if (jwt.TryGetHeaderValue<object>("crit", out _))
+        {
+            return new(null, "unsupported token header (crit)");
+        }
+        if (keys.Candidates(jwt.Alg, jwt.Kid).Length == 0)
+        {
+            return new(null, $"no key with kid '{Printable(jwt.Kid)}'");
+        }
+        if (!IsCanonicalBase64Url(token.AsSpan(secondDot + 1)))
+        {
+            return new(null, "malformed token (invalid base64url signature)");
+        }
+        var result = await _handler.ValidateTokenAsync(jwt, keys.Parameters).ConfigureAwait(false);
+        if (!result.IsValid)
+        {
+            return new(null, result.Exception is SecurityTokenInvalidLifetimeException
+                ? TokenKeySet.LifetimeError(NullIfMin(jwt.ValidFrom), NullIfMin(jwt.ValidTo), _keys.Time.GetUtcNow().UtcDateTime, keys.Parameters.ClockSkew) ?? "invalid token lifetime"
+                : Reason(result.Exception));
+        }
+        if (!jwt.TryGetPayloadValue<string>("sub", out var uid) || string.IsNullOrEmpty(uid))
+        {
+            return new(null, "token has no sub claim");
+        }
+        if (uid.Length > _maxUidLength)
+        {
+            return new(null, "sub claim longer than Gateway:MaxNameLength");
+        }
+        return new(uid, null);
     }
 
-    private static bool HasAudience(JsonElement root, string audience)
+    /// <summary>A short reason for the 401 (the library's messages are long and name internals).</summary>
+    private static string Reason(Exception? ex) => ex switch
     {
-        if (!root.TryGetProperty("aud", out var aud))
+        SecurityTokenInvalidIssuerException => "wrong token issuer",
+        SecurityTokenInvalidAudienceException => "wrong token audience",
+        SecurityTokenInvalidAlgorithmException => "algorithm not accepted",
+        SecurityTokenSignatureKeyNotFoundException or SecurityTokenInvalidSignatureException => "invalid token signature",
+        SecurityTokenMalformedException or ArgumentException => "malformed token",
+        _ => "invalid token",
+    };
+
+    private static DateTime? NullIfMin(DateTime value) => value == DateTime.MinValue ? null : value;
+
+    /// <summary>
+    /// True when the last character carries no stray bits (base64url allows several spellings of the same bytes; the
+    /// library's decoder accepts them all, a signature has exactly one).
+    /// </summary>
+    private static bool IsCanonicalBase64Url(ReadOnlySpan<char> part)
+    {
+        if (part.IsEmpty || part.Length % 4 == 1)
         {
             return false;
         }
-        if (aud.ValueKind == JsonValueKind.String)
+        var unused = (part.Length % 4) switch { 2 => 0b1111, 3 => 0b11, _ => 0 };
+        var last = part[^1] switch
         {
-            return aud.ValueEquals(audience);
+            >= 'A' and <= 'Z' and var c => c - 'A',
+            >= 'a' and <= 'z' and var c => c - 'a' + 26,
+            >= '0' and <= '9' and var c => c - '0' + 52,
+            '-' => 62,
+            '_' => 63,
+            _ => -1,
+        };
+        return last >= 0 && (last & unused) == 0;
+    }
+
+    private static string Printable(string? value)
+    {
+        if (string.IsNullOrEmpty(value))
+        {
+            return string.Empty;
         }
-        if (aud.ValueKind == JsonValueKind.Array)
+        var s = value.Length > MaxKidInReason ? value[..MaxKidInReason] : value;
+        return string.Create(s.Length, s, static (span, src) =>
         {
-            foreach (var a in aud.EnumerateArray())
+            for (var i = 0; i < src.Length; i++)
             {
-                if (a.ValueKind == JsonValueKind.String && a.ValueEquals(audience))
-                {
-                    return true;
-                }
+                span[i] = char.IsAsciiLetterOrDigit(src[i]) || src[i] is '-' or '_' or '.' or ':' ? src[i] : '?';
             }
-        }
-        return false;
-    }
-
-    private static bool HeaderIsHs256(byte[] header)
-    {
-        try
-        {
-            using var doc = JsonDocument.Parse(header, JsonOptions);
-            var root = doc.RootElement;
-            return root.ValueKind == JsonValueKind.Object
-                && root.TryGetProperty("alg", out var alg) && alg.ValueKind == JsonValueKind.String && alg.ValueEquals("HS256")
-                && !root.TryGetProperty("crit", out _);
-        }
-        catch (JsonException)
-        {
-            return false;
-        }
-    }
-
-    private static byte[]? Decode(ReadOnlySpan<char> part)
-    {
-        if (part.IsEmpty || part.Length > MaxTokenLength)
-        {
-            return null;
-        }
-        var bytes = new byte[Base64Url.GetMaxDecodedLength(part.Length)];
-        try
-        {
-            // "Try" only covers a too-small destination: invalid input throws.
-            return Base64Url.TryDecodeFromChars(part, bytes, out var written) ? bytes.AsSpan(0, written).ToArray() : null;
-        }
-        catch (FormatException)
-        {
-            return null;
-        }
+        });
     }
 
     private static string? FromHeader(string? authorization)

@@ -87,7 +87,7 @@ internal sealed partial class WebSocketConnectionHandler(
         string? uid = null;
         if (tokens.Enabled)
         {
-            var check = tokens.Check(request);
+            var check = await tokens.CheckAsync(request).ConfigureAwait(false);
             if (check.Error is { } error)
             {
                 metrics.HandshakeRejected("token");
@@ -107,7 +107,7 @@ internal sealed partial class WebSocketConnectionHandler(
 
         var sequence = table.NextSequence();
         var client = new ClientConnection(sequence, ClientId.Format(identity.Id, sequence), connection, metrics, o);
-        var connect = ConnectEvent(client, request, connection);
+        var connect = ConnectEvent(client, request, connection, o.ForwardCookies);
         if (o.WorkerAuthorization)
         {
             return await AuthorizeAsync(client, connect, response, uid, connection, timeout.Token).ConfigureAwait(false);
@@ -353,7 +353,7 @@ internal sealed partial class WebSocketConnectionHandler(
         }
     }
 
-    private static Event ConnectEvent(ClientConnection client, HandshakeRequest request, ConnectionContext connection)
+    private static Event ConnectEvent(ClientConnection client, HandshakeRequest request, ConnectionContext connection, bool forwardCookies)
     {
         var ce = new ConnectEvent { Path = request.Path, Query = request.Query, GatewayEndpoint = connection.LocalEndPoint?.ToString() ?? string.Empty };
         if (connection.RemoteEndPoint is IPEndPoint ip)
@@ -361,11 +361,7 @@ internal sealed partial class WebSocketConnectionHandler(
             ce.RemoteAddress = (ip.Address.IsIPv4MappedToIPv6 ? ip.Address.MapToIPv4() : ip.Address).ToString();
             ce.RemotePort = ip.Port;
         }
-        foreach (var (k, v) in request.Headers)
-        {
-            var name = k.ToLowerInvariant();
-            ce.Headers[name] = ce.Headers.TryGetValue(name, out var existing) ? existing + ", " + v : v;
-        }
+        request.CopyHeadersTo(ce.Headers, forwardCookies);
         return new Event { ClientId = client.ClientId, Connect = ce };
     }
 

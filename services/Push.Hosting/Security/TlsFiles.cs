@@ -1,6 +1,8 @@
 using System.Net.Security;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Push.Hosting.Security;
 
@@ -87,8 +89,30 @@ internal static class TlsFiles
         }
         if (!string.IsNullOrEmpty(cluster.TlsClientCert))
         {
-            ssl.ClientCertificates = [LoadCertificate(cluster.TlsClientCert, string.IsNullOrEmpty(cluster.TlsClientKey) ? null : cluster.TlsClientKey)];
+            // Every TLS handshake presents the certificate of now: the files are followed like the server's (renewals).
+            var client = ClientCertificate(cluster.TlsClientCert, string.IsNullOrEmpty(cluster.TlsClientKey) ? null : cluster.TlsClientKey);
+            ssl.LocalCertificateSelectionCallback = (_, _, _, _, _) => client.Certificate;
         }
         return ssl;
+    }
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<(string Cert, string? Key), CertificateReloader> ClientCertificates = new();
+
+    /// <summary>One reloader per client certificate of the process (all channels share it).</summary>
+    private static CertificateReloader ClientCertificate(string certFile, string? keyFile)
+        => ClientCertificates.GetOrAdd((certFile, keyFile), static k => new CertificateReloader("client", k.Cert, k.Key, TimeProvider.System, new ClientLog()));
+
+    /// <summary>Where reloads of the internal clients' certificate are logged (set by the host once built).</summary>
+    public static ILogger ClientLogger { get; set; } = NullLogger.Instance;
+
+    /// <summary>Logs to <see cref="ClientLogger"/> as it is when a line is written (channels can be made before the host is built).</summary>
+    private sealed class ClientLog : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => ClientLogger.BeginScope(state);
+
+        public bool IsEnabled(LogLevel logLevel) => ClientLogger.IsEnabled(logLevel);
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+            => ClientLogger.Log(logLevel, eventId, state, exception, formatter);
     }
 }

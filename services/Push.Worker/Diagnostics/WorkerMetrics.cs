@@ -7,6 +7,9 @@ internal sealed class WorkerMetrics
 {
     public const string MeterName = "Push.Worker";
 
+    /// <summary>Tag key of the drop counters.</summary>
+    public const string ReasonTag = "push.reason";
+
     /// <summary>
     /// Bucket boundaries of the callback duration, in seconds (100 µs to 10 s); the exporters' defaults are sized for
     /// milliseconds and would put every callback into le="5".
@@ -21,6 +24,10 @@ internal sealed class WorkerMetrics
     private readonly Counter<long> _callbackErrors;
     private readonly Counter<long> _commands;
     private readonly UpDownCounter<long> _streams;
+    private readonly UpDownCounter<long> _eventsQueued;
+    private readonly UpDownCounter<long> _commandsQueued;
+    private readonly Counter<long> _eventsUnhandled;
+    private readonly Counter<long> _commandsDropped;
 
     public WorkerMetrics(IMeterFactory factory)
     {
@@ -30,6 +37,10 @@ internal sealed class WorkerMetrics
         _callbackErrors = meter.CreateCounter<long>("push.worker.callback.errors", "{error}", "Callbacks that threw, by kind.");
         _commands = meter.CreateCounter<long>("push.worker.commands", "{command}", "Commands sent back to gateways.");
         _streams = meter.CreateUpDownCounter<long>("push.worker.gateway_streams.open", "{stream}", "Gateway streams currently attached.");
+        _eventsQueued = meter.CreateUpDownCounter<long>("push.worker.events.queued", "{event}", "Events received from gateways and waiting in a lane for their callback.");
+        _commandsQueued = meter.CreateUpDownCounter<long>("push.worker.commands.queued", "{command}", "Commands made by callbacks and waiting to be written to their gateway's stream.");
+        _eventsUnhandled = meter.CreateCounter<long>("push.worker.events.unhandled", "{event}", "Events received but never given to a callback, by reason (stream_ended, worker_stopping).");
+        _commandsDropped = meter.CreateCounter<long>("push.worker.commands.dropped", "{command}", "Commands never sent to their gateway, by reason (stream_ended, queue_full, too_large).");
     }
 
     public void Event(string kind, double seconds, bool failed)
@@ -48,4 +59,40 @@ internal sealed class WorkerMetrics
     public void StreamOpened() => _streams.Add(1);
 
     public void StreamClosed() => _streams.Add(-1);
+
+    public void EventsQueued(int delta) => _eventsQueued.Add(delta);
+
+    public void CommandsQueued(int delta) => _commandsQueued.Add(delta);
+
+    public void EventsUnhandled(int count, string reason)
+    {
+        if (count > 0)
+        {
+            _eventsUnhandled.Add(count, new KeyValuePair<string, object?>(ReasonTag, reason));
+        }
+    }
+
+    public void CommandsDropped(int count, string reason)
+    {
+        if (count > 0)
+        {
+            _commandsDropped.Add(count, new KeyValuePair<string, object?>(ReasonTag, reason));
+        }
+    }
+}
+
+/// <summary>Values of the <see cref="WorkerMetrics.ReasonTag"/> tag.</summary>
+internal static class DropReasons
+{
+    /// <summary>The gateway's stream ended or failed (the gateway stopped, died or the network broke).</summary>
+    public const string StreamEnded = "stream_ended";
+
+    /// <summary>The worker stopped reading or handling at the end of its drain (Worker:DrainTimeout).</summary>
+    public const string WorkerStopping = "worker_stopping";
+
+    /// <summary>A command sent outside a callback found the stream's command queue full.</summary>
+    public const string QueueFull = "queue_full";
+
+    /// <summary>A command larger than any message the gateway accepts.</summary>
+    public const string TooLarge = "too_large";
 }

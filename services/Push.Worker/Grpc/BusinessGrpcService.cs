@@ -7,16 +7,16 @@ using Push.Worker.Diagnostics;
 namespace Push.Worker.Grpc;
 
 /// <summary>gRPC adapter: each gateway stream becomes a <see cref="GatewayStreamSession"/>.</summary>
-internal sealed class BusinessGrpcService(BusinessEvents events, GatewayClients gateways, IOptions<WorkerOptions> options, WorkerMetrics metrics, Push.Worker.Hosting.GatewaySessions sessions, ILogger<GatewayStreamSession> logger) : BusinessService.BusinessServiceBase
+internal sealed class BusinessGrpcService(BusinessEvents events, GatewayClients gateways, IOptions<WorkerOptions> options, WorkerMetrics metrics, Push.Worker.Hosting.GatewaySessions sessions, TimeProvider time, ILogger<GatewayStreamSession> logger) : BusinessService.BusinessServiceBase
 {
     public override async Task StreamEvents(IAsyncStreamReader<StreamEventsRequest> requestStream, IServerStreamWriter<StreamEventsResponse> responseStream, ServerCallContext context)
     {
         await context.WriteResponseHeadersAsync([]).ConfigureAwait(false);
-        var session = new GatewayStreamSession(events, gateways, options.Value, metrics, logger);
+        var session = new GatewayStreamSession(events, gateways, options.Value, metrics, time, logger);
         sessions.Opened();
         try
         {
-            await session.RunAsync(requestStream, responseStream, sessions.Stopping, context.CancellationToken).ConfigureAwait(false);
+            await session.RunAsync(requestStream, responseStream, context.CancellationToken, sessions.Stopping, sessions.Aborting).ConfigureAwait(false);
         }
         finally
         {

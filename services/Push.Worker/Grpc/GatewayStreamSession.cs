@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Threading.Channels;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
 using Push.Control;
@@ -9,254 +8,245 @@ using Push.Worker.Diagnostics;
 namespace Push.Worker.Grpc;
 
 /// <summary>
-/// One gateway's stream on this worker. Events are spread over lanes by client id (so each client's events run in
-/// order, different clients in parallel); commands go back through one bounded channel and one writer loop that
-/// packs every queued command (up to 256) into one message.
+/// One gateway's stream on this worker. Events are spread over <see cref="EventLanes"/> by client id; commands go
+/// back through one <see cref="CommandQueue"/> (bounded by count and bytes) and one <see cref="CommandWriter"/>.
+/// When the gateway half-closes, or the worker stops reading at its drain timeout, every event already received is
+/// answered and the commands are flushed. When the call ends or fails (the gateway died, a write failed), the lanes
+/// stop between two events: what they still hold is counted in push.worker.events.unhandled and the commands that
+/// could not be sent in push.worker.commands.dropped, and the session ends without waiting for the gateway.
 /// </summary>
 internal sealed partial class GatewayStreamSession
 {
-    private const int MaxBatch = 256;
     private readonly BusinessEvents _events;
     private readonly GatewayClients _gateways;
     private readonly ILogger _logger;
     private readonly WorkerMetrics _metrics;
-    private readonly Channel<Command> _out;
-    private readonly Channel<Event>[] _lanes;
+    private readonly TimeProvider _time;
+    private readonly EventLanes _lanes;
+    private readonly CommandQueue _commands;
+    private readonly CommandWriter _writer;
+    private readonly CommandDropLog _queueFullLog;
+    private readonly CommandDropLog _streamEndedLog;
+    private readonly CommandDropLog _tooLargeLog;
     private readonly ConcurrentDictionary<string, ClientState> _clients = new(StringComparer.Ordinal);
     private string _gatewayId = string.Empty;
     private PushControlClient? _control;
+    private CancellationToken _callEnded;
+    private CancellationToken _stopReading;
+    private CancellationToken _stopHandling;
+    private string? _failure;
+    private int _unhandled;
+    private int _dropped;
 
-    public GatewayStreamSession(BusinessEvents events, GatewayClients gateways, WorkerOptions options, WorkerMetrics metrics, ILogger logger)
+    public GatewayStreamSession(BusinessEvents events, GatewayClients gateways, WorkerOptions options, WorkerMetrics metrics, TimeProvider time, ILogger logger)
     {
         _metrics = metrics;
         _events = events;
         _gateways = gateways;
+        _time = time;
         _logger = logger;
-        _out = Channel.CreateBounded<Command>(new BoundedChannelOptions(options.QueueCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
-        _lanes = new Channel<Event>[options.Concurrency];
-        for (var i = 0; i < _lanes.Length; i++)
-        {
-            _lanes[i] = Channel.CreateBounded<Event>(new BoundedChannelOptions(options.QueueCapacity) { SingleReader = true, SingleWriter = true, FullMode = BoundedChannelFullMode.Wait });
-        }
+        _lanes = new EventLanes(options.Concurrency, options.QueueCapacity, options.EventQueueBytes, metrics);
+        _commands = new CommandQueue(options.QueueCapacity, options.CommandQueueBytes, MaxCommandBytes);
+        _writer = new CommandWriter(_commands, options.CommandBatchBytes, metrics, Dropped);
+        _queueFullLog = new CommandDropLog(logger, time, DropReasons.QueueFull);
+        _streamEndedLog = new CommandDropLog(logger, time, DropReasons.StreamEnded);
+        _tooLargeLog = new CommandDropLog(logger, time, DropReasons.TooLarge);
     }
 
-    /// <summary>Runs until the gateway half-closes (or the call ends); <paramref name="stopReading"/> ends it early, after the events already read are answered.</summary>
-    public async Task RunAsync(IAsyncStreamReader<StreamEventsRequest> requests, IServerStreamWriter<StreamEventsResponse> responses, CancellationToken stopReading, CancellationToken ct)
+    /// <summary>
+    /// Largest command sent: a message of commands larger than the gateway's receive limit (a batch plus one item)
+    /// would fail the whole stream, so a command that could not travel even alone is dropped and counted instead.
+    /// </summary>
+    public const int MaxCommandBytes = Push.Hosting.GrpcLimits.StreamReceiveBytes - 64;
+
+    /// <summary>The stream's command queue (tests look at it).</summary>
+    internal CommandQueue Commands => _commands;
+
+    /// <summary>The stream's lanes (tests look at them).</summary>
+    internal EventLanes Lanes => _lanes;
+
+    /// <summary>
+    /// Runs until the gateway half-closes or the call ends. <paramref name="stopReading"/> (the drain timeout) stops
+    /// reading: the events already read are still answered. <paramref name="stopHandling"/> (the end of the drain)
+    /// and <paramref name="callEnded"/> stop the lanes too.
+    /// </summary>
+    public async Task RunAsync(IAsyncStreamReader<StreamEventsRequest> requests, IServerStreamWriter<StreamEventsResponse> responses, CancellationToken callEnded, CancellationToken stopReading = default, CancellationToken stopHandling = default)
     {
-        using var reading = CancellationTokenSource.CreateLinkedTokenSource(ct, stopReading);
+        (_callEnded, _stopReading, _stopHandling) = (callEnded, stopReading, stopHandling);
+        using var ended = CancellationTokenSource.CreateLinkedTokenSource(callEnded, stopHandling);
+        using var reading = CancellationTokenSource.CreateLinkedTokenSource(ended.Token, stopReading);
         _metrics.StreamOpened();
-        var writer = WriteAsync(responses, ct);
-        var lanes = _lanes.Select(l => Task.Run(() => LaneAsync(l.Reader), CancellationToken.None)).ToArray();
+        _lanes.Start(HandleAsync, ex => Fail(ended, "a lane failed", ex), ended.Token);
+        var writer = RunWriterAsync(responses, ended);
+        var graceful = false;
         try
         {
-            while (await requests.MoveNext(reading.Token).ConfigureAwait(false))
-            {
-                var batch = requests.Current;
-                if (_control is null)
-                {
-                    _gatewayId = batch.GatewayId;
-                    _control = _gateways.Get(batch.GatewayAddress);
-                    Log.GatewayAttached(_logger, _gatewayId, batch.GatewayAddress);
-                }
-                foreach (var e in batch.Events)
-                {
-                    var lane = _lanes[(int)((uint)StringComparer.Ordinal.GetHashCode(e.ClientId) % (uint)_lanes.Length)];
-                    if (!lane.Writer.TryWrite(e))
-                    {
-                        await lane.Writer.WriteAsync(e, ct).ConfigureAwait(false);
-                    }
-                }
-            }
+            await ReadAsync(requests, reading.Token).ConfigureAwait(false);
+            graceful = true;
         }
-        catch (Exception ex) when (ex is OperationCanceledException or IOException || ex is RpcException { StatusCode: StatusCode.Cancelled })
+        catch (OperationCanceledException) when (reading.IsCancellationRequested)
         {
+            // At the drain timeout the session stops reading but answers what it has; otherwise the call is over.
+            graceful = !ended.IsCancellationRequested;
+        }
+        catch (Exception ex) when (ex is IOException or RpcException or InvalidOperationException)
+        {
+            Fail(ended, "reading the stream failed", ex);
         }
         finally
         {
-            foreach (var l in _lanes)
+            if (!graceful)
             {
-                l.Writer.TryComplete();
+                Fail(ended, callEnded.IsCancellationRequested ? "the call ended" : stopHandling.IsCancellationRequested ? "the worker stopped" : "reading the stream failed", null);
             }
-            await Task.WhenAll(lanes).ConfigureAwait(false);
-            _out.Writer.TryComplete();
-            try
-            {
-                await writer.ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is OperationCanceledException or IOException or InvalidOperationException or RpcException)
-            {
-            }
+            _lanes.Complete();
+            await _lanes.Completion.ConfigureAwait(false);
+            _commands.Complete();
+            await writer.ConfigureAwait(false);
+            Unhandled(_lanes.DiscardQueued());
+            var left = _commands.Clear();
+            _metrics.CommandsQueued(-left);
+            Dropped(left);
+            _queueFullLog.Flush(_gatewayId);
+            _streamEndedLog.Flush(_gatewayId);
+            _tooLargeLog.Flush(_gatewayId);
             _metrics.StreamClosed();
-            Log.GatewayDetached(_logger, _gatewayId);
-        }
-    }
-
-    private async Task WriteAsync(IServerStreamWriter<StreamEventsResponse> responses, CancellationToken ct)
-    {
-        var reader = _out.Reader;
-        while (await reader.WaitToReadAsync(ct).ConfigureAwait(false))
-        {
-            var batch = new StreamEventsResponse();
-            while (batch.Commands.Count < MaxBatch && reader.TryRead(out var c))
+            if (_failure is null)
             {
-                batch.Commands.Add(c);
-            }
-            if (batch.Commands.Count > 0)
-            {
-                _metrics.Commands(batch.Commands.Count);
-                await responses.WriteAsync(batch, ct).ConfigureAwait(false);
-            }
-        }
-    }
-
-    private async Task LaneAsync(ChannelReader<Event> reader)
-    {
-        while (await reader.WaitToReadAsync().ConfigureAwait(false))
-        {
-            while (reader.TryRead(out var e))
-            {
-                await HandleAsync(e).ConfigureAwait(false);
-            }
-        }
-    }
-
-    private async Task HandleAsync(Event e)
-    {
-        if (e.KindCase == Event.KindOneofCase.Close && e.Close.HandshakeAbandoned && !_clients.ContainsKey(e.ClientId))
-        {
-            return; // a handshake this worker rejected: the client never existed for the application
-        }
-        var state = _clients.GetOrAdd(e.ClientId, static (id, s) => new ClientState(id, s), this);
-        var authorize = e.KindCase == Event.KindOneofCase.Connect && e.Connect.Authorize;
-        state.Context.CanRejectHandshake = authorize;
-        if (e.Session is not null)
-        {
-            state.Context.Session.Replace(e.Session.Values);
-            state.Context.Session.ResetChanges();
-        }
-        state.Context.ObserveUid(e.Uid.Length > 0 ? e.Uid : null);
-        using var activity = e.Traceparent.Length > 0 || WorkerMetrics.Source.HasListeners()
-            ? WorkerMetrics.Source.StartActivity("push.worker." + e.KindCase.ToString().ToLowerInvariant(), System.Diagnostics.ActivityKind.Consumer, e.Traceparent.Length > 0 ? e.Traceparent : null)
-            : null;
-        state.InCallback = true;
-        var started = System.Diagnostics.Stopwatch.GetTimestamp();
-        var failed = false;
-        try
-        {
-            switch (e.KindCase)
-            {
-                case Event.KindOneofCase.Connect:
-                    var ce = e.Connect;
-                    await _events.OnConnectAsync(state.Context).ConfigureAwait(false);
-                    await _events.OnWebSocketConnectAsync(state.Context, new Handshake
-                    {
-                        Path = ce.Path,
-                        QueryString = ce.Query,
-                        Headers = ce.Headers,
-                        RemoteAddress = ce.RemoteAddress,
-                        RemotePort = ce.RemotePort,
-                        GatewayEndpoint = ce.GatewayEndpoint,
-                    }).ConfigureAwait(false);
-                    break;
-                case Event.KindOneofCase.Message:
-                    var m = e.Message;
-                    await _events.OnMessageAsync(state.Context, m.DataCase == MessageEvent.DataOneofCase.Text ? new ClientMessage(m.Text, default) : new ClientMessage(null, m.Binary.Memory)).ConfigureAwait(false);
-                    break;
-                case Event.KindOneofCase.Close:
-                    await _events.OnCloseAsync(state.Context, e.Close.Code, e.Close.Reason).ConfigureAwait(false);
-                    break;
-                default:
-                    break;
-            }
-        }
-        catch (Exception ex)
-        {
-            failed = true;
-            Log.CallbackFailed(_logger, e.KindCase.ToString(), e.ClientId, ex);
-        }
-        finally
-        {
-            state.InCallback = false;
-            state.Context.CanRejectHandshake = false;
-            _metrics.Event(e.KindCase switch
-            {
-                Event.KindOneofCase.Connect => "connect",
-                Event.KindOneofCase.Message => "message",
-                Event.KindOneofCase.Close => "close",
-                _ => "other",
-            }, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds, failed);
-        }
-        if (e.KindCase == Event.KindOneofCase.Close)
-        {
-            _clients.TryRemove(e.ClientId, out _);
-            state.Pending.Clear();
-            return;
-        }
-        if (authorize)
-        {
-            // The gateway holds the client's handshake until this answer; it must precede every other command for it.
-            var rejection = state.Context.Rejection ?? (failed ? (500, "the application failed to authorize the handshake") : null);
-            if (rejection is { } r)
-            {
-                _clients.TryRemove(e.ClientId, out _);
-                state.Pending.Clear();
-                await WriteCommandAsync(new Command { ClientId = e.ClientId, RejectHandshake = new RejectHandshakeCommand { Status = r.Status, Reason = r.Reason } }).ConfigureAwait(false);
-                return;
-            }
-            await WriteCommandAsync(new Command { ClientId = e.ClientId, AcceptHandshake = new AcceptHandshakeCommand() }).ConfigureAwait(false);
-        }
-        var session = state.Context.Session;
-        if (session.Dirty)
-        {
-            // Only the keys this callback set are merged, so a concurrent UpdateSession from the control API on other
-            // keys is not overwritten; a removal needs the whole session replaced.
-            if (session.Removed || session.Changed is null)
-            {
-                state.Pending.Add(new Command { ClientId = e.ClientId, SetSession = new SetSessionCommand { Session = { session.Values } } });
+                Log.GatewayDetached(_logger, _gatewayId);
             }
             else
             {
-                var update = new UpdateSessionCommand();
-                foreach (var k in session.Changed)
-                {
-                    if (session.TryGetValue(k, out var v))
-                    {
-                        update.Session[k] = v;
-                    }
-                }
-                state.Pending.Add(new Command { ClientId = e.ClientId, UpdateSession = update });
+                Log.GatewayStreamBroken(_logger, _gatewayId, _failure, Volatile.Read(ref _unhandled), Volatile.Read(ref _dropped));
             }
-            session.ResetChanges();
         }
-        foreach (var c in state.Pending)
-        {
-            await WriteCommandAsync(c).ConfigureAwait(false);
-        }
-        state.Pending.Clear();
     }
 
-    private ValueTask WriteCommandAsync(Command c) => _out.Writer.TryWrite(c) ? ValueTask.CompletedTask : _out.Writer.WriteAsync(c);
-
-    private sealed class ClientState
+    private async Task ReadAsync(IAsyncStreamReader<StreamEventsRequest> requests, CancellationToken cancellationToken)
     {
-        public ClientState(string clientId, GatewayStreamSession owner)
+        while (await requests.MoveNext(cancellationToken).ConfigureAwait(false))
         {
-            Context = new ClientContext(clientId, owner._gatewayId, new ClientSession(), owner._control!, c =>
+            var batch = requests.Current;
+            if (_control is null)
             {
-                if (InCallback)
+                _gatewayId = batch.GatewayId;
+                _control = _gateways.Get(batch.GatewayAddress);
+                Log.GatewayAttached(_logger, _gatewayId, batch.GatewayAddress);
+            }
+            var events = batch.Events;
+            for (var i = 0; i < events.Count; i++)
+            {
+                try
                 {
-                    Pending.Add(c);
+                    await _lanes.PostAsync(events[i], cancellationToken).ConfigureAwait(false);
                 }
-                else
+                catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
                 {
-                    owner._out.Writer.TryWrite(c);
+                    Unhandled(events.Count - i);
+                    throw;
                 }
-            });
+            }
         }
+    }
 
-        public ClientContext Context { get; }
-        public List<Command> Pending { get; } = [];
-        public volatile bool InCallback;
+    private async Task RunWriterAsync(IServerStreamWriter<StreamEventsResponse> responses, CancellationTokenSource ended)
+    {
+        try
+        {
+            await _writer.RunAsync(responses, ended.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (ended.IsCancellationRequested)
+        {
+            // the session ends: the lanes are stopping too
+        }
+        catch (Exception ex) when (ex is IOException or RpcException or InvalidOperationException or OperationCanceledException)
+        {
+            Fail(ended, "writing to the stream failed", ex);
+        }
+    }
+
+    /// <summary>Records the first cause of an abrupt end and stops the lanes and the writer.</summary>
+    private void Fail(CancellationTokenSource ended, string cause, Exception? ex)
+    {
+        Interlocked.CompareExchange(ref _failure, ex is null ? cause : $"{cause}: {ex.GetType().Name}: {ex.Message}", null);
+        if (ex is not null && cause == "a lane failed")
+        {
+            Log.LaneFailed(_logger, _gatewayId, ex);
+        }
+        ended.Cancel();
+    }
+
+    /// <summary>Counts events read but never given to a callback: the worker stopped them, or the stream ended.</summary>
+    private void Unhandled(int count)
+    {
+        Interlocked.Add(ref _unhandled, count);
+        var stopping = !_callEnded.IsCancellationRequested && (_stopReading.IsCancellationRequested || _stopHandling.IsCancellationRequested);
+        _metrics.EventsUnhandled(count, stopping ? DropReasons.WorkerStopping : DropReasons.StreamEnded);
+    }
+
+    /// <summary>Queues the commands of a callback in order, waiting for room; those that cannot be sent are counted.</summary>
+    private async ValueTask SendAsync(Command[] commands, CancellationToken cancellationToken)
+    {
+        for (var i = 0; i < commands.Length; i++)
+        {
+            CommandAdmission admission;
+            try
+            {
+                admission = await _commands.WriteAsync(commands[i], cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                Dropped(commands.Length - i);
+                throw;
+            }
+            if (admission == CommandAdmission.Queued)
+            {
+                _metrics.CommandsQueued(1);
+            }
+            else if (admission == CommandAdmission.TooLarge)
+            {
+                TooLarge();
+            }
+            else if (admission == CommandAdmission.Closed)
+            {
+                Dropped(commands.Length - i);
+                return;
+            }
+        }
+    }
+
+    private void Dropped(int count)
+    {
+        Interlocked.Add(ref _dropped, count);
+        _metrics.CommandsDropped(count, DropReasons.StreamEnded);
+    }
+
+    private void TooLarge()
+    {
+        _metrics.CommandsDropped(1, DropReasons.TooLarge);
+        _tooLargeLog.Dropped(_gatewayId);
+    }
+
+    /// <summary>A command made outside a callback (a timer, another client's callback): queued now or counted.</summary>
+    private void SendOutsideCallback(Command command)
+    {
+        switch (_commands.TryWrite(command))
+        {
+            case CommandAdmission.Full:
+                _metrics.CommandsDropped(1, DropReasons.QueueFull);
+                _queueFullLog.Dropped(_gatewayId);
+                break;
+            case CommandAdmission.Closed:
+                _metrics.CommandsDropped(1, DropReasons.StreamEnded);
+                _streamEndedLog.Dropped(_gatewayId);
+                break;
+            case CommandAdmission.TooLarge:
+                TooLarge();
+                break;
+            default:
+                _metrics.CommandsQueued(1);
+                break;
+        }
     }
 
     private static partial class Log
@@ -269,5 +259,11 @@ internal sealed partial class GatewayStreamSession
 
         [LoggerMessage(4003, LogLevel.Error, "{Kind} callback for client {ClientId} threw.", EventName = "CallbackFailed")]
         public static partial void CallbackFailed(ILogger logger, string kind, string clientId, Exception exception);
+
+        [LoggerMessage(4004, LogLevel.Warning, "The stream of gateway {GatewayId} ended abruptly ({Cause}): {Unhandled} event(s) left unhandled, {Dropped} command(s) not sent.", EventName = "GatewayStreamBroken")]
+        public static partial void GatewayStreamBroken(ILogger logger, string gatewayId, string cause, int unhandled, int dropped);
+
+        [LoggerMessage(4005, LogLevel.Error, "An event lane of the stream of gateway {GatewayId} failed; the stream ends.", EventName = "LaneFailed")]
+        public static partial void LaneFailed(ILogger logger, string gatewayId, Exception exception);
     }
 }

@@ -7,38 +7,23 @@ using Push.V1;
 
 namespace Push.Worker.Hosting;
 
-/// <summary>The gateway streams attached to this worker, and the signal that ends them when the worker stops.</summary>
-internal sealed class GatewaySessions : IDisposable
-{
-    private readonly CancellationTokenSource _stopping = new();
-    private int _open;
-
-    public int Open => Volatile.Read(ref _open);
-
-    /// <summary>Cancelled when the worker gives up waiting for gateways to leave: sessions stop reading events.</summary>
-    public CancellationToken Stopping => _stopping.Token;
-
-    public void Opened() => Interlocked.Increment(ref _open);
-
-    public void Closed() => Interlocked.Decrement(ref _open);
-
-    public void Stop() => _stopping.Cancel();
-
-    public void Dispose() => _stopping.Dispose();
-}
-
 /// <summary>
 /// Graceful stop of a worker (SIGTERM): before the server stops, the worker leaves the registries so that gateways
 /// stop sending it events; each gateway then half-closes its stream and the worker answers every event it already
-/// has. Streams still open after Worker:DrainTimeout stop reading and end after flushing their commands.
+/// has. Streams still open after Worker:DrainTimeout stop reading and end after answering what they hold and flushing
+/// their commands; <see cref="StopGrace"/> later the rest stop handling too (what they still hold is counted).
 /// </summary>
 internal sealed partial class WorkerDrainService(
     GatewaySessions sessions,
     IEnumerable<LocalMember> locals,
     IServiceProvider services,
     IOptions<WorkerOptions> options,
+    TimeProvider time,
     ILogger<WorkerDrainService> logger) : IHostedLifecycleService
 {
+    /// <summary>Time streams get, after they stopped reading, to answer what they hold; and then to end.</summary>
+    public static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(2);
+
     public async Task StoppingAsync(CancellationToken cancellationToken)
     {
         var member = locals.FirstOrDefault(l => l.Role == MemberRole.Worker);
@@ -48,19 +33,15 @@ internal sealed partial class WorkerDrainService(
         {
             await registry.DeregisterAsync(member).ConfigureAwait(false);
         }
-        var deadline = Environment.TickCount64 + (long)options.Value.DrainTimeout.TotalMilliseconds;
-        while (sessions.Open > 0 && Environment.TickCount64 < deadline && !cancellationToken.IsCancellationRequested)
-        {
-            await Task.Delay(50, CancellationToken.None).ConfigureAwait(false);
-        }
-        if (sessions.Open > 0)
+        if (!await sessions.WaitAllClosedAsync(options.Value.DrainTimeout, time, cancellationToken).ConfigureAwait(false))
         {
             Log.StillAttached(logger, sessions.Open);
             sessions.Stop();
-            var end = Environment.TickCount64 + 2000;
-            while (sessions.Open > 0 && Environment.TickCount64 < end)
+            if (!await sessions.WaitAllClosedAsync(StopGrace, time, CancellationToken.None).ConfigureAwait(false))
             {
-                await Task.Delay(50, CancellationToken.None).ConfigureAwait(false);
+                Log.StillHandling(logger, sessions.Open);
+                sessions.Abort();
+                await sessions.WaitAllClosedAsync(StopGrace, time, CancellationToken.None).ConfigureAwait(false);
             }
         }
         Log.Left(logger);
@@ -79,6 +60,9 @@ internal sealed partial class WorkerDrainService(
 
         [LoggerMessage(4102, LogLevel.Warning, "{Streams} gateway stream(s) still attached after Worker:DrainTimeout: they stop reading events now.", EventName = "WorkerStreamsStillAttached")]
         public static partial void StillAttached(ILogger logger, int streams);
+
+        [LoggerMessage(4104, LogLevel.Warning, "{Streams} gateway stream(s) still handling events after stopping to read: they stop now; what they hold is counted in push.worker.events.unhandled.", EventName = "WorkerStreamsStillHandling")]
+        public static partial void StillHandling(ILogger logger, int streams);
 
         [LoggerMessage(4103, LogLevel.Information, "Worker left the cluster.", EventName = "WorkerLeft")]
         public static partial void Left(ILogger logger);
