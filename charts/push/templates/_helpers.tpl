@@ -446,6 +446,12 @@ Probes of the demo worker (`push worker`): its health endpoints on the internal 
 registered and not draining. worker.*Probe describe your image's probes instead.
 */}}
 {{- define "push.demoWorkerProbes" }}
+startupProbe:
+  httpGet:
+    path: /healthz/startup
+    port: http-internal
+  periodSeconds: 2
+  failureThreshold: 30
 livenessProbe:
   httpGet:
     path: /healthz/live
