@@ -7,12 +7,16 @@ namespace Push.ClusterTests;
 
 /// <summary>
 /// A cluster of real `push` processes on loopback, each on its own 127.0.0.x address with OS-chosen ports:
-/// registries on 127.0.0.2 (and .3), three gateways on 127.0.0.11-13, two workers on 127.0.0.21-22.
+/// registries on 127.0.0.2 (and .3), four gateways on 127.0.0.11-14, two workers on 127.0.0.21-22.
 /// Leases are 2 s and peer calls time out after 1 s, so failures show within a few seconds.
 /// Ready once every gateway sees three gateways and has a stream open to both workers.
 /// </summary>
 public class ClusterFixture : IAsyncLifetime
 {
+    /// <summary>Gateways in the cluster: four, so that every scatter has several peers (a header shared between peer
+    /// calls once made the second and later peers refuse them).</summary>
+    public const int GatewayCount = 4;
+
     public static readonly TimeSpan LeaseTtl = TimeSpan.FromSeconds(2);
     public static readonly TimeSpan PeerTimeout = TimeSpan.FromSeconds(1);
 
@@ -52,7 +56,7 @@ public class ClusterFixture : IAsyncLifetime
         {
             Registries.Add(await PushProcess.StartAsync("registry", host: RegistryHost(i), cancellationToken: ct));
         }
-        var gateways = Enumerable.Range(1, 3).Select(i => PushProcess.StartAsync("gateway", MemberArgs(), host: $"127.0.0.{10 + i}", cancellationToken: ct)).ToArray();
+        var gateways = Enumerable.Range(1, GatewayCount).Select(i => PushProcess.StartAsync("gateway", MemberArgs(), host: $"127.0.0.{10 + i}", cancellationToken: ct)).ToArray();
         var workers = Enumerable.Range(0, 2).Select(_ => StartWorkerProcessAsync(ct)).ToArray();
         await Task.WhenAll(gateways.Concat<Task>(workers)).ConfigureAwait(false);
         foreach (var g in gateways)
@@ -61,7 +65,7 @@ public class ClusterFixture : IAsyncLifetime
             Controls.Add(g.Result.Control());
         }
         Workers.AddRange(workers.Select(w => w.Result));
-        await WaitForClusterAsync(gateways: 3, workers: 2, ct);
+        await WaitForClusterAsync(gateways: GatewayCount, workers: 2, ct);
         // Gateway ids are the prefix of their clients' ids; GetStatus names them with their addresses.
         var status = await Controls[0].GetStatusAsync(ct);
         foreach (var g in Gateways)

@@ -32,8 +32,8 @@ internal static class RegistryChecks
             var text = $"via-{i}-{Guid.NewGuid():N}";
             var r = await gw.Raw.SendToGroupAsync(new SendToGroupRequest { Groups = { group }, Text = text }, cancellationToken: ct);
             Assert.Equal(clients.Count, r.Delivered);
-            Assert.Equal(3, r.Reach.GatewaysAnswered);
-            Assert.Equal(3, r.Reach.GatewaysTotal);
+            Assert.Equal(ClusterFixture.GatewayCount, r.Reach.GatewaysAnswered);
+            Assert.Equal(ClusterFixture.GatewayCount, r.Reach.GatewaysTotal);
             foreach (var c in clients)
             {
                 await AssertTextAsync(c, text, ct);
@@ -109,8 +109,8 @@ public sealed class RegistryFailureTests(ClusterFixture cluster, ITestOutputHelp
         try
         {
             var registry = cluster.Registries[0];
-            Assert.Equal(5, await RegistryChecks.MembersAsync(registry, ct));
-            await using var sampler = new ViewSampler(cluster.Controls, 3, 2);
+            Assert.Equal(ClusterFixture.GatewayCount + 2, await RegistryChecks.MembersAsync(registry, ct));
+            await using var sampler = new ViewSampler(cluster.Controls, ClusterFixture.GatewayCount, 2);
 
             await RegistryChecks.KillAsync(cluster, registry, ct);
             // No registry answers for two lease times: the views, pushes, queries and new clients stay as they were.
@@ -126,11 +126,11 @@ public sealed class RegistryFailureTests(ClusterFixture cluster, ITestOutputHelp
             cluster.ReplaceRegistry(0, restarted);
             var launchToReady = sinceLaunch.Elapsed;
             var sinceReady = Stopwatch.StartNew();
-            await WaitUntilAsync(async () => await RegistryChecks.MembersAsync(restarted, ct) == 5, "the restarted registry lists 3 gateways and 2 workers", ct);
+            await WaitUntilAsync(async () => await RegistryChecks.MembersAsync(restarted, ct) == ClusterFixture.GatewayCount + 2, "the restarted registry lists every gateway and 2 workers", ct);
             var repopulated = sinceReady.Elapsed;
-            await cluster.WaitForClusterAsync(3, 2, ct);
+            await cluster.WaitForClusterAsync(ClusterFixture.GatewayCount, 2, ct);
             var whole = sinceReady.Elapsed;
-            output.WriteLine($"registry restarted on {restarted.GrpcAddress}: launch to listening {Ms(launchToReady)}; all 5 members registered again {Ms(repopulated)} after it listened; every GetStatus whole {Ms(whole)} after");
+            output.WriteLine($"registry restarted on {restarted.GrpcAddress}: launch to listening {Ms(launchToReady)}; all {ClusterFixture.GatewayCount + 2} members registered again {Ms(repopulated)} after it listened; every GetStatus whole {Ms(whole)} after");
             await RegistryChecks.AssertServingAsync(cluster, clients, group, ct);
 
             await sampler.DisposeAsync();
@@ -165,7 +165,7 @@ public sealed class RegistryFailureTests(ClusterFixture cluster, ITestOutputHelp
             }, "every gateway forgot the worker that died while no registry answered", ct);
             output.WriteLine($"a worker killed while no registry answered: dropped from every view {Ms(forgotten)} after the registry came back (settling: lease {ClusterFixture.LeaseTtl.TotalSeconds} s + 1 s retry)");
             Assert.True(forgotten > ClusterFixture.LeaseTtl, $"forgotten after {Ms(forgotten)}: before the registry settled");
-            await cluster.WaitForClusterAsync(3, 1, ct);
+            await cluster.WaitForClusterAsync(ClusterFixture.GatewayCount, 1, ct);
             await RegistryChecks.AssertServingAsync(cluster, clients, group, ct);
         }
         catch (Exception) when (RegistryChecks.Dump(cluster, output))
@@ -191,9 +191,9 @@ public sealed class TwoRegistriesTests(TwoRegistryClusterFixture cluster, ITestO
         try
         {
             var (a, b) = (cluster.Registries[0], cluster.Registries[1]);
-            Assert.Equal(5, await RegistryChecks.MembersAsync(a, ct));
-            Assert.Equal(5, await RegistryChecks.MembersAsync(b, ct));
-            await using var sampler = new ViewSampler(cluster.Controls, 3, 2);
+            Assert.Equal(ClusterFixture.GatewayCount + 2, await RegistryChecks.MembersAsync(a, ct));
+            Assert.Equal(ClusterFixture.GatewayCount + 2, await RegistryChecks.MembersAsync(b, ct));
+            await using var sampler = new ViewSampler(cluster.Controls, ClusterFixture.GatewayCount, 2);
 
             await RegistryChecks.KillAsync(cluster, a, ct);
             var rounds = await RegistryChecks.KeepServingForAsync(cluster, clients, group, ClusterFixture.LeaseTtl * 2, ct);
@@ -202,13 +202,13 @@ public sealed class TwoRegistriesTests(TwoRegistryClusterFixture cluster, ITestO
             // A comes back on its port and is repopulated; then B dies and A alone carries the cluster.
             var restarted = await RegistryChecks.RestartAsync(a, ct);
             cluster.ReplaceRegistry(0, restarted);
-            var repopulated = await WaitUntilAsync(async () => await RegistryChecks.MembersAsync(restarted, ct) == 5, "registry A lists every member again", ct);
-            output.WriteLine($"registry A restarted: all 5 members registered again {Ms(repopulated)} after it listened");
+            var repopulated = await WaitUntilAsync(async () => await RegistryChecks.MembersAsync(restarted, ct) == ClusterFixture.GatewayCount + 2, "registry A lists every member again", ct);
+            output.WriteLine($"registry A restarted: all {ClusterFixture.GatewayCount + 2} members registered again {Ms(repopulated)} after it listened");
             await RegistryChecks.KillAsync(cluster, b, ct);
             rounds = await RegistryChecks.KeepServingForAsync(cluster, clients, group, ClusterFixture.LeaseTtl * 2, ct);
             output.WriteLine($"registry B killed: {rounds} rounds served over {ClusterFixture.LeaseTtl.TotalSeconds * 2} s");
-            Assert.Equal(5, await RegistryChecks.MembersAsync(restarted, ct));
-            await cluster.WaitForClusterAsync(3, 2, ct, TimeSpan.FromSeconds(1));
+            Assert.Equal(ClusterFixture.GatewayCount + 2, await RegistryChecks.MembersAsync(restarted, ct));
+            await cluster.WaitForClusterAsync(ClusterFixture.GatewayCount, 2, ct, TimeSpan.FromSeconds(1));
 
             await sampler.DisposeAsync();
             output.WriteLine($"{sampler.Samples} GetStatus samples from the first kill to the end, {sampler.Dips.Count} not whole");

@@ -32,8 +32,8 @@ public sealed class WorkerFailoverTests(ClusterFixture cluster, ITestOutputHelpe
             }
             var (w1, w2) = (cluster.Workers[0], cluster.Workers[1]);
             var w1Id = (await cluster.Controls[0].GetStatusAsync(ct)).Workers.Single(w => w.Address == w1.GrpcAddress).Id;
-            Assert.Equal(6, await MetricAsync(w1, WorkerMessages, "push_event=\"connect\"", ct));
-            Assert.Equal(6, await MetricAsync(w2, WorkerMessages, "push_event=\"connect\"", ct));
+            Assert.Equal(2 * ClusterFixture.GatewayCount, await MetricAsync(w1, WorkerMessages, "push_event=\"connect\"", ct));
+            Assert.Equal(2 * ClusterFixture.GatewayCount, await MetricAsync(w2, WorkerMessages, "push_event=\"connect\"", ct));
 
             // 1. kill -9 one worker while every client sends and waits for its echo.
             var traffic = new EchoTraffic(clients);
@@ -74,7 +74,7 @@ public sealed class WorkerFailoverTests(ClusterFixture cluster, ITestOutputHelpe
 
             // The killed worker's lease lapses: every gateway lists one worker.
             var lapse = await lapseWatch;
-            await cluster.WaitForClusterAsync(3, 1, ct);
+            await cluster.WaitForClusterAsync(ClusterFixture.GatewayCount, 1, ct);
             output.WriteLine($"worker lease lapse: gone from every gateway's view {Ms(lapse)} after kill -9 (lease {ClusterFixture.LeaseTtl.TotalSeconds} s)");
             // Dropped by the registry because its lease lapsed (the registry's log says so); the wait's own deadline
             // bounds how long that took.
@@ -85,7 +85,7 @@ public sealed class WorkerFailoverTests(ClusterFixture cluster, ITestOutputHelpe
             var w3 = await cluster.StartWorkerAsync(ct);
             var launchToReady = sinceLaunch.Elapsed;
             var sinceReady = Stopwatch.StartNew();
-            await cluster.WaitForClusterAsync(3, 2, ct);
+            await cluster.WaitForClusterAsync(ClusterFixture.GatewayCount, 2, ct);
             var streamsOpen = sinceReady.Elapsed;
             var fresh = new List<TestWebSocket>();
             foreach (var gw in cluster.Gateways)
@@ -94,7 +94,7 @@ public sealed class WorkerFailoverTests(ClusterFixture cluster, ITestOutputHelpe
             }
             var firstServed = sinceReady.Elapsed;
             clients.AddRange(fresh);
-            Assert.Equal(3, await MetricAsync(w3, WorkerMessages, "push_event=\"connect\"", ct));
+            Assert.Equal(ClusterFixture.GatewayCount, await MetricAsync(w3, WorkerMessages, "push_event=\"connect\"", ct));
             foreach (var f in fresh)
             {
                 await AssertReceivedNothingAsync(f, ct);
@@ -102,12 +102,13 @@ public sealed class WorkerFailoverTests(ClusterFixture cluster, ITestOutputHelpe
             // The older connections stay with the worker they were moved to while it lives (the new one is less
             // loaded, yet it gets none of their events). w2 was last scraped seconds ago: this read is not a cached one.
             var w2Now = await MetricAsync(w2, WorkerMessages, "push_event=\"message\"", ct);
-            foreach (var c in clients.Take(12))
+            var older = 4 * ClusterFixture.GatewayCount;
+            foreach (var c in clients.Take(older))
             {
                 await AssertReceivedNothingAsync(c, ct);
             }
-            await WaitUntilAsync(async () => await MetricAsync(w2, WorkerMessages, "push_event=\"message\"", ct) >= w2Now + 12, "the surviving worker handles the next message of each of the 12 older connections", ct);
-            output.WriteLine($"new worker: process launch to registered and ready {Ms(launchToReady)}; then streams open on all 3 gateways in {Ms(streamsOpen)}; its first connections (one per gateway) greeted {Ms(firstServed)} after ready");
+            await WaitUntilAsync(async () => await MetricAsync(w2, WorkerMessages, "push_event=\"message\"", ct) >= w2Now + older, $"the surviving worker handles the next message of each of the {older} older connections", ct);
+            output.WriteLine($"new worker: process launch to registered and ready {Ms(launchToReady)}; then streams open on all {ClusterFixture.GatewayCount} gateways in {Ms(streamsOpen)}; its first connections (one per gateway) greeted {Ms(firstServed)} after ready");
 
             // 3. No worker at all: every client stays connected, pushes still arrive, and health and metrics say so:
             // not ready (503: a new client would have every event dropped), 0 worker streams.
@@ -127,7 +128,7 @@ public sealed class WorkerFailoverTests(ClusterFixture cluster, ITestOutputHelpe
                 return true;
             }, "every gateway reports not ready (503) and 0 worker streams", ct);
             output.WriteLine($"no worker: every gateway not ready (503) with 0 worker streams {Ms(sinceNone.Elapsed)} after the kill");
-            await cluster.WaitForClusterAsync(3, 0, ct);
+            await cluster.WaitForClusterAsync(ClusterFixture.GatewayCount, 0, ct);
             foreach (var c in clients)
             {
                 await c.SendTextAsync("into-the-void", ct);
@@ -152,7 +153,7 @@ public sealed class WorkerFailoverTests(ClusterFixture cluster, ITestOutputHelpe
             // 4. A worker comes back: the same connections are served again, and the gateways are ready again.
             await cluster.StartWorkerAsync(ct);
             var sinceBack = Stopwatch.StartNew();
-            await cluster.WaitForClusterAsync(3, 1, ct);
+            await cluster.WaitForClusterAsync(ClusterFixture.GatewayCount, 1, ct);
             foreach (var gw in cluster.Gateways)
             {
                 Assert.Equal((200, "Healthy"), await ReadinessAsync(gw, ct));
