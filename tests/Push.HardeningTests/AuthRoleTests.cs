@@ -83,6 +83,11 @@ public sealed class AuthRoleTests(SecretClusterFixture cluster, ITestOutputHelpe
         using var gatewayChannel = GrpcChannel.ForAddress(cluster.Gateway1.GrpcAddress);
         var gateway = new GatewayService.GatewayServiceClient(gatewayChannel);
         AssertDenied(await Assert.ThrowsAsync<RpcException>(() => gateway.DrainAsync(new DrainRequest(), control, cancellationToken: ct).ResponseAsync), "Drain");
+        // Routing matches method names case-insensitively: the decision follows the endpoint's method, not the path.
+        var lowerCaseDrain = new Method<DrainRequest, DrainResponse>(MethodType.Unary, "push.v1.GatewayService", "drain",
+            Marshallers.Create<DrainRequest>(r => Google.Protobuf.MessageExtensions.ToByteArray(r), DrainRequest.Parser.ParseFrom),
+            Marshallers.Create<DrainResponse>(r => Google.Protobuf.MessageExtensions.ToByteArray(r), DrainResponse.Parser.ParseFrom));
+        AssertDenied(await Assert.ThrowsAsync<RpcException>(() => gatewayChannel.CreateCallInvoker().AsyncUnaryCall(lowerCaseDrain, null, new CallOptions(control, cancellationToken: ct), new DrainRequest()).ResponseAsync), "drain (lower case)");
         var forwarded = new Metadata { { "authorization", "Bearer " + SecretClusterFixture.ControlSecret }, { "push-scope", "local" } };
         AssertDenied(await Assert.ThrowsAsync<RpcException>(() => gateway.GetAllClientCountAsync(new GetAllClientCountRequest(), forwarded, cancellationToken: ct).ResponseAsync), "push-scope");
 
@@ -120,6 +125,8 @@ public sealed class AuthRoleTests(SecretClusterFixture cluster, ITestOutputHelpe
         var asWorker = new RegisterRequest { Member = new Member { Id = live.Id, Role = MemberRole.Worker, Address = live.Address } };
         Assert.Equal(StatusCode.FailedPrecondition, (await Assert.ThrowsAsync<RpcException>(() => registry.RegisterAsync(asWorker, member, cancellationToken: ct).ResponseAsync)).StatusCode);
         // Renewing or removing someone else's lease needs its token.
+        var unchanged = await Assert.ThrowsAsync<RpcException>(() => registry.RegisterAsync(new RegisterRequest { Member = live }, member, cancellationToken: ct).ResponseAsync);
+        Assert.Equal(StatusCode.FailedPrecondition, unchanged.StatusCode); // no token handed to someone who only knows the id
         var renew = await Assert.ThrowsAsync<RpcException>(() => registry.KeepAliveAsync(new KeepAliveRequest { Id = live.Id, LeaseToken = "guess" }, member, cancellationToken: ct).ResponseAsync);
         Assert.Equal(StatusCode.PermissionDenied, renew.StatusCode);
         var remove = await Assert.ThrowsAsync<RpcException>(() => registry.DeregisterAsync(new DeregisterRequest { Id = live.Id }, member, cancellationToken: ct).ResponseAsync);

@@ -30,13 +30,17 @@ public sealed class MemberTableTests
     }
 
     [Fact]
-    public void Register_SameMemberAgain_RenewsWithTheSameToken_AndTheTokenMovesIt()
+    public void Register_SameMemberAgain_NeedsTheToken_AndTheTokenMovesIt()
     {
         _table.Register(Gateway("http://10.0.0.1:8283"), null, out _, out var token, out _);
 
-        _table.Register(Gateway("http://10.0.0.1:8283"), null, out _, out var again, out _);
+        // Knowing the id and address is not enough to learn the token (it would let anyone move the member next).
+        var unchanged = _table.Register(Gateway("http://10.0.0.1:8283"), null, out _, out var leaked, out _);
+        _table.Register(Gateway("http://10.0.0.1:8283"), token, out _, out var again, out _);
         var moved = _table.Register(Gateway("http://10.0.0.2:8283"), token, out _, out var afterMove, out _);
 
+        Assert.Equal(MemberTable.RegisterOutcome.Conflict, unchanged);
+        Assert.Empty(leaked);
         Assert.Equal(token, again);
         Assert.Equal(MemberTable.RegisterOutcome.Registered, moved);
         Assert.Equal(token, afterMove);

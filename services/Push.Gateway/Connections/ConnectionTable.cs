@@ -33,7 +33,7 @@ internal sealed class ConnectionTable(GatewayIdentity identity)
         do
         {
             System.Security.Cryptography.RandomNumberGenerator.Fill(bytes);
-            key = BitConverter.ToInt64(bytes) & long.MaxValue;
+            key = BitConverter.ToInt64(bytes);
         }
         while (key == 0 || _byId.ContainsKey(key));
         return key;

@@ -72,7 +72,7 @@ internal sealed class ClusterRouter(
         {
             return await remote(peers.Get(member), PeerOptions(context)).ResponseAsync.ConfigureAwait(false);
         }
-        catch (RpcException ex) when (!context.CancellationToken.IsCancellationRequested && IsPeerFailure(ex))
+        catch (RpcException ex) when (!context.CancellationToken.IsCancellationRequested && IsPeerFailure(ex) && ex.StatusCode != StatusCode.ResourceExhausted)
         {
             failures.Record(gw, context.Method, ex);
             // A deadline carries no detail: say what happened rather than "did not answer: ".

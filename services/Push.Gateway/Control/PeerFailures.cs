@@ -43,6 +43,10 @@ internal sealed partial class PeerFailures
         _failed.Add(1, new KeyValuePair<string, object?>("push.reason", reason));
         var now = _time.GetTimestamp();
         var key = (peerId, reason);
+        if (_lastLog.Count > 4096)
+        {
+            _lastLog.Clear(); // gateway ids are new at every start: forget old peers rather than grow
+        }
         var last = _lastLog.GetOrAdd(key, 0);
         if ((last == 0 || _time.GetElapsedTime(last, now) >= LogInterval) && _lastLog.TryUpdate(key, now, last))
         {

@@ -158,7 +158,18 @@ internal sealed partial class RegistryClientService(
     {
         var member = new Member { Id = local.Id, Role = local.Role, Address = address, LeaseTtl = Duration.FromTimeSpan(ttl) };
         member.Metadata.Add(local.Metadata);
-        var r = await client.RegisterAsync(new RegisterRequest { Member = member, LeaseToken = Token(url, local) }, deadline: time.GetUtcNow().UtcDateTime + TimeSpan.FromSeconds(2), cancellationToken: ct).ConfigureAwait(false);
+        RegisterResponse r;
+        try
+        {
+            r = await client.RegisterAsync(new RegisterRequest { Member = member, LeaseToken = Token(url, local) }, deadline: time.GetUtcNow().UtcDateTime + TimeSpan.FromSeconds(2), cancellationToken: ct).ConfigureAwait(false);
+        }
+        catch (RpcException ex) when (ex.StatusCode == StatusCode.FailedPrecondition)
+        {
+            // Our id is live there under a token we do not hold (our earlier answer was lost): the registry is up, the
+            // old lease lapses within its ttl and the next renewal registers afresh.
+            Log.RegisterConflict(logger, local.Id, url, ex.Status.Detail);
+            return;
+        }
         _tokens[(url, local.Id)] = r.LeaseToken;
         Log.Registered(logger, local.Role.ToString(), local.Id, address);
     }
@@ -211,6 +222,9 @@ internal sealed partial class RegistryClientService(
 
     private static partial class Log
     {
+        [LoggerMessage(1005, LogLevel.Warning, "Registry {Url} refused to register {MemberId}: {Detail}", EventName = "RegisterConflict")]
+        public static partial void RegisterConflict(ILogger logger, string memberId, string url, string detail);
+
         [LoggerMessage(1001, LogLevel.Information, "Registered {Role} {MemberId} at {Address}.", EventName = "Registered")]
         public static partial void Registered(ILogger logger, string role, string memberId, string address);
 

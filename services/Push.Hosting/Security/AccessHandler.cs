@@ -27,7 +27,10 @@ internal sealed class AccessHandler : AuthorizationHandler<AccessRequirement>
         {
             return Task.CompletedTask;
         }
-        var path = http.Request.Path.Value ?? string.Empty;
+        // The gRPC method the endpoint serves, not the raw path: routing matches paths case-insensitively (and
+        // forgives a trailing slash), so "/push.v1.GatewayService/drain" reaches Drain too.
+        var method = http.GetEndpoint()?.Metadata.GetMetadata<Grpc.AspNetCore.Server.GrpcMethodMetadata>()?.Method;
+        var path = method is null ? http.Request.Path.Value ?? string.Empty : method.FullName.StartsWith('/') ? method.FullName : "/" + method.FullName;
         var denied = MemberOnly(path, http.Request.Headers.ContainsKey(ScopeHeader));
         if (denied is null)
         {

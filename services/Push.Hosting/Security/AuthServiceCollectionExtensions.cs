@@ -14,6 +14,7 @@ internal static class AuthServiceCollectionExtensions
         services.AddAuthorizationBuilder()
             .AddPolicy(PushAuth.Policy, p => p.AddAuthenticationSchemes(PushAuth.Scheme).AddRequirements(new AccessRequirement()));
         services.AddSingleton<IAuthorizationHandler, AccessHandler>();
+        services.AddSingleton<Credentials>();
         services.AddSingleton<IAuthorizationMiddlewareResultHandler, GrpcAuthResultHandler>();
         return services;
     }

@@ -16,19 +16,15 @@ internal sealed class BearerSecretHandler(
     IOptionsMonitor<AuthenticationSchemeOptions> options,
     ILoggerFactory logger,
     UrlEncoder encoder,
-    IOptions<ClusterOptions> cluster) : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
+    Credentials credentials) : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
     private static readonly ClaimsPrincipal Member = Principal("member-secret", PushAuth.MemberRole, PushAuth.ControlRole);
     private static readonly ClaimsPrincipal Control = Principal("control-secret", PushAuth.ControlRole);
     private static readonly ClaimsPrincipal Open = Principal("auth-disabled", PushAuth.MemberRole, PushAuth.ControlRole);
 
-    private (SecretList Member, SecretList Control)? _secrets;
-
-    private (SecretList Member, SecretList Control) Secrets => _secrets ??= (cluster.Value.MemberSecrets, cluster.Value.ControlSecrets);
-
     protected override Task<AuthenticateResult> HandleAuthenticateAsync()
     {
-        var (member, control) = Secrets;
+        var (member, control) = (credentials.Member, credentials.Control);
         if (member.IsEmpty && control.IsEmpty)
         {
             return Task.FromResult(Success(Open));

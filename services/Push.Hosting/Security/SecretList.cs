@@ -17,6 +17,9 @@ internal sealed class SecretList
         _accepted = values.Select(v => Encoding.UTF8.GetBytes(v)).ToArray();
     }
 
+    /// <summary>Shortest accepted value: a typo'd or split list ("ab,...") must not leave a guessable secret.</summary>
+    public const int MinLength = 16;
+
     public static SecretList Empty { get; } = new([]);
 
     /// <summary>Every accepted value, in configuration order.</summary>

@@ -32,9 +32,10 @@ internal sealed class MemberTable
     public long Version { get { lock (_sync) { return _version; } } }
 
     /// <summary>
-    /// Registers <paramref name="member"/>. A live id keeps its role and address: another role or address is refused
-    /// (<see cref="RegisterOutcome.Conflict"/>, with the live member) unless <paramref name="token"/> is its lease token;
-    /// the same role and address renew the lease and return the same token.
+    /// Registers <paramref name="member"/>. A live id belongs to whoever holds its lease token: registering it again
+    /// (moved, changed, or even unchanged) without that token is refused (<see cref="RegisterOutcome.Conflict"/>, with
+    /// the live member), so neither its address nor its token can be obtained by someone who only knows the id. An id
+    /// whose lease lapsed is free again and gets a new token.
     /// </summary>
     public RegisterOutcome Register(Member member, string? token, out TimeSpan ttl, out string leaseToken, out Member? live)
     {
@@ -48,8 +49,7 @@ internal sealed class MemberTable
             live = null;
             if (_members.TryGetValue(member.Id, out var old) && old.Expires > now)
             {
-                var moves = old.Member.Role != member.Role || !string.Equals(old.Member.Address, member.Address, StringComparison.Ordinal);
-                if (moves && !TokenMatches(old.Token, token))
+                if (!TokenMatches(old.Token, token))
                 {
                     live = old.Member;
                     leaseToken = string.Empty;

@@ -13,14 +13,16 @@ internal sealed class ClientState
     {
         Context = new ClientContext(clientId, gatewayId, new ClientSession(), control, c =>
         {
-            if (InCallback)
+            // The check and the add are one step: a thread the callback started may still send after it returned.
+            lock (Pending)
             {
-                Pending.Add(c);
+                if (InCallback)
+                {
+                    Pending.Add(c);
+                    return;
+                }
             }
-            else
-            {
-                outsideCallback(c);
-            }
+            outsideCallback(c);
         });
     }
 

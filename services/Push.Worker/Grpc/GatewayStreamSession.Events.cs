@@ -118,7 +118,11 @@ internal sealed partial class GatewayStreamSession
         }
         finally
         {
-            state.InCallback = false;
+            lock (state.Pending)
+            {
+                // From here on, sends from other threads go out as commands outside a callback.
+                state.InCallback = false;
+            }
             state.Context.CanRejectHandshake = false;
             _metrics.Event(e.KindCase switch
             {
