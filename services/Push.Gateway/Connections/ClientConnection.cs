@@ -257,14 +257,14 @@ internal sealed class ClientConnection : IThreadPoolWorkItem
     }
 
     /// <summary>Waits (bounded) until a queued close frame has been flushed.</summary>
-    public Task WhenCloseFlushedAsync(TimeSpan timeout)
+    public Task WhenCloseFlushedAsync(TimeSpan timeout, TimeProvider time)
     {
         Task? t;
         lock (_sendSync)
         {
             t = _closeFlushed?.Task;
         }
-        return t is null ? Task.CompletedTask : t.WaitAsync(timeout).ContinueWith(static _ => { }, TaskScheduler.Default);
+        return t is null ? Task.CompletedTask : t.WaitAsync(timeout, time).ContinueWith(static _ => { }, TaskScheduler.Default);
     }
 
     /// <summary>Closes the TCP connection at once, discarding what is queued (DestroyClient, timeouts).</summary>

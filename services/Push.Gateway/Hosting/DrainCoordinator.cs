@@ -17,6 +17,7 @@ internal sealed partial class DrainCoordinator(
     GatewayIdentity identity,
     IEnumerable<LocalMember> locals,
     IServiceProvider services,
+    TimeProvider time,
     ILogger<DrainCoordinator> logger) : IHostedLifecycleService
 {
     private Task<long>? _drain;
@@ -45,10 +46,10 @@ internal sealed partial class DrainCoordinator(
         {
             c.Close(CloseCodes.GoingAway, "gateway draining: reconnect");
         }
-        var deadline = Environment.TickCount64 + (long)grace.TotalMilliseconds;
-        while (table.Count > 0 && Environment.TickCount64 < deadline)
+        var started = time.GetTimestamp();
+        while (table.Count > 0 && time.GetElapsedTime(started) < grace)
         {
-            await Task.Delay(50).ConfigureAwait(false);
+            await Task.Delay(TimeSpan.FromMilliseconds(50), time).ConfigureAwait(false);
         }
         foreach (var c in table.All)
         {

@@ -30,6 +30,7 @@ internal sealed partial class WebSocketConnectionHandler(
     PendingHandshakes pending,
     HandshakeTokenValidator tokens,
     IOptions<GatewayOptions> options,
+    TimeProvider time,
     ILogger<WebSocketConnectionHandler> logger) : ConnectionHandler
 {
     private static readonly byte[] Guid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"u8.ToArray();
@@ -52,7 +53,7 @@ internal sealed partial class WebSocketConnectionHandler(
         var input = connection.Transport.Input;
         var output = connection.Transport.Output;
         // One deadline for the whole handshake: reading the request and, with Gateway:WorkerAuthorization, the worker's decision.
-        using var timeout = new CancellationTokenSource(o.HandshakeTimeout);
+        using var timeout = new CancellationTokenSource(o.HandshakeTimeout, time);
         HandshakeRequest? request;
         try
         {
@@ -234,7 +235,7 @@ internal sealed partial class WebSocketConnectionHandler(
         {
             table.Remove(client);
             router.PostClose(client, new Event { ClientId = client.ClientId, Close = new CloseEvent { Code = code, Reason = reason } });
-            await client.WhenCloseFlushedAsync(TimeSpan.FromSeconds(1)).ConfigureAwait(false);
+            await client.WhenCloseFlushedAsync(TimeSpan.FromSeconds(1), time).ConfigureAwait(false);
             client.MarkDone();
             metrics.ConnectionClosed(ReasonTag(code));
             Log.Closed(logger, client.ClientId, code, reason);
