@@ -1,6 +1,5 @@
 using Google.Protobuf;
 using Grpc.Core;
-using Grpc.Core.Interceptors;
 using Grpc.Net.Client;
 using Push.V1;
 
@@ -26,40 +25,17 @@ public sealed class PushControlClient : IDisposable
             address = "http://" + address;
         }
         _channel = GrpcChannel.ForAddress(address, new GrpcChannelOptions { MaxReceiveMessageSize = 64 * 1024 * 1024 });
-        _client = new GatewayService.GatewayServiceClient(WithCredentials(_channel.CreateCallInvoker(), options.Secret));
+        _client = new GatewayService.GatewayServiceClient(BearerCredentials.Apply(_channel.CreateCallInvoker(), options.Secret));
         _timeout = options.Timeout;
     }
 
     /// <summary>Wraps an existing call invoker (credentials and interceptors are the caller's).</summary>
     public PushControlClient(CallInvoker invoker, PushControlOptions? options = null)
     {
-        _client = new GatewayService.GatewayServiceClient(WithCredentials(invoker, options?.Secret));
+        _client = new GatewayService.GatewayServiceClient(BearerCredentials.Apply(invoker, options?.Secret));
         _timeout = options?.Timeout;
     }
 
-    // The credentials go on the invoker, so every call carries them, those made through Raw included. Each call gets
-    // its own copy of the headers: a caller's Metadata may be shared between calls and must not grow a header per call.
-    private static CallInvoker WithCredentials(CallInvoker invoker, string? secret)
-    {
-        if (string.IsNullOrEmpty(secret))
-        {
-            return invoker;
-        }
-        var value = "Bearer " + secret;
-        return invoker.Intercept(given =>
-        {
-            var headers = new Metadata();
-            foreach (var entry in given)
-            {
-                if (!string.Equals(entry.Key, "authorization", StringComparison.OrdinalIgnoreCase))
-                {
-                    headers.Add(entry);
-                }
-            }
-            headers.Add("authorization", value);
-            return headers;
-        });
-    }
 
     /// <summary>The generated client, for every operation (batch sends, drain, cluster reach details...).</summary>
     public GatewayService.GatewayServiceClient Raw => _client;

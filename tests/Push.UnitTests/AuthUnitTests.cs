@@ -1,7 +1,5 @@
 using System.Text;
 using Grpc.Core;
-using Grpc.Core.Interceptors;
-using Push.Hosting.Cluster;
 using Push.Hosting.Security;
 
 namespace Push.UnitTests;
@@ -58,28 +56,58 @@ public sealed class AccessHandlerTests
     }
 }
 
-public sealed class BearerInterceptorTests
+public sealed class BearerCredentialsTests
 {
     [Fact]
-    public void SharedCallOptions_EveryCallGetsOneAuthorizationHeader_AndTheSharedHeadersStayUntouched()
+    public async Task SharedCallOptions_EveryCallGetsOneAuthorizationHeader_AndTheSharedHeadersStayUntouched()
     {
         // One CallOptions used for several peer calls, as a scatter does.
-        var shared = new CallOptions(new Metadata { { "push-scope", "local" } });
-        var interceptor = new PushChannel.BearerInterceptor("s3cret");
+        var shared = new CallOptions(new Metadata { { "push-scope", "local" }, { "authorization", "Bearer stale" } });
+        var seen = new Capture();
+        var invoker = Push.Control.BearerCredentials.Apply(seen, "s3cret");
         var method = new Method<string, string>(MethodType.Unary, "push.v1.GatewayService", "GetStatus", Marshallers.StringMarshaller, Marshallers.StringMarshaller);
-        var context = new ClientInterceptorContext<string, string>(method, null, shared);
 
-        var first = interceptor.With(context);
-        var second = interceptor.With(new ClientInterceptorContext<string, string>(method, null, first.Options));
-        var third = interceptor.With(context);
-
-        foreach (var c in new[] { first, second, third })
+        for (var i = 0; i < 3; i++)
         {
-            Assert.Single(c.Options.Headers!, h => h.Key == "authorization");
-            Assert.Equal("Bearer s3cret", c.Options.Headers!.GetValue("authorization"));
-            Assert.Equal("local", c.Options.Headers!.GetValue("push-scope"));
+            await invoker.AsyncUnaryCall(method, null, shared, "x");
         }
-        Assert.Single(shared.Headers!);
-        Assert.DoesNotContain(shared.Headers!, h => h.Key == "authorization");
+
+        Assert.Equal(3, seen.Headers.Count);
+        Assert.Equal(3, seen.Headers.Distinct().Count());
+        foreach (var h in seen.Headers)
+        {
+            Assert.Equal("Bearer s3cret", Assert.Single(h, e => e.Key == "authorization").Value);
+            Assert.Equal("local", h.GetValue("push-scope"));
+        }
+        Assert.Equal(2, shared.Headers!.Count);
+        Assert.Equal("Bearer stale", shared.Headers!.GetValue("authorization"));
+    }
+
+    [Fact]
+    public void NoSecret_LeavesTheInvokerAsItIs()
+    {
+        var invoker = new Capture();
+
+        Assert.Same(invoker, Push.Control.BearerCredentials.Apply(invoker, null));
+        Assert.Same(invoker, Push.Control.BearerCredentials.Apply(invoker, string.Empty));
+    }
+
+    private sealed class Capture : CallInvoker
+    {
+        public List<Metadata> Headers { get; } = [];
+
+        public override AsyncUnaryCall<TResponse> AsyncUnaryCall<TRequest, TResponse>(Method<TRequest, TResponse> method, string? host, CallOptions options, TRequest request)
+        {
+            Headers.Add(options.Headers!);
+            return new AsyncUnaryCall<TResponse>(Task.FromResult(default(TResponse)!), Task.FromResult(new Metadata()), () => Status.DefaultSuccess, () => [], () => { });
+        }
+
+        public override TResponse BlockingUnaryCall<TRequest, TResponse>(Method<TRequest, TResponse> method, string? host, CallOptions options, TRequest request) => throw new NotSupportedException();
+
+        public override AsyncServerStreamingCall<TResponse> AsyncServerStreamingCall<TRequest, TResponse>(Method<TRequest, TResponse> method, string? host, CallOptions options, TRequest request) => throw new NotSupportedException();
+
+        public override AsyncClientStreamingCall<TRequest, TResponse> AsyncClientStreamingCall<TRequest, TResponse>(Method<TRequest, TResponse> method, string? host, CallOptions options) => throw new NotSupportedException();
+
+        public override AsyncDuplexStreamingCall<TRequest, TResponse> AsyncDuplexStreamingCall<TRequest, TResponse>(Method<TRequest, TResponse> method, string? host, CallOptions options) => throw new NotSupportedException();
     }
 }
