@@ -26,7 +26,7 @@ public sealed class AuthFloodTests(SecretClusterFixture cluster, ITestOutputHelp
     {
         var ct = TestTimeouts.Token(TestTimeouts.Long);
         var heapBefore = await ManagedHeap.LiveBytesAfterFullGcAsync(cluster.Gateway1.Pid, ct);
-        var rssBefore = Rss(cluster.Gateway1.Pid);
+        var rssBefore = Probe.RssMiB(cluster.Gateway1.Pid);
         long sent = 0;
         var handler = new SocketsHttpHandler
         {
@@ -50,27 +50,15 @@ public sealed class AuthFloodTests(SecretClusterFixture cluster, ITestOutputHelp
         var results = await Task.WhenAll(calls);
 
         Assert.All(results, ex => Assert.Equal(StatusCode.Unauthenticated, ex.StatusCode));
-        var rssAfter = Rss(cluster.Gateway1.Pid);
+        var rssAfter = Probe.RssMiB(cluster.Gateway1.Pid);
         var heapAfter = await ManagedHeap.LiveBytesAfterFullGcAsync(cluster.Gateway1.Pid, ct);
-        output.WriteLine($"{Calls} x {PayloadBytes / (1024 * 1024)} MB unauthenticated: bytes on the wire {sent / 1024.0:F1} KiB of {(double)Calls * PayloadBytes / (1024 * 1024):F0} MiB attempted; gateway live heap after a full GC {ManagedHeap.MiB(heapBefore)} -> {ManagedHeap.MiB(heapAfter)}; RSS (information only) {rssBefore / (1024 * 1024)} -> {rssAfter / (1024 * 1024)} MiB");
+        output.WriteLine($"{Calls} x {PayloadBytes / (1024 * 1024)} MB unauthenticated: bytes on the wire {sent / 1024.0:F1} KiB of {(double)Calls * PayloadBytes / (1024 * 1024):F0} MiB attempted; gateway live heap after a full GC {ManagedHeap.MiB(heapBefore)} -> {ManagedHeap.MiB(heapAfter)}; RSS (information only) {rssBefore:F0} -> {rssAfter:F0} MiB");
         // Each refused stream may have had its flow-control window (Kestrel: 768 KiB) in flight, no more.
         Assert.True(sent < Calls * 2L * 1024 * 1024, $"the callers put {sent} bytes on the wire: bodies were read");
         // Nothing is retained for the refused calls (whether bodies were read is judged by the bytes on the wire above).
         Assert.True(heapAfter - heapBefore < 16L * 1024 * 1024, $"the gateway's live heap grew by {ManagedHeap.MiB(heapAfter - heapBefore)}");
         // The gateway still serves authenticated callers.
         Assert.Equal(3, (await cluster.Control1.GetStatusAsync(ct)).Reach.GatewaysAnswered);
-    }
-
-    private static long Rss(int pid)
-    {
-        foreach (var line in File.ReadLines($"/proc/{pid}/status"))
-        {
-            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
-            {
-                return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) * 1024;
-            }
-        }
-        return 0;
     }
 
     /// <summary>Counts the bytes written to the connection.</summary>

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net.Security;
 using System.Security.Cryptography.X509Certificates;
 using Grpc.Core;
@@ -71,7 +70,7 @@ public sealed class TlsGrpcTests(ITestOutputHelper output)
         await Assert.ThrowsAsync<RpcException>(() => new PushControlClient(distrustful.CreateCallInvoker(), new PushControlOptions { Secret = TestSecrets.Control }).GetAllClientCountAsync(ct));
 
         // The shell commands speak mTLS too.
-        var (exit, stdout) = await RunPushAsync(["status", "--grpc", suite.GrpcAddress, "--secret", TestSecrets.Control, "--tls-ca", caFile, "--tls-client-cert", opCert, "--tls-client-key", opKey], ct);
+        var (exit, stdout) = await CliRun.RunAsync(["status", "--grpc", suite.GrpcAddress, "--secret", TestSecrets.Control, "--tls-ca", caFile, "--tls-client-cert", opCert, "--tls-client-key", opKey], new Dictionary<string, string>(), ct);
         Assert.True(exit == 0, stdout);
         Assert.Contains("Gateways: 2", stdout, StringComparison.Ordinal);
     }
@@ -124,28 +123,5 @@ public sealed class TlsGrpcTests(ITestOutputHelper output)
         Assert.Equal(0, await openControl.GetAllClientCountAsync(ct));
         await AuthHelpers.WaitWorkerStreamsAsync(openControl, gateways: 1, workers: 1, ct, () => suite.Output);
         output.WriteLine($"renewed gRPC certificate served after {attempts} probe connection(s)");
-    }
-
-    private static async Task<(int Exit, string Output)> RunPushAsync(IEnumerable<string> args, CancellationToken ct)
-    {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        psi.ArgumentList.Add(RepoPaths.PushDll);
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync(ct);
-        var stderr = p.StandardError.ReadToEndAsync(ct);
-        try
-        {
-            await p.WaitForExitAsync(ct);
-        }
-        catch (OperationCanceledException)
-        {
-            p.Kill(entireProcessTree: true);
-            throw;
-        }
-        return (p.ExitCode, await stdout + await stderr);
     }
 }
