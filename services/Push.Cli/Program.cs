@@ -82,6 +82,6 @@ catch (Microsoft.Extensions.Options.OptionsValidationException ex)
 }
 catch (IOException ex) when (ex.InnerException is System.Net.Sockets.SocketException || ex.Message.Contains("address already in use", StringComparison.OrdinalIgnoreCase))
 {
-    Console.Error.WriteLine($"push {cli.Command}: cannot listen: {ex.Message} (another process uses the port? pick others with --ws/--grpc/--http)");
+    Console.Error.WriteLine($"push {cli.Command}: cannot listen: {ex.Message} (another process uses the port? pick others with --ws/--grpc/--http/--api)");
     return 1;
 }

@@ -8,6 +8,7 @@ using Push.Gateway.Control;
 using Push.Gateway.Diagnostics;
 using Push.Gateway.Grpc;
 using Push.Gateway.Hosting;
+using Push.Gateway.Http;
 using Push.Gateway.Tokens;
 using Push.Gateway.WebSockets;
 using Push.Gateway.Workers;
@@ -32,7 +33,13 @@ internal static class GatewayServiceCollectionExtensions
         services.AddSingleton<Microsoft.Extensions.Options.IValidateOptions<GatewayOptions>, GatewayOptionsValidator>();
         // A control request is at most one push payload plus its fields (a SendBatch's items share that bound).
         services.AddOptions<Grpc.AspNetCore.Server.GrpcServiceOptions<GatewayGrpcService>>()
-            .Configure<Microsoft.Extensions.Options.IOptions<GatewayOptions>>((o, g) => o.MaxReceiveMessageSize = g.Value.MaxPushSize + Push.Hosting.GrpcLimits.ControlEnvelopeBytes);
+            .Configure<Microsoft.Extensions.Options.IOptions<GatewayOptions>>((o, g) =>
+            {
+                o.MaxReceiveMessageSize = HttpApi.MaxMessageBytes(g.Value);
+                o.Interceptors.Add<HttpApiLimitInterceptor>(); // the same bound for the HTTP/JSON form
+            });
+        // The HTTP/JSON form of GatewayService (google.api.http routes), served on the --api listener only (HttpApi).
+        services.AddGrpc().AddJsonTranscoding(o => o.TypeRegistry = Push.Hosting.Security.JsonStatus.Details);
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<GatewayIdentity>();
         services.AddSingleton(sp => new LocalMember(sp.GetRequiredService<GatewayIdentity>().Id, MemberRole.Gateway));
@@ -66,6 +73,7 @@ internal static class GatewayServiceCollectionExtensions
         metrics.SendQueueBytes = () => table.All.Sum(c => (long)c.QueuedBytes);
         metrics.SendQueueMaxBytes = () => table.All.Select(c => (long)c.QueuedBytes).DefaultIfEmpty(0).Max();
         endpoints.MapGrpcService<GatewayGrpcService>().RequireAuthorization(Push.Hosting.Security.PushAuth.Policy);
+        endpoints.MapPushHttpApi();
         return endpoints;
     }
 }

@@ -23,6 +23,8 @@ Flags (start, registry, gateway, worker):
   --ws HOST:PORT         public WebSocket endpoint (start, gateway)     [start: 127.0.0.1:8282, gateway: 0.0.0.0:8282]   env PUSH_WS
   --grpc HOST:PORT       gRPC endpoint of the role (h2c)                 [127.0.0.1:8283]                                  env PUSH_GRPC
   --http HOST:PORT       internal HTTP/1.1 endpoint: /healthz/live, /healthz/ready, /metrics  [127.0.0.1:8284; 'none' disables] env PUSH_HTTP
+  --api HOST:PORT        HTTP/JSON control API (PHP, curl): POST /v1/send-to-group etc., GET /openapi.json (start, gateway)
+                         [start: 127.0.0.1:8285, gateway: none; 'none' disables; TLS when --grpc-tls-cert is set]    env PUSH_API
   --registry URL         registry address, repeatable (gateway, worker)  e.g. http://127.0.0.1:1236                        env PUSH_REGISTRY (comma separated)
   --advertise URL        gRPC address others use to reach this process   [the bound --grpc address]                        env PUSH_ADVERTISE
   --secret S[,OLD]       member secret: required of registry, gateways, workers and peer calls; also grants the
@@ -36,7 +38,7 @@ Flags (start, registry, gateway, worker):
                          Cluster:TlsCa, and this node's --grpc-tls-cert becomes its client certificate             env PUSH_GRPC_CLIENT_CA
                          Certificate/key files are reloaded when they change (checked at most every 5 s; new connections
                          get the new certificate, open ones keep theirs; unreadable new files keep the old one, logged)
-  --ready-file FILE      write {"ws":..,"grpc":..,"http":..,"pid":..} once listening (ports chosen with :0)
+  --ready-file FILE      write {"ws":..,"grpc":..,"http":..,"api":..,"pid":..} once listening (ports chosen with :0)
   --set KEY=VALUE        any setting, e.g. --set Gateway:PingInterval=00:00:10 (repeatable)
 
 Settings (appsettings.json, environment variables with __ for ':', or --set):

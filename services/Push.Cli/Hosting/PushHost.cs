@@ -14,6 +14,7 @@ using OpenTelemetry.Trace;
 using Push.Cli.Commands;
 using Push.Cli.Demo;
 using Push.Gateway;
+using Push.Gateway.Http;
 using Push.Gateway.WebSockets;
 using Push.Hosting;
 using Push.Hosting.Cluster;
@@ -157,6 +158,8 @@ internal static partial class PushHost
         var wsSpec = args.Get("ws") ?? Environment.GetEnvironmentVariable("PUSH_WS") ?? defaultWs;
         var grpcSpec = args.Get("grpc") ?? Environment.GetEnvironmentVariable("PUSH_GRPC") ?? "127.0.0.1:8283";
         var httpSpec = args.Get("http") ?? Environment.GetEnvironmentVariable("PUSH_HTTP") ?? "127.0.0.1:8284";
+        // The HTTP/JSON control API (a gateway's): on for `push start` (loopback), off for `push gateway` unless set.
+        var apiSpec = args.Get("api") ?? Environment.GetEnvironmentVariable("PUSH_API") ?? (roles.HasFlag(Roles.Registry) ? "127.0.0.1:8285" : "none");
         var certFile = args.Get("tls-cert") ?? Environment.GetEnvironmentVariable("PUSH_TLS_CERT");
         var keyFile = args.Get("tls-key") ?? Environment.GetEnvironmentVariable("PUSH_TLS_KEY");
         var grpcCertFile = args.Get("grpc-tls-cert") ?? Environment.GetEnvironmentVariable("PUSH_GRPC_TLS_CERT");
@@ -232,7 +235,28 @@ internal static partial class PushHost
                 lo.Protocols = HttpProtocols.Http1AndHttp2;
                 endpoints.GrpcTls = true;
                 endpoints.GrpcMutualTls = clientRoots is not null;
-                var reloader = CertificateReloader.Create(k.ApplicationServices, "grpc", grpcCertFile, grpcKeyFile, "--grpc-tls-cert/--grpc-tls-key");
+                UseGrpcTls(lo, "grpc");
+            });
+            if (roles.HasFlag(Roles.Gateway) && !string.Equals(apiSpec, "none", StringComparison.OrdinalIgnoreCase))
+            {
+                k.Listen(ParseEndpoint(apiSpec, "--api"), lo =>
+                {
+                    // The control API's HTTP/JSON form: HTTP/1.1 (PHP, curl); over the gRPC port's TLS (and client
+                    // certificates) when it has them, where ALPN may pick h2 as well.
+                    HttpApi.MarkListener(lo);
+                    endpoints.Api = lo;
+                    lo.Protocols = grpcCertFile is null ? HttpProtocols.Http1 : HttpProtocols.Http1AndHttp2;
+                    if (grpcCertFile is not null)
+                    {
+                        endpoints.ApiTls = true;
+                        UseGrpcTls(lo, "api");
+                    }
+                });
+            }
+
+            void UseGrpcTls(ListenOptions lo, string name)
+            {
+                var reloader = CertificateReloader.Create(k.ApplicationServices, name, grpcCertFile!, grpcKeyFile, "--grpc-tls-cert/--grpc-tls-key");
                 lo.UseHttps(https =>
                 {
                     https.ServerCertificate = reloader.Certificate;
@@ -243,7 +267,7 @@ internal static partial class PushHost
                         https.ClientCertificateValidation = (cert, chain, _) => TlsFiles.ChainsTo(cert, clientRoots, chain, client: true);
                     }
                 });
-            });
+            }
             if (!string.Equals(httpSpec, "none", StringComparison.OrdinalIgnoreCase))
             {
                 k.Listen(ParseEndpoint(httpSpec, "--http"), lo =>
@@ -257,6 +281,7 @@ internal static partial class PushHost
         var app = builder.Build();
         TlsFiles.ClientLogger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Push.Hosting.Security.ClientCertificate");
         // Authentication and authorization run before any gRPC endpoint reads its request body.
+        app.UsePushHttpApiGate();
         app.UseAuthentication();
         app.UseAuthorization();
         app.MapGrpcReflectionService().RequireAuthorization(PushAuth.Policy);
@@ -302,6 +327,7 @@ internal static partial class PushHost
         app.Services.GetRequiredService<AdvertisedAddress>().Set(advertise);
         var ws = endpoints.Ws is null ? null : Url(endpoints.Ws, endpoints.WsTls);
         var http = endpoints.Http is null ? null : Url(endpoints.Http, false);
+        var api = endpoints.Api is null ? null : Url(endpoints.Api, endpoints.ApiTls);
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("push");
         if (ws is not null)
         {
@@ -312,6 +338,10 @@ internal static partial class PushHost
         if (http is not null)
         {
             Console.WriteLine($"push: health and metrics: {http}/healthz/ready  {http}/metrics");
+        }
+        if (api is not null)
+        {
+            Console.WriteLine($"push: HTTP/JSON control API: {api}/v1/...   description: {api}{HttpApi.OpenApiPath}");
         }
         // The gRPC port is what needs guarding (the WebSocket port is public by design): a secret or client certificates.
         if (cluster.MemberSecrets.IsEmpty && cluster.ControlSecrets.IsEmpty && !endpoints.GrpcMutualTls && IsPublic(endpoints.Grpc))
@@ -324,7 +354,7 @@ internal static partial class PushHost
         }
         if (readyFile is not null)
         {
-            var json = JsonSerializer.Serialize(new Dictionary<string, object?> { ["ws"] = ws, ["grpc"] = grpc, ["http"] = http, ["pid"] = Environment.ProcessId, ["advertise"] = advertise });
+            var json = JsonSerializer.Serialize(new Dictionary<string, object?> { ["ws"] = ws, ["grpc"] = grpc, ["http"] = http, ["api"] = api, ["pid"] = Environment.ProcessId, ["advertise"] = advertise });
             File.WriteAllText(readyFile + ".tmp", json);
             File.Move(readyFile + ".tmp", readyFile, overwrite: true);
         }
@@ -411,6 +441,8 @@ internal sealed class BoundEndpoints
     public bool GrpcTls { get; set; }
     public bool GrpcMutualTls { get; set; }
     public ListenOptions? Http { get; set; }
+    public ListenOptions? Api { get; set; }
+    public bool ApiTls { get; set; }
 }
 
 /// <summary>The roles this process runs.</summary>

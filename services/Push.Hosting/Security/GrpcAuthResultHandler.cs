@@ -1,7 +1,6 @@
 using System.Diagnostics.Metrics;
 using System.Text;
 using Google.Protobuf;
-using Google.Protobuf.WellKnownTypes;
 using Google.Rpc;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Authorization.Policy;
@@ -13,7 +12,8 @@ namespace Push.Hosting.Security;
 /// <summary>
 /// Answers a refused gRPC call the way a gRPC server would (HTTP 200, trailers-only, grpc-status 16 UNAUTHENTICATED or
 /// 7 PERMISSION_DENIED, a readable grpc-message and google.rpc.ErrorInfo) instead of ASP.NET Core's bare 401/403,
-/// which clients only show as "Bad gRPC response". The request body is never read. Every refusal is counted.
+/// which clients only show as "Bad gRPC response"; on the HTTP/JSON API the same status as a JSON body with HTTP 401 or
+/// 403 (<see cref="JsonStatus"/>). The request body is never read. Every refusal is counted.
 /// </summary>
 internal sealed partial class GrpcAuthResultHandler(IMeterFactory meters, ILogger<GrpcAuthResultHandler> logger) : IAuthorizationMiddlewareResultHandler
 {
@@ -30,7 +30,9 @@ internal sealed partial class GrpcAuthResultHandler(IMeterFactory meters, ILogge
         {
             return next(context);
         }
-        if (context.Request.ContentType?.StartsWith("application/grpc", StringComparison.Ordinal) != true)
+        // The HTTP/JSON form of the control API (JSON transcoding) gets the same status as JSON, with its HTTP status.
+        var json = context.GetEndpoint()?.Metadata.GetMetadata<Microsoft.AspNetCore.Grpc.JsonTranscoding.GrpcJsonTranscodingMetadata>() is not null;
+        if (!json && context.Request.ContentType?.StartsWith("application/grpc", StringComparison.Ordinal) != true)
         {
             return _default.HandleAsync(next, context, policy, authorizeResult);
         }
@@ -52,12 +54,11 @@ internal sealed partial class GrpcAuthResultHandler(IMeterFactory meters, ILogge
         }
         _rejected.Add(1, new KeyValuePair<string, object?>("push.reason", reason));
         Log.Refused(logger, context.Request.Path.Value ?? string.Empty, context.Connection.RemoteIpAddress?.ToString() ?? "?", message);
-        var status = new Google.Rpc.Status { Code = code, Message = message };
-        status.Details.Add(Any.Pack(new ErrorInfo
+        var status = JsonStatus.Create((Code)code, code == (int)Code.Unauthenticated ? "ERROR_REASON_UNAUTHENTICATED" : "ERROR_REASON_PERMISSION_DENIED", message);
+        if (json)
         {
-            Reason = code == (int)Code.Unauthenticated ? "ERROR_REASON_UNAUTHENTICATED" : "ERROR_REASON_PERMISSION_DENIED",
-            Domain = "push.v1",
-        }));
+            return JsonStatus.WriteAsync(context.Response, status);
+        }
         var response = context.Response;
         response.StatusCode = StatusCodes.Status200OK;
         response.ContentType = "application/grpc";
