@@ -22,8 +22,11 @@ def ensure_stubs():
         from grpc_tools import protoc  # python3-grpc-tools
 
         os.makedirs(GEN, exist_ok=True)
-        proto_dir = os.path.join(PROTOS, "push", "v1")
-        files = sorted(os.path.join(proto_dir, f) for f in os.listdir(proto_dir) if f.endswith(".proto"))
+        # push/v1 and the google.api.http annotations it imports (vendored under protos/google/api)
+        files = []
+        for sub in (("push", "v1"), ("google", "api")):
+            proto_dir = os.path.join(PROTOS, *sub)
+            files += sorted(os.path.join(proto_dir, f) for f in os.listdir(proto_dir) if f.endswith(".proto"))
         # the well-known types (google/protobuf/duration.proto) ship with grpc_tools
         well_known = os.path.join(os.path.dirname(protoc.__file__), "_proto")
         args = ["protoc", "-I", PROTOS, "-I", well_known, "--python_out=" + GEN, "--grpc_python_out=" + GEN, *files]

@@ -43,6 +43,8 @@ public sealed class PushProcess : IAsyncDisposable
     public Uri Ws { get; private set; } = null!;
     public Uri Grpc { get; private set; } = null!;
     public Uri? Http { get; private set; }
+    /// <summary>The HTTP/JSON control API (--api), when the process serves one.</summary>
+    public Uri? Api { get; private set; }
     public string GrpcAddress => Grpc.ToString().TrimEnd('/');
     public bool HasExited => _process.HasExited;
 
@@ -89,6 +91,10 @@ public sealed class PushProcess : IAsyncDisposable
         if (!list.Contains("--http"))
         {
             list.AddRange(["--http", $"{host}:0"]);
+        }
+        if (command is "start" or "gateway" && !list.Contains("--api"))
+        {
+            list.AddRange(["--api", $"{host}:0"]); // the HTTP/JSON control API (start's default port 8285 would collide)
         }
         list.AddRange(["--ready-file", readyFile]);
         foreach (var a in list)
@@ -188,6 +194,10 @@ public sealed class PushProcess : IAsyncDisposable
         if (root.TryGetProperty("http", out var http) && http.ValueKind == JsonValueKind.String)
         {
             Http = new Uri(http.GetString()!);
+        }
+        if (root.TryGetProperty("api", out var api) && api.ValueKind == JsonValueKind.String)
+        {
+            Api = new Uri(api.GetString()!);
         }
         File.Delete(_readyFile);
     }

@@ -81,7 +81,10 @@ public sealed class ProtoContractTests(ITestOutputHelper output)
             var edited = Path.Combine(dir, "protos", "push", "v1", "gateway_service.proto");
             var lines = await File.ReadAllLinesAsync(edited);
             Assert.Contains(lines, l => l.Contains("rpc Drain(", StringComparison.Ordinal));
-            await File.WriteAllLinesAsync(edited, lines.Where(l => !l.Contains("rpc Drain(", StringComparison.Ordinal)));
+            // the rpc with its option block (google.api.http): from "rpc Drain(" to the first line closing it
+            var start = Array.FindIndex(lines, l => l.Contains("rpc Drain(", StringComparison.Ordinal));
+            var end = lines[start].TrimEnd().EndsWith(';') ? start : Array.FindIndex(lines, start, l => l == "  }");
+            await File.WriteAllLinesAsync(edited, lines.Where((_, i) => i < start || i > end));
 
             // Act
             var r = await ExternalProcess.RunAsync(ExternalTools.Buf, ["breaking", dir, "--against", Baseline], BufTimeout);
