@@ -47,6 +47,16 @@ internal static class ExternalTools
         }
     }
 
+    /// <summary>Debian's php-cli with php-curl (the HTTP/JSON example, issue 11).</summary>
+    public static string RequirePhp()
+        => File.Exists("/usr/bin/php") && Directory.GetFiles("/etc/php", "*curl.ini", SearchOption.AllDirectories).Length > 0
+            ? "/usr/bin/php"
+            : throw Missing("/usr/bin/php with php-curl", "it installs php-cli and php-curl with apt");
+
+    /// <summary>curl and bash (the README's HTTP/JSON walk-through).</summary>
+    public static string RequireCurl()
+        => File.Exists("/usr/bin/curl") ? "/usr/bin/bash" : throw Missing("/usr/bin/curl", "it installs curl with apt");
+
     public static string RequirePython()
         => File.Exists(Python) ? Python : throw Missing(Python, "it installs python3-grpcio and python3-grpc-tools with apt");
 
