@@ -280,7 +280,12 @@ function checkService(where, doc, workloads, ctx) {
   for (const port of ports.filter((p) => p.name === 'grpc')) {
     check(where, port.appProtocol === grpcAppProtocol, `grpc ports must declare appProtocol ${grpcAppProtocol}`);
   }
-  const isGatewayGrpc = component === 'gateway' && ports.length === 1 && ports[0].name === 'grpc';
+  for (const port of ports.filter((p) => p.name === 'http-api')) {
+    check(where, port.appProtocol === (ctx.internalTls ? 'https' : 'http'), `http-api ports must declare appProtocol ${ctx.internalTls ? 'https' : 'http'}`);
+  }
+  // The control Service: grpc, plus the HTTP/JSON API (http-api) with gateway.httpApi.enabled.
+  const isGatewayGrpc = component === 'gateway' && ports.some((p) => p.name === 'grpc')
+    && ports.every((p) => p.name === 'grpc' || p.name === 'http-api');
   if (isGatewayGrpc) {
     check(where, type === 'ClusterIP' && spec.clusterIP !== 'None', 'the gateway gRPC control Service must be a ClusterIP Service');
   }
