@@ -10,7 +10,7 @@ namespace Push.HardeningTests;
 
 /// <summary>
 /// The HTTP/JSON API (--api) follows the gRPC port's TLS: with --grpc-tls-cert and --grpc-client-ca it serves https with
-/// the node certificate and requires a client certificate from the CA, so turning the API on never opens a cleartext or
+/// the node certificate (HTTP/1.1 and h2 by ALPN) and requires a client certificate from the CA, so turning the API on never opens a cleartext or
 /// certificate-less way around the gRPC port's protection.
 /// </summary>
 [Trait("Category", "Integration")]
@@ -33,12 +33,16 @@ public sealed class TlsHttpApiTests(ITestOutputHelper output)
 
         // Act
         using var ok = await trusted.PostAsync("/v1/get-all-client-count", Json(), ct);
+        using var overH2 = await trusted.SendAsync(new HttpRequestMessage(HttpMethod.Post, "/v1/get-all-client-count") { Content = Json(), Version = HttpVersion.Version20, VersionPolicy = HttpVersionPolicy.RequestVersionExact }, ct);
         var noCertificate = await Assert.ThrowsAsync<HttpRequestException>(() => anonymous.PostAsync("/v1/get-all-client-count", Json(), ct));
         var plain = await Assert.ThrowsAsync<HttpRequestException>(() => cleartext.PostAsync("/v1/get-all-client-count", Json(), ct));
 
         // Assert
         Assert.Equal("https", api.Scheme);
         Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+        Assert.Equal(HttpVersion.Version11, ok.Version);
+        Assert.True(overH2.StatusCode == HttpStatusCode.OK, $"h2 (ALPN): {(int)overH2.StatusCode} {await overH2.Content.ReadAsStringAsync(ct)}");
+        Assert.Equal(HttpVersion.Version20, overH2.Version);
         Assert.Contains("\"count\":", await ok.Content.ReadAsStringAsync(ct), StringComparison.Ordinal);
         output.WriteLine($"no client certificate: {noCertificate.Message}\ncleartext: {plain.Message}");
     }

@@ -281,7 +281,10 @@ internal static partial class PushHost
         var app = builder.Build();
         TlsFiles.ClientLogger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Push.Hosting.Security.ClientCertificate");
         // Authentication and authorization run before any gRPC endpoint reads its request body.
-        app.UsePushHttpApiGate();
+        if (roles.HasFlag(Roles.Gateway))
+        {
+            app.UsePushHttpApiGate(); // the HTTP/JSON API's routes on its listener only
+        }
         app.UseAuthentication();
         app.UseAuthorization();
         app.MapGrpcReflectionService().RequireAuthorization(PushAuth.Policy);
