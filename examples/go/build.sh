@@ -34,5 +34,7 @@ protoc -I "$protos" \
   "${files[@]}"
 
 cd "$here"
+# go needs a build cache; without HOME (some CI shells) keep it next to the output
+if [ -z "${GOCACHE:-}" ] && [ -z "${HOME:-}" ] && [ -z "${XDG_CACHE_HOME:-}" ]; then export GOCACHE="$out/go-build-cache"; fi
 GO111MODULE=off GOPATH="$out/go:/usr/share/gocode" GOFLAGS= go build -o "$out/push-example" push_example.go
 echo "$out/push-example"

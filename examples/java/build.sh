@@ -34,7 +34,8 @@ run=$(cp_of grpc-api.jar grpc-context.jar grpc-core.jar grpc-netty.jar grpc-stub
   netty-codec-http.jar netty-codec-http2.jar netty-handler.jar netty-resolver.jar)
 
 find "$out/java" -name '*.java' > "$out/sources.txt"
-javac -nowarn -encoding UTF-8 -d "$out/classes" -cp "$compile" @"$out/sources.txt" "$here/PushExample.java"
+# The generated sources are large (about 100k lines): the JVM flags only make this one-off compile faster.
+javac -J-XX:TieredStopAtLevel=1 -J-XX:+UseSerialGC -nowarn -encoding UTF-8 -d "$out/classes" -cp "$compile" @"$out/sources.txt" "$here/PushExample.java"
 
 cat > "$out/push-example" <<LAUNCHER
 #!/bin/sh
