@@ -4,7 +4,8 @@
 # libgrpc-java (grpc-java 1.41), libguava-java, libgeronimo-annotation-1.3-spec-java, libnetty-java, libperfmark-java,
 # libgoogle-gson-java (.ci/setup installs them).
 #
-#   examples/java/build.sh [OUT]      # OUT defaults to examples/java/gen (git-ignored); the program is OUT/push-example
+#   examples/java/build.sh [OUT]      # OUT defaults to examples/java/gen (git-ignored); the program is OUT/push-example,
+#                                     # OUT/classpath the class path for your own programs
 #
 # Every .proto under protos/ (push/v1 and any vendored google/api) is generated. The protos set no java_package, so
 # the classes are push.v1.GatewayServiceGrpc (stubs) and push.v1.GatewayServiceOuterClass.* (messages).
@@ -37,6 +38,8 @@ find "$out/java" -name '*.java' > "$out/sources.txt"
 # The generated sources are large (about 100k lines): the JVM flags only make this one-off compile faster.
 javac -J-XX:TieredStopAtLevel=1 -J-XX:+UseSerialGC -nowarn -encoding UTF-8 -d "$out/classes" -cp "$compile" @"$out/sources.txt" "$here/PushExample.java"
 
+# OUT/classpath: the generated classes plus the run-time jars, for your own programs (java -cp "$(cat OUT/classpath)" ...)
+echo "$out/classes:$run" > "$out/classpath"
 cat > "$out/push-example" <<LAUNCHER
 #!/bin/sh
 exec java -cp "$out/classes:$run" PushExample "\$@"
