@@ -81,6 +81,13 @@ public sealed class PackageContentTests
                 publicTypes["Push.Worker"]);
             Assert.All(publicTypes["Push.Contracts"], t => Assert.StartsWith("Push.V1.", t, StringComparison.Ordinal));
 
+            // A backend with only the control client runs on the plain .NET runtime (no ASP.NET Core framework).
+            foreach (var id in new[] { "Push.Grpc.Contracts", "Push.Grpc.Control" })
+            {
+                using var package = ZipFile.OpenRead(Path.Combine(output, $"{id}.{version}.nupkg"));
+                Assert.DoesNotContain(Nuspec(package, id).Descendants(), e => e.Name.LocalName == "frameworkReference");
+            }
+
             // The worker package ships Push.Hosting, so it must depend on every package Push.Hosting references.
             using (var worker = ZipFile.OpenRead(Path.Combine(output, $"Push.Grpc.Worker.{version}.nupkg")))
             {
