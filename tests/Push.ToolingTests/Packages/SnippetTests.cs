@@ -59,7 +59,13 @@ public sealed class SnippetTests(PackageFeed feed, ITestOutputHelper output)
         var relayedToAlice = await alice.ReceiveTextAsync(ct);
         var relayedToBob = await bob.ReceiveTextAsync(ct);
         using var control = gateway.Control();
+        // The session is written back when OnMessageAsync returns, after its relay went out: wait until it shows.
         var session = await control.GetSessionAsync(alice.ClientId, ct);
+        while (!session.ContainsKey("last"))
+        {
+            await Task.Delay(50, ct);
+            session = await control.GetSessionAsync(alice.ClientId, ct);
+        }
 
         // Act 2: the control snippet, then the contracts snippet, as backends.
         var backendEnv = new Dictionary<string, string> { ["PUSH_GRPC"] = gateway.GrpcAddress, ["PUSH_CONTROL_SECRET"] = TestSecrets.Control };
