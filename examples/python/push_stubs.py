@@ -22,11 +22,8 @@ def ensure_stubs():
         from grpc_tools import protoc  # python3-grpc-tools
 
         os.makedirs(GEN, exist_ok=True)
-        # push/v1 and the google.api.http annotations it imports (vendored under protos/google/api)
-        files = []
-        for sub in (("push", "v1"), ("google", "api")):
-            proto_dir = os.path.join(PROTOS, *sub)
-            files += sorted(os.path.join(proto_dir, f) for f in os.listdir(proto_dir) if f.endswith(".proto"))
+        # every .proto under protos/, so that vendored imports (google/api/annotations.proto) are generated too
+        files = sorted(os.path.join(d, f) for d, _, names in os.walk(PROTOS) for f in names if f.endswith(".proto"))
         # the well-known types (google/protobuf/duration.proto) ship with grpc_tools
         well_known = os.path.join(os.path.dirname(protoc.__file__), "_proto")
         args = ["protoc", "-I", PROTOS, "-I", well_known, "--python_out=" + GEN, "--grpc_python_out=" + GEN, *files]

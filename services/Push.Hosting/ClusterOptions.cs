@@ -3,7 +3,7 @@ using System.ComponentModel.DataAnnotations;
 namespace Push.Hosting;
 
 /// <summary>Settings every role shares: where the registries are, how to authenticate internal calls.</summary>
-public sealed class ClusterOptions
+internal sealed class ClusterOptions
 {
     public const string SectionName = "Cluster";
 

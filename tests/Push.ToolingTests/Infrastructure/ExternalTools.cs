@@ -4,7 +4,8 @@ namespace Push.ToolingTests.Infrastructure;
 
 /// <summary>
 /// Where the tests find the non-.NET tools. Each getter fails with a message that names .ci/setup (which installs
-/// them: apt python3-grpcio python3-grpc-tools chromium, npm ci in tools/ and examples/node) when one is missing.
+/// them: apt python3-grpcio python3-grpc-tools chromium, the Go, Java and Ruby gRPC packages, npm ci in tools/ and
+/// examples/node) when one is missing.
 /// </summary>
 internal static class ExternalTools
 {
@@ -56,6 +57,50 @@ internal static class ExternalTools
     /// <summary>curl and bash (the README's HTTP/JSON walk-through).</summary>
     public static string RequireCurl()
         => File.Exists("/usr/bin/curl") ? "/usr/bin/bash" : throw Missing("/usr/bin/curl", "it installs curl with apt");
+
+    /// <summary>Go 1.19, protoc with protoc-gen-go and protoc-gen-go-grpc, and grpc-go under /usr/share/gocode (examples/go/build.sh).</summary>
+    public static void RequireGoToolchain()
+    {
+        const string How = "it installs golang-go protobuf-compiler protoc-gen-go protoc-gen-go-grpc golang-google-grpc-dev golang-google-protobuf-dev golang-github-golang-protobuf-1-5-dev with apt";
+        RequireOnPath(How, "go", "protoc", "protoc-gen-go", "protoc-gen-go-grpc");
+        RequireFile("/usr/share/gocode/src/google.golang.org/grpc/clientconn.go", How);
+    }
+
+    /// <summary>A JDK, protoc with Debian's grpc-java plugin, and the grpc-java and netty jars (examples/java/build.sh).</summary>
+    public static void RequireJavaToolchain()
+    {
+        const string How = "it installs openjdk-17-jdk-headless protobuf-compiler protobuf-compiler-grpc-java-plugin libgrpc-java libprotobuf-java libnetty-java ... with apt";
+        RequireOnPath(How, "java", "javac", "protoc");
+        RequireFile("/usr/bin/grpc_java_plugin", How);
+        RequireFile("/usr/share/java/grpc-netty.jar", How);
+        RequireFile("/usr/share/java/netty-codec-http2.jar", How);
+    }
+
+    /// <summary>Ruby with the grpc gem and grpc_tools_ruby_protoc (examples/ruby/push_example.rb).</summary>
+    public static string RequireRuby()
+    {
+        const string How = "it installs ruby-grpc ruby-grpc-tools with apt";
+        RequireOnPath(How, "ruby", "grpc_tools_ruby_protoc");
+        return FindOnPath("ruby")!;
+    }
+
+    public static string RubyExampleDir => Path.Combine(RepoPaths.Root, "examples", "ruby");
+
+    private static void RequireOnPath(string how, params string[] names)
+    {
+        foreach (var name in names)
+        {
+            _ = FindOnPath(name) ?? throw Missing(name, how);
+        }
+    }
+
+    private static void RequireFile(string path, string how)
+    {
+        if (!File.Exists(path))
+        {
+            throw Missing(path, how);
+        }
+    }
 
     public static string RequirePython()
         => File.Exists(Python) ? Python : throw Missing(Python, "it installs python3-grpcio and python3-grpc-tools with apt");

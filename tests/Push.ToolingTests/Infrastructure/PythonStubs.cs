@@ -2,8 +2,8 @@ namespace Push.ToolingTests.Infrastructure;
 
 /// <summary>
 /// Generates the push.v1 Python stubs once per test run into a temporary folder (never checked in), exactly as a
-/// user would: /usr/bin/python3 -m grpc_tools.protoc -I protos --python_out=DIR --grpc_python_out=DIR protos/push/v1/*.proto
-/// protos/google/api/*.proto (the google.api.http annotations gateway_service.proto imports).
+/// user would: /usr/bin/python3 -m grpc_tools.protoc -I protos --python_out=DIR --grpc_python_out=DIR $(find protos -name '*.proto')
+/// (every .proto, so that vendored imports such as google/api/annotations.proto are generated too).
 /// The examples read the folder from PUSH_PY_GEN.
 /// </summary>
 internal static class PythonStubs
@@ -27,8 +27,7 @@ internal static class PythonStubs
             {
             }
         };
-        var protos = Directory.GetFiles(Path.Combine(Push.Testing.RepoPaths.Root, "protos", "push", "v1"), "*.proto")
-            .Concat(Directory.GetFiles(Path.Combine(Push.Testing.RepoPaths.Root, "protos", "google", "api"), "*.proto"))
+        var protos = Directory.GetFiles(Path.Combine(Push.Testing.RepoPaths.Root, "protos"), "*.proto", SearchOption.AllDirectories)
             .Select(f => Path.GetRelativePath(Push.Testing.RepoPaths.Root, f))
             .Order(StringComparer.Ordinal);
         var r = await ExternalProcess.RunAsync(python, ["-m", "grpc_tools.protoc", "-I", "protos", $"--python_out={dir}", $"--grpc_python_out={dir}", .. protos], TimeSpan.FromSeconds(60));
