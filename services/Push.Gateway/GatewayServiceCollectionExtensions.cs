@@ -72,7 +72,15 @@ internal static class GatewayServiceCollectionExtensions
         metrics.SendQueueMaxDepth = () => table.All.Select(c => (long)c.QueueDepth).DefaultIfEmpty(0).Max();
         metrics.SendQueueBytes = () => table.All.Sum(c => (long)c.QueuedBytes);
         metrics.SendQueueMaxBytes = () => table.All.Select(c => (long)c.QueuedBytes).DefaultIfEmpty(0).Max();
-        endpoints.MapGrpcService<GatewayGrpcService>().RequireAuthorization(Push.Hosting.Security.PushAuth.Policy);
+        endpoints.MapGrpcService<GatewayGrpcService>().RequireAuthorization(Push.Hosting.Security.PushAuth.Policy)
+            .Add(b =>
+            {
+                // The transcoded (HTTP/JSON) endpoints get their refusals as JSON statuses (GrpcAuthResultHandler).
+                if (b.Metadata.OfType<Microsoft.AspNetCore.Grpc.JsonTranscoding.GrpcJsonTranscodingMetadata>().Any())
+                {
+                    b.Metadata.Add(Push.Hosting.Security.JsonApiEndpoint.Instance);
+                }
+            });
         endpoints.MapPushHttpApi();
         return endpoints;
     }

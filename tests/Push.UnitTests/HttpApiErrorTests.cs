@@ -143,7 +143,7 @@ public sealed class HttpApiErrorTests : IDisposable
         var rule = method.GetOptions().GetExtension(AnnotationsExtensions.Http);
         var context = new DefaultHttpContext { Request = { Method = "POST", Path = rule.Post, ContentType = "application/json" } };
         context.Response.Body = new MemoryStream();
-        context.SetEndpoint(new Microsoft.AspNetCore.Http.Endpoint(_ => Task.CompletedTask, new EndpointMetadataCollection(new GrpcJsonTranscodingMetadata(method, rule)), "transcoded"));
+        context.SetEndpoint(new Microsoft.AspNetCore.Http.Endpoint(_ => Task.CompletedTask, new EndpointMetadataCollection(new GrpcJsonTranscodingMetadata(method, rule), JsonApiEndpoint.Instance), "transcoded"));
         return context;
     }
 

@@ -31,7 +31,7 @@ internal sealed partial class GrpcAuthResultHandler(IMeterFactory meters, ILogge
             return next(context);
         }
         // The HTTP/JSON form of the control API (JSON transcoding) gets the same status as JSON, with its HTTP status.
-        var json = context.GetEndpoint()?.Metadata.GetMetadata<Microsoft.AspNetCore.Grpc.JsonTranscoding.GrpcJsonTranscodingMetadata>() is not null;
+        var json = context.GetEndpoint()?.Metadata.GetMetadata<JsonApiEndpoint>() is not null;
         if (!json && context.Request.ContentType?.StartsWith("application/grpc", StringComparison.Ordinal) != true)
         {
             return _default.HandleAsync(next, context, policy, authorizeResult);

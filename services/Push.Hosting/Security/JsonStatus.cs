@@ -5,6 +5,12 @@ using Microsoft.AspNetCore.Http;
 
 namespace Push.Hosting.Security;
 
+/// <summary>Endpoint metadata of a JSON-transcoded gRPC method: its refusals are answered as <see cref="JsonStatus"/>.</summary>
+internal sealed class JsonApiEndpoint
+{
+    public static readonly JsonApiEndpoint Instance = new();
+}
+
 /// <summary>
 /// The HTTP/JSON form of a gRPC status, as the HTTP API answers errors: a google.rpc.Status body
 /// (<c>{"code":16,"message":"...","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":...}]}</c>)
