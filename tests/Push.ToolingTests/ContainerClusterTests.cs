@@ -1,0 +1,102 @@
+using System.Diagnostics;
+using System.Net.WebSockets;
+using System.Text.Json;
+using Push.Testing;
+using Push.ToolingTests.Infrastructure;
+using Xunit.Abstractions;
+
+namespace Push.ToolingTests;
+
+/// <summary>
+/// The images deploy/build-image.sh builds, run as containers the way charts/push runs them (see
+/// <see cref="ChartContainer"/>: the pod spec's user, read-only root, /tmp emptyDir, dropped capabilities, args and
+/// env, taken from `helm template`): a registry, two gateways and a worker, each on the host network on a 127.0.0.x
+/// address of its own, with the member and control secrets set. Needs the Docker engine .ci/setup starts.
+/// </summary>
+[Trait("Category", "Container")]
+public sealed class ContainerClusterTests(ContainerImagesFixture images, ITestOutputHelper output) : IClassFixture<ContainerImagesFixture>
+{
+    private const int Ws = 8282;
+    private const int Grpc = 8283;
+    private const int Http = 8284;
+    private const int GraceSeconds = 30; // gateway.terminationGracePeriodSeconds (values.yaml)
+
+    [Fact]
+    public async Task PushImage_RegistryTwoGatewaysDemoWorker_GreetsPushesAcrossGateways_StopDrainsWith1001()
+    {
+        var ct = TestTimeouts.Token(TestTimeouts.Long);
+        await using var cluster = await ContainerCluster.StartAsync(images, output, ["--set", "worker.demo=true"], pythonWorker: false, ct);
+
+        // A real WebSocket client on gateway A is greeted by the demo worker container.
+        await using var ws = await TestWebSocket.ConnectAsync(cluster.WsUri(cluster.GatewayA), cancellationToken: ct);
+        Assert.Matches("^[0-9a-f]{40}$", ws.ClientId);
+
+        // A push through gateway B's control API (the backend's control secret) reaches it on A.
+        using var control = new Push.Control.PushControlClient(cluster.GrpcUri(cluster.GatewayB), new Push.Control.PushControlOptions { Secret = TestSecrets.Control });
+        var delivered = await control.SendToClientAsync(ws.ClientId, "through gateway B", ct);
+        Assert.Equal(1, delivered);
+        Assert.Equal("through gateway B", await ws.ReceiveTextAsync(ct));
+
+        // docker stop (SIGTERM, then SIGKILL after the grace time) drains gateway A: 1001, then exit code 0 in time.
+        var stopwatch = Stopwatch.StartNew();
+        var stop = Docker.RunAsync(TimeSpan.FromSeconds(GraceSeconds + 30), "stop", "-t", GraceSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture), cluster.GatewayA.Name);
+        var closed = await ws.Closed.WaitAsync(ct);
+        var stopped = await stop;
+        var state = await Docker.CheckAsync("inspect", "--format", "{{.State.ExitCode}} {{.State.OOMKilled}}", cluster.GatewayA.Name);
+        output.WriteLine($"gateway A: close {closed.Status} '{closed.Reason}', docker stop returned after {stopwatch.Elapsed.TotalSeconds:F1} s, state '{state}'");
+        Assert.Equal(0, stopped.ExitCode);
+        Assert.Equal(WebSocketCloseStatus.EndpointUnavailable, closed.Status);
+        Assert.Equal("0 false", state); // 137 would mean docker had to kill it after the grace time
+        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(GraceSeconds), $"gateway A took {stopwatch.Elapsed} to stop");
+    }
+
+    [Fact]
+    public async Task PythonWorkerImage_FromTheChartsCustomWorkerValues_RegistersAndAnswersClients()
+    {
+        var ct = TestTimeouts.Token(TestTimeouts.Long);
+        await using var cluster = await ContainerCluster.StartAsync(images, output,
+            ["-f", Path.Combine(RepoPaths.Root, "charts", "push", "ci", "custom-worker-values.yaml")], pythonWorker: true, ct);
+
+        // Greeted by the Python worker container, through gateway A; its commands (join) act; a push via B arrives.
+        await using var ws = await TestWebSocket.ConnectAsync(cluster.WsUri(cluster.GatewayA), expectGreeting: false, cancellationToken: ct);
+        using var greeting = JsonDocument.Parse(await ws.ReceiveTextAsync(ct));
+        var group = "ct-" + Guid.NewGuid().ToString("N")[..8];
+        await ws.SendTextAsync($$"""{"type":"join","group":"{{group}}"}""", ct);
+        var joined = await ws.ReceiveTextAsync(ct);
+        using var control = new Push.Control.PushControlClient(cluster.GrpcUri(cluster.GatewayB), new Push.Control.PushControlOptions { Secret = TestSecrets.Control });
+        var delivered = await control.SendToGroupAsync([group], "to the python group", ct);
+        var pushed = await ws.ReceiveTextAsync(ct);
+
+        Assert.Equal("from python", greeting.RootElement.GetProperty("hello").GetString());
+        Assert.Equal(group, JsonDocument.Parse(joined).RootElement.GetProperty("joined").GetString());
+        Assert.Equal(1, delivered);
+        Assert.Equal("to the python group", pushed);
+
+        // SIGTERM: the worker deregisters and exits 0.
+        await Docker.CheckAsync("stop", "-t", "20", cluster.Worker.Name);
+        Assert.Equal("0", await Docker.CheckAsync("inspect", "--format", "{{.State.ExitCode}}", cluster.Worker.Name));
+        Assert.Contains("deregistering", (await Docker.RunAsync("logs", cluster.Worker.Name)).StandardOutput, StringComparison.Ordinal);
+    }
+}
+
+/// <summary>Builds both images once per test class with unique tags (deploy/build-image.sh) and removes them afterwards.</summary>
+public sealed class ContainerImagesFixture : IAsyncLifetime
+{
+    public string RunId { get; } = Guid.NewGuid().ToString("N")[..10];
+    public string PushImage => $"push-ct/push:{RunId}";
+    public string PythonWorkerImage => $"push-ct/push-worker-python:{RunId}";
+    public string BuildLog { get; private set; } = string.Empty;
+
+    public async Task InitializeAsync()
+    {
+        await Docker.RequireAsync();
+        var push = await Docker.BuildImageAsync(PushImage, pythonWorker: false);
+        var python = await Docker.BuildImageAsync(PythonWorkerImage, pythonWorker: true);
+        BuildLog = push.StandardOutput + python.StandardOutput;
+    }
+
+    public async Task DisposeAsync()
+    {
+        await Docker.RunAsync("rmi", "--force", PushImage, PythonWorkerImage);
+    }
+}
