@@ -25,6 +25,7 @@ public sealed class ContainerClusterTests(ContainerImagesFixture images, ITestOu
     public async Task PushImage_RegistryTwoGatewaysDemoWorker_GreetsPushesAcrossGateways_StopDrainsWith1001()
     {
         var ct = TestTimeouts.Token(TestTimeouts.Long);
+        output.WriteLine(images.BuildLog);
         await using var cluster = await ContainerCluster.StartAsync(images, output, ["--set", "worker.demo=true"], pythonWorker: false, ct);
 
         // A real WebSocket client on gateway A is greeted by the demo worker container.
@@ -37,6 +38,15 @@ public sealed class ContainerClusterTests(ContainerImagesFixture images, ITestOu
         Assert.Equal(1, delivered);
         Assert.Equal("through gateway B", await ws.ReceiveTextAsync(ct));
 
+        // NOTES.txt's in-pod commands (kubectl exec deploy/push-gateway -- dotnet /app/push.dll send|status --grpc ...): the
+        // CLI in the gateway container finds the control secret in the container's env (PUSH_CONTROL_SECRET).
+        var grpcB = $"http://{cluster.GatewayB.Address}:{cluster.GatewayB.Port(Grpc)}";
+        var exec = await Docker.CheckAsync("exec", cluster.GatewayB.Name, "dotnet", "/app/push.dll", "send", "--grpc", grpcB, "--client", ws.ClientId, "--text", "via kubectl exec");
+        Assert.Equal("via kubectl exec", await ws.ReceiveTextAsync(ct));
+        var status = await Docker.CheckAsync("exec", cluster.GatewayB.Name, "dotnet", "/app/push.dll", "status", "--grpc", grpcB);
+        output.WriteLine($"push send in the container: {exec}\npush status in the container:\n{status}");
+        Assert.Contains(cluster.GatewayA.Address, status, StringComparison.Ordinal);
+
         // docker stop (SIGTERM, then SIGKILL after the grace time) drains gateway A: 1001, then exit code 0 in time.
         var stopwatch = Stopwatch.StartNew();
         var stop = Docker.RunAsync(TimeSpan.FromSeconds(GraceSeconds + 30), "stop", "-t", GraceSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture), cluster.GatewayA.Name);
@@ -48,6 +58,38 @@ public sealed class ContainerClusterTests(ContainerImagesFixture images, ITestOu
         Assert.Equal(WebSocketCloseStatus.EndpointUnavailable, closed.Status);
         Assert.Equal("0 false", state); // 137 would mean docker had to kill it after the grace time
         Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(GraceSeconds), $"gateway A took {stopwatch.Elapsed} to stop");
+    }
+
+    [Fact]
+    public async Task PushImage_MatchesTheReferenceDockerfilesRuntimeStage_AndHoldsNoSecret()
+    {
+        // The root Dockerfile's runtime stage (mcr.microsoft.com/dotnet/aspnet base) is what users with registry
+        // access build; the offline image must declare the same user, entrypoint, ports and labels.
+        var dockerfile = await File.ReadAllTextAsync(Path.Combine(RepoPaths.Root, "Dockerfile"));
+        var runtime = dockerfile[dockerfile.IndexOf(" AS runtime", StringComparison.Ordinal)..];
+        using var inspect = JsonDocument.Parse(await Docker.CheckAsync("image", "inspect", "--format", "{{json .Config}}", images.PushImage));
+        var config = inspect.RootElement;
+
+        Assert.Contains("""ENTRYPOINT ["dotnet", "/app/push.dll"]""", runtime, StringComparison.Ordinal);
+        Assert.Equal(["dotnet", "/app/push.dll"], config.GetProperty("Entrypoint").EnumerateArray().Select(e => e.GetString()));
+        Assert.Contains("USER $APP_UID", runtime, StringComparison.Ordinal); // 1654 in the aspnet image
+        Assert.Equal("1654", config.GetProperty("User").GetString());
+        Assert.Contains("WORKDIR /app", runtime, StringComparison.Ordinal);
+        Assert.Equal("/app", config.GetProperty("WorkingDir").GetString());
+        Assert.Contains("EXPOSE 8282 8283 8284", runtime, StringComparison.Ordinal);
+        Assert.Equal(["8282/tcp", "8283/tcp", "8284/tcp"], config.GetProperty("ExposedPorts").EnumerateObject().Select(p => p.Name).Order());
+        var labels = config.GetProperty("Labels");
+        foreach (var key in new[] { "org.opencontainers.image.title", "org.opencontainers.image.description" })
+        {
+            Assert.Contains($"{key}=\"{labels.GetProperty(key).GetString()}\"", runtime, StringComparison.Ordinal);
+        }
+        Assert.Matches(@"^\d+\.\d+\.\d+", labels.GetProperty("org.opencontainers.image.version").GetString());
+        var env = config.GetProperty("Env").EnumerateArray().Select(e => e.GetString()!).ToList();
+        Assert.Contains("ASPNETCORE_HTTP_PORTS=", env);
+        Assert.DoesNotContain(env, e => e.Contains("SECRET", StringComparison.OrdinalIgnoreCase));
+        // No credential in the layers: the build context is a staged root filesystem, the build steps pass none.
+        var history = await Docker.CheckAsync("history", "--no-trunc", "--format", "{{.CreatedBy}}", images.PushImage);
+        Assert.DoesNotContain("SECRET", history, StringComparison.OrdinalIgnoreCase);
     }
 
     [Fact]
