@@ -132,6 +132,7 @@ public sealed class ContainerImagesFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         await Docker.RequireAsync();
+        await Docker.RemoveLeftoversAsync();
         var push = await Docker.BuildImageAsync(PushImage, pythonWorker: false);
         var python = await Docker.BuildImageAsync(PythonWorkerImage, pythonWorker: true);
         BuildLog = push.StandardOutput + python.StandardOutput;

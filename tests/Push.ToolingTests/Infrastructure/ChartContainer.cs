@@ -39,7 +39,7 @@ internal sealed partial class ChartContainer
             .ToDictionary(p => p.GetProperty("containerPort").GetInt32(), _ => Docker.FreePort(address));
         var c = new ChartContainer { Name = name, Address = address, Ports = ports };
         var run = c._runArgs;
-        run.AddRange(["run", "--detach", "--name", name, "--network", "host"]);
+        run.AddRange(["run", "--detach", "--name", name, "--label", Docker.TestLabel, "--network", "host"]);
 
         var podSc = pod.GetProperty("securityContext");
         var sc = container.GetProperty("securityContext");

@@ -11,6 +11,9 @@ namespace Push.ToolingTests.Infrastructure;
 internal static class Docker
 {
     public const string OwnSocket = "unix:///run/push-grpc-docker/docker.sock";
+
+    /// <summary>The label on every container a test starts (leftovers of a killed run are removed by <see cref="RemoveLeftoversAsync"/>).</summary>
+    public const string TestLabel = "push-grpc.test=container-cluster";
     private static readonly TimeSpan CommandTimeout = TimeSpan.FromSeconds(120);
 
     public static string Host { get; } = Environment.GetEnvironmentVariable("DOCKER_HOST") is { Length: > 0 } h ? h : OwnSocket;
@@ -32,6 +35,19 @@ internal static class Docker
                 $"no Docker engine answers on {Host}{(cli is null ? " (no docker CLI on PATH)" : string.Empty)}: run .ci/setup, which installs docker.io and "
                 + "starts the project's own dockerd (.ci/dockerd), or set DOCKER_HOST to an engine of yours."
                 + (r is null ? string.Empty : "\n" + r.StandardError.Trim()));
+        }
+    }
+
+    /// <summary>
+    /// Removes the containers of an earlier test run that was killed before its cleanup. Safe: test assemblies that
+    /// start processes run one at a time on a machine (ProcessTestLock), so no other run's containers are live.
+    /// </summary>
+    public static async Task RemoveLeftoversAsync()
+    {
+        var ids = await CheckAsync("ps", "--all", "--quiet", "--filter", "label=" + TestLabel);
+        if (ids.Length > 0)
+        {
+            await CheckAsync(["rm", "--force", .. ids.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)]);
         }
     }
 
