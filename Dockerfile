@@ -10,6 +10,10 @@
 # Ports: 8282 public WebSocket (gateway, HTTP/1.1), 8283 gRPC h2c (all components),
 #        8284 internal HTTP: /healthz/live, /healthz/ready, /metrics.
 # No HEALTHCHECK: the image has no HTTP client; Kubernetes probes the internal port instead.
+#
+# Without access to mcr.microsoft.com or without BuildKit (RUN --mount), deploy/build-image.sh TAG builds the same
+# image from this machine's SDK into a FROM scratch image (deploy/push.Dockerfile): same user, entrypoint, ports,
+# labels and environment; tests/Push.ToolingTests/ContainerClusterTests.cs checks that the two agree.
 
 ARG DOTNET_VERSION=10.0
 
@@ -34,9 +38,11 @@ RUN --mount=type=cache,id=push-nuget,target=/root/.nuget/packages \
 # ---- runtime ----------------------------------------------------------------------------------
 FROM mcr.microsoft.com/dotnet/aspnet:${DOTNET_VERSION} AS runtime
 ARG VERSION=0.1.0
+ARG REVISION=unknown
 LABEL org.opencontainers.image.title="push" \
       org.opencontainers.image.description="Push.Grpc real-time push suite: registry, gateway and worker in one image" \
-      org.opencontainers.image.version="${VERSION}"
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}"
 # The listeners come from the push command line (--ws/--grpc/--http); drop the base image's
 # default http://+:8080 binding so Kestrel does not open or warn about it.
 ENV ASPNETCORE_HTTP_PORTS= \

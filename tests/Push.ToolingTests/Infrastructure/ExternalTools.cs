@@ -108,7 +108,7 @@ internal static class ExternalTools
     private static FileNotFoundException Missing(string what, string how)
         => new($"{what} not found: run .ci/setup ({how}).");
 
-    private static string? FindOnPath(string name)
+    internal static string? FindOnPath(string name)
         => (Environment.GetEnvironmentVariable("PATH") ?? string.Empty)
             .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
             .Select(d => Path.Combine(d, name))
