@@ -47,13 +47,15 @@ internal static partial class PushHost
         builder.Configuration.AddEnvironmentVariables();
         var overrides = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
         MapEnvironment(overrides);
-        if (roles.HasFlag(Roles.Gateway) && roles.HasFlag(Roles.Registry))
+        if (roles.HasFlag(Roles.Gateway) && roles.HasFlag(Roles.Registry) && roles.HasFlag(Roles.Worker))
         {
+            // the demo page talks to the demo worker: `push start` serves it, `push start --no-demo-worker` does not
             overrides.TryAdd("Gateway:DemoPage", "true");
         }
-        foreach (var r in args.All("registry"))
+        var registries = args.All("registry");
+        for (var i = 0; i < registries.Count; i++)
         {
-            overrides[$"Cluster:Registry:{args.All("registry").ToList().IndexOf(r)}"] = r;
+            overrides[$"Cluster:Registry:{i}"] = registries[i];
         }
         if (args.Get("advertise") is { } adv)
         {
@@ -78,18 +80,7 @@ internal static partial class PushHost
         }
         builder.Configuration.AddInMemoryCollection(overrides);
 
-        builder.Logging.ClearProviders();
-        builder.Logging.AddSimpleConsole(o =>
-        {
-            o.SingleLine = true;
-            o.TimestampFormat = "HH:mm:ss.fff ";
-        });
-        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
-        builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Warning);
-        builder.Logging.AddFilter("Grpc", LogLevel.Warning);
-        // Refused calls are counted (push.auth.rejected) and logged at Debug by the suite; the base handler's
-        // Information line per refusal would let anyone fill the log.
-        builder.Logging.AddFilter("Push.Hosting.Security.BearerSecretHandler", LogLevel.Warning);
+        ConfigureLogging(builder.Logging, args.Get("log-format") ?? Environment.GetEnvironmentVariable("PUSH_LOG_FORMAT"));
 
         var s = builder.Services;
         s.AddPushCore();
