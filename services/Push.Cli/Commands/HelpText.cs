@@ -46,8 +46,7 @@ internal static class HelpText
         foreach (var f in spec.Flags)
         {
             var label = "  --" + f.Name + (f.Value is null ? string.Empty : " " + f.Value);
-            var text = f.Help + (f.Env is null ? string.Empty : $"   env {f.Env}");
-            Wrap(b, label, text);
+            Wrap(b, label, f.Help, f.Env is null ? null : $"(env {f.Env})");
         }
         Wrap(b, "  -h, --help", "show this help");
         if (spec.Name is "start" or "registry" or "gateway" or "worker")
@@ -57,11 +56,11 @@ internal static class HelpText
         return b.ToString().TrimEnd();
     }
 
-    private static void Wrap(StringBuilder b, string label, string text)
+    private static void Wrap(StringBuilder b, string label, string text, string? env = null)
     {
         var line = new StringBuilder(label.Length >= FlagColumn ? label + "\n" + new string(' ', FlagColumn) : label.PadRight(FlagColumn));
         var column = FlagColumn;
-        foreach (var word in text.Split(' '))
+        foreach (var word in env is null ? text.Split(' ') : [.. text.Split(' '), env])
         {
             if (column + word.Length + 1 > Width && column > FlagColumn)
             {
