@@ -297,12 +297,12 @@ internal static partial class PushHost
         if (ws is not null)
         {
             var wsUrl = ws.Replace("http", "ws", StringComparison.Ordinal);
-            Console.WriteLine($"push: WebSocket clients: {wsUrl}/" + (app.Services.GetRequiredService<IOptions<GatewayOptions>>().Value.DemoPage ? $"   demo page: {ws}/" : string.Empty));
+            Announce(logger, $"push: WebSocket clients: {wsUrl}/" + (app.Services.GetRequiredService<IOptions<GatewayOptions>>().Value.DemoPage ? $"   demo page: {ws}/" : string.Empty));
         }
-        Console.WriteLine($"push: gRPC ({RoleNames(roles)}): {grpc}   advertised as {advertise}");
+        Announce(logger, $"push: gRPC ({RoleNames(roles)}): {grpc}   advertised as {advertise}");
         if (http is not null)
         {
-            Console.WriteLine($"push: health and metrics: {http}/healthz/ready  {http}/metrics");
+            Announce(logger, $"push: health and metrics: {http}/healthz/ready  {http}/metrics");
         }
         // The gRPC port is what needs guarding (the WebSocket port is public by design): a secret or client certificates.
         if (cluster.MemberSecrets.IsEmpty && cluster.ControlSecrets.IsEmpty && !endpoints.GrpcMutualTls && IsPublic(endpoints.Grpc))

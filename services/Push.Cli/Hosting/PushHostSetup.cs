@@ -6,6 +6,25 @@ namespace Push.Cli.Hosting;
 /// <summary>Console logging and `--check` of the host <see cref="PushHost.Build"/> makes.</summary>
 internal static partial class PushHost
 {
+    /// <summary>With --log-format json every line on stdout is JSON: the start-up lines go through the logger.</summary>
+    private static bool _jsonLogs;
+
+    [LoggerMessage(3, LogLevel.Information, "{Line}", EventName = "Listening")]
+    private static partial void Listening(ILogger logger, string line);
+
+    /// <summary>A start-up line ("push: gRPC ... advertised as ..."): plain text on stdout, or a log entry with JSON logs.</summary>
+    private static void Announce(ILogger logger, string line)
+    {
+        if (_jsonLogs)
+        {
+            Listening(logger, line);
+        }
+        else
+        {
+            Console.WriteLine(line);
+        }
+    }
+
     /// <summary>--log-format / PUSH_LOG_FORMAT: simple (one line of text per entry, the default) or json (one JSON object per line).</summary>
     private static void ConfigureLogging(ILoggingBuilder logging, string? format)
     {
@@ -20,6 +39,7 @@ internal static partial class PushHost
                 });
                 break;
             case "json":
+                _jsonLogs = true;
                 logging.AddJsonConsole(o =>
                 {
                     o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
