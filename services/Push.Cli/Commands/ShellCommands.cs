@@ -20,9 +20,9 @@ internal static class ShellCommands
         var from = cli.Has("grpc") ? "--grpc" : Env("PUSH_GRPC") is not null ? "PUSH_GRPC" : "the default; set --grpc or PUSH_GRPC";
         return ex.StatusCode switch
         {
-            StatusCode.Unavailable => $"push {command}: no gateway answers at {address} ({from}): {ex.Status.Detail} Check that a gateway runs there and that this is its gRPC port (--grpc of push start/gateway), and http:// vs https://",
-            StatusCode.Unauthenticated => $"push {command}: {address} refused the credential ({ex.Status.Detail}): give the cluster's control or member secret with --secret (or PUSH_CONTROL_SECRET / PUSH_SECRET)",
-            StatusCode.PermissionDenied => $"push {command}: {address} denied the call ({ex.Status.Detail})",
+            StatusCode.Unavailable => $"push {command}: no gateway answers at {address} ({from}): {ex.StatusCode}: {ex.Status.Detail} Check that a gateway runs there and that this is its gRPC port (--grpc of push start/gateway), and http:// vs https://",
+            StatusCode.Unauthenticated => $"push {command}: {address} refused the call: {ex.StatusCode}: {ex.Status.Detail}; give the cluster's control or member secret with --secret (or PUSH_CONTROL_SECRET / PUSH_SECRET)",
+            StatusCode.PermissionDenied => $"push {command}: {address} denied the call: {ex.StatusCode}: {ex.Status.Detail}",
             StatusCode.DeadlineExceeded => $"push {command}: {address} did not answer within 10 s ({from}); is it a gateway's gRPC port?",
             _ => $"push {command}: {address}: {ex.StatusCode}: {ex.Status.Detail}",
         };
