@@ -69,6 +69,12 @@ catch (Microsoft.Extensions.Options.OptionsValidationException ex)
     Console.Error.WriteLine($"push {cli.Command}: invalid settings: {string.Join("; ", ex.Failures)}");
     return 2;
 }
+catch (AggregateException ex) when (ex.InnerExceptions.All(e => e is Microsoft.Extensions.Options.OptionsValidationException))
+{
+    // several option classes invalid at once (the start-up validator throws them together)
+    Console.Error.WriteLine($"push {cli.Command}: invalid settings: {string.Join("; ", ex.InnerExceptions.SelectMany(e => ((Microsoft.Extensions.Options.OptionsValidationException)e).Failures))}");
+    return 2;
+}
 catch (IOException ex) when (ex.InnerException is System.Net.Sockets.SocketException || ex.Message.Contains("address already in use", StringComparison.OrdinalIgnoreCase))
 {
     Console.Error.WriteLine($"push {cli.Command}: cannot listen: {ex.Message} (another process uses the port? pick others with --ws/--grpc/--http)");
