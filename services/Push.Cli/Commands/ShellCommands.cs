@@ -11,9 +11,26 @@ namespace Push.Cli.Commands;
 /// <summary>`push status` and `push send`: thin shells over the control API.</summary>
 internal static class ShellCommands
 {
+    private static string Address(CliArgs cli) => cli.Get("grpc") ?? Env("PUSH_GRPC") ?? "http://127.0.0.1:8283";
+
+    /// <summary>One line naming the address and what to check, for a call that failed.</summary>
+    private static string Failure(string command, CliArgs cli, RpcException ex)
+    {
+        var address = Address(cli);
+        var from = cli.Has("grpc") ? "--grpc" : Env("PUSH_GRPC") is not null ? "PUSH_GRPC" : "the default; set --grpc or PUSH_GRPC";
+        return ex.StatusCode switch
+        {
+            StatusCode.Unavailable => $"push {command}: no gateway answers at {address} ({from}): {ex.StatusCode}: {ex.Status.Detail} Check that a gateway runs there and that this is its gRPC port (--grpc of push start/gateway), and http:// vs https://",
+            StatusCode.Unauthenticated => $"push {command}: {address} refused the call: {ex.StatusCode}: {ex.Status.Detail}; give the cluster's control or member secret with --secret (or PUSH_CONTROL_SECRET / PUSH_SECRET)",
+            StatusCode.PermissionDenied => $"push {command}: {address} denied the call: {ex.StatusCode}: {ex.Status.Detail}",
+            StatusCode.DeadlineExceeded => $"push {command}: {address} did not answer within 10 s ({from}); is it a gateway's gRPC port?",
+            _ => $"push {command}: {address}: {ex.StatusCode}: {ex.Status.Detail}",
+        };
+    }
+
     private static PushControlClient Client(CliArgs cli)
     {
-        var address = cli.Get("grpc") ?? Environment.GetEnvironmentVariable("PUSH_GRPC") ?? "http://127.0.0.1:8283";
+        var address = Address(cli);
         // Inside a pod both variables may be set: the backend credential is enough for status and send.
         var secret = cli.Get("secret") ?? Env("PUSH_CONTROL_SECRET") ?? Env("PUSH_SECRET");
         var options = new PushControlOptions { Secret = Push.Hosting.Security.SecretList.Parse(secret).Current, Timeout = TimeSpan.FromSeconds(10) };
@@ -44,7 +61,7 @@ internal static class ShellCommands
         }
         catch (RpcException ex)
         {
-            Console.Error.WriteLine($"push status: {ex.StatusCode}: {ex.Status.Detail}");
+            Console.Error.WriteLine(Failure("status", cli, ex));
             return 1;
         }
         if (cli.Has("json"))
@@ -74,13 +91,21 @@ internal static class ShellCommands
         var text = cli.Get("text");
         if (text is null)
         {
-            Console.Error.WriteLine("push send: --text is required\n\n" + HelpText.Send);
+            Console.Error.WriteLine("push send: --text is required, e.g. push send --group room1 --text hello; see push send --help");
             return 2;
         }
         var item = new BatchItem();
         if (cli.Has("binary"))
         {
-            item.Binary = ByteString.FromBase64(text);
+            try
+            {
+                item.Binary = ByteString.FromBase64(text);
+            }
+            catch (FormatException)
+            {
+                Console.Error.WriteLine("push send: with --binary, --text is the base64 of the bytes (e.g. --binary --text AAEC); see push send --help");
+                return 2;
+            }
         }
         else
         {
@@ -109,7 +134,7 @@ internal static class ShellCommands
         }
         if (targets != 1)
         {
-            Console.Error.WriteLine("push send: name exactly one target: --client ID, --uid UID, --group GROUP or --all\n\n" + HelpText.Send);
+            Console.Error.WriteLine("push send: name exactly one target: --client ID, --uid UID, --group GROUP or --all; see push send --help");
             return 2;
         }
         using var client = Client(cli);
@@ -121,7 +146,7 @@ internal static class ShellCommands
         }
         catch (RpcException ex)
         {
-            Console.Error.WriteLine($"push send: {ex.StatusCode}: {ex.Status.Detail}");
+            Console.Error.WriteLine(Failure("send", cli, ex));
             return 1;
         }
     }

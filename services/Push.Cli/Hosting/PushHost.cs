@@ -48,13 +48,15 @@ internal static partial class PushHost
         builder.Configuration.AddEnvironmentVariables();
         var overrides = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
         MapEnvironment(overrides);
-        if (roles.HasFlag(Roles.Gateway) && roles.HasFlag(Roles.Registry))
+        if (roles.HasFlag(Roles.Gateway) && roles.HasFlag(Roles.Registry) && roles.HasFlag(Roles.Worker))
         {
+            // the demo page talks to the demo worker: `push start` serves it, `push start --no-demo-worker` does not
             overrides.TryAdd("Gateway:DemoPage", "true");
         }
-        foreach (var r in args.All("registry"))
+        var registries = args.All("registry");
+        for (var i = 0; i < registries.Count; i++)
         {
-            overrides[$"Cluster:Registry:{args.All("registry").ToList().IndexOf(r)}"] = r;
+            overrides[$"Cluster:Registry:{i}"] = registries[i];
         }
         if (args.Get("advertise") is { } adv)
         {
@@ -79,18 +81,7 @@ internal static partial class PushHost
         }
         builder.Configuration.AddInMemoryCollection(overrides);
 
-        builder.Logging.ClearProviders();
-        builder.Logging.AddSimpleConsole(o =>
-        {
-            o.SingleLine = true;
-            o.TimestampFormat = "HH:mm:ss.fff ";
-        });
-        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
-        builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Warning);
-        builder.Logging.AddFilter("Grpc", LogLevel.Warning);
-        // Refused calls are counted (push.auth.rejected) and logged at Debug by the suite; the base handler's
-        // Information line per refusal would let anyone fill the log.
-        builder.Logging.AddFilter("Push.Hosting.Security.BearerSecretHandler", LogLevel.Warning);
+        ConfigureLogging(builder.Logging, args.Get("log-format") ?? Environment.GetEnvironmentVariable("PUSH_LOG_FORMAT"));
 
         var s = builder.Services;
         s.AddPushCore();
@@ -335,12 +326,12 @@ internal static partial class PushHost
         if (ws is not null)
         {
             var wsUrl = ws.Replace("http", "ws", StringComparison.Ordinal);
-            Console.WriteLine($"push: WebSocket clients: {wsUrl}/" + (app.Services.GetRequiredService<IOptions<GatewayOptions>>().Value.DemoPage ? $"   demo page: {ws}/" : string.Empty));
+            Announce(logger, $"push: WebSocket clients: {wsUrl}/" + (app.Services.GetRequiredService<IOptions<GatewayOptions>>().Value.DemoPage ? $"   demo page: {ws}/" : string.Empty));
         }
-        Console.WriteLine($"push: gRPC ({RoleNames(roles)}): {grpc}   advertised as {advertise}");
+        Announce(logger, $"push: gRPC ({RoleNames(roles)}): {grpc}   advertised as {advertise}");
         if (http is not null)
         {
-            Console.WriteLine($"push: health and metrics: {http}/healthz/ready  {http}/metrics");
+            Announce(logger, $"push: health and metrics: {http}/healthz/ready  {http}/metrics");
         }
         if (api is not null)
         {
