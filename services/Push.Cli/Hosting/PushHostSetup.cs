@@ -81,6 +81,10 @@ internal static partial class PushHost
         {
             parts.Add($"health/metrics {Url(http, false)}");
         }
+        if (endpoints.Api is { } api)
+        {
+            parts.Add($"HTTP/JSON API {Url(api, endpoints.ApiTls)}");
+        }
         return "would listen on " + string.Join(", ", parts) + " (nothing started)";
     }
 }
