@@ -52,6 +52,10 @@ internal static partial class PushHost
         logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Warning);
         logging.AddFilter("Grpc", LogLevel.Warning);
+        // ASP.NET Core authentication registers Data Protection, which warns at start when it cannot persist its key
+        // ring (read-only root filesystem, no HOME: every container). The suite protects nothing with it (bearer
+        // secrets and JWTs are checked, never issued or encrypted), so an in-memory key ring is right and the warning noise.
+        logging.AddFilter("Microsoft.AspNetCore.DataProtection", LogLevel.Error);
         // A failed start (port in use, invalid settings) is rethrown by RunAsync and reported by Program in one line;
         // the host's own Error entry for it ("Hosting failed to start") would repeat it with a 3,000-character stack
         // trace. A faulted background service still shows: the host logs it at Critical, with its exception, as it stops.
