@@ -41,7 +41,7 @@ public sealed class CliErrorTests
         var taken = ((IPEndPoint)holder.LocalEndpoint).Port;
 
         var (exit, output) = await CliRun.RunAsync(
-            ["start", "--ws", $"127.0.0.1:{FreePort()}", "--grpc", $"127.0.0.1:{taken}", "--http", "none", "--secret", TestSecrets.Member, "--control-secret", TestSecrets.Control],
+            ["start", "--ws", $"127.0.0.1:{FreePort()}", "--grpc", $"127.0.0.1:{taken}", "--http", "none", "--api", "none", "--secret", TestSecrets.Member, "--control-secret", TestSecrets.Control],
             NoEnv, TestTimeouts.Token(TestTimeouts.Long));
 
         Assert.Equal(1, exit);

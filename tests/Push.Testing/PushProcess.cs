@@ -61,17 +61,22 @@ public sealed class PushProcess : IAsyncDisposable
     /// With <paramref name="secured"/> (the default: the configuration users run) and no --secret/--control-secret in
     /// <paramref name="args"/>, the process gets <see cref="TestSecrets.Member"/> and <see cref="TestSecrets.Control"/>;
     /// <see cref="Control"/> then makes control clients that hold the backend credential.
+    /// <paramref name="executable"/> runs another build of the CLI (e.g. the installed .NET tool) instead of the
+    /// solution's push.dll.
     /// </summary>
-    public static async Task<PushProcess> StartAsync(string command, IEnumerable<string>? args = null, IDictionary<string, string>? environment = null, bool waitReady = true, string host = "127.0.0.1", bool secured = true, CancellationToken cancellationToken = default)
+    public static async Task<PushProcess> StartAsync(string command, IEnumerable<string>? args = null, IDictionary<string, string>? environment = null, bool waitReady = true, string host = "127.0.0.1", bool secured = true, string? executable = null, CancellationToken cancellationToken = default)
     {
         var readyFile = Path.Combine(Path.GetTempPath(), $"push-ready-{Guid.NewGuid():N}.json");
-        var psi = new ProcessStartInfo("dotnet")
+        var psi = new ProcessStartInfo(executable ?? "dotnet")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        psi.ArgumentList.Add(RepoPaths.PushDll);
+        if (executable is null)
+        {
+            psi.ArgumentList.Add(RepoPaths.PushDll);
+        }
         psi.ArgumentList.Add(command);
         var list = (args ?? []).ToList();
         var controlSecret = ArgValue(list, "--control-secret") ?? ArgValue(list, "--secret");
@@ -109,7 +114,7 @@ public sealed class PushProcess : IAsyncDisposable
         {
             psi.Environment[k] = v;
         }
-        var process = Process.Start(psi) ?? throw new InvalidOperationException("could not start dotnet");
+        var process = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {psi.FileName}");
         var p = new PushProcess(process, readyFile, $"push {command} {string.Join(' ', list)}") { ControlSecret = controlSecret?.Split(',')[0] };
         process.OutputDataReceived += (_, e) => p.Append(e.Data);
         process.ErrorDataReceived += (_, e) => p.Append(e.Data);
