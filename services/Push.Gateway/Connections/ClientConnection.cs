@@ -55,6 +55,9 @@ internal sealed class ClientConnection : IThreadPoolWorkItem
     public int SessionVersion { get; set; }
     public int SessionSentVersion { get; set; }
 
+    /// <summary>The connection's last worker event sequence (Event.seq), guarded by SessionSync; kept across a resume.</summary>
+    public ulong EventSeq { get; set; }
+
     /// <summary>The worker this connection's events go to (kept while that worker's stream lives). Changed only by <see cref="PinLocked"/>.</summary>
     public WorkerLink? Worker => Volatile.Read(ref _worker);
 
