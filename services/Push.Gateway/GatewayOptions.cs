@@ -118,6 +118,26 @@ public sealed class GatewayOptions
     [Range(typeof(TimeSpan), "00:00:00", "00:10:00")]
     public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// How long a resumable connection (WebSocket subprotocol push.v1) whose socket dropped keeps its client id, uid,
+    /// groups, session and worker, buffering what is pushed to it, for the client to resume on any gateway. Defaults to
+    /// 2 minutes; 0 turns resuming off (push.v1 clients still get sequence numbers and acks).
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
+    public TimeSpan ResumeWindow { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>Messages a resumable connection keeps until the client acknowledges them (sent or not). Defaults to 4096.</summary>
+    [Range(1, 1_000_000)]
+    public int ResumeBufferMessages { get; set; } = 4096;
+
+    /// <summary>Bytes a resumable connection keeps until the client acknowledges them. Defaults to 1 MiB + 64 KiB.</summary>
+    [Range(1024, 1024 * 1024 * 1024)]
+    public int ResumeBufferBytes { get; set; } = DefaultSendQueueBytes;
+
+    /// <summary>Bytes every resumable connection of the gateway may keep together. Defaults to 256 MiB.</summary>
+    [Range(1024 * 1024, long.MaxValue)]
+    public long ResumeBudgetBytes { get; set; } = 256L * 1024 * 1024;
+
     /// <summary>Serve the demo page at GET / on the WebSocket port. Defaults to false (on with `push start`).</summary>
     public bool DemoPage { get; set; }
 

@@ -58,6 +58,11 @@ internal static class GatewayServiceCollectionExtensions
         services.AddHostedService<HeartbeatService>();
         services.AddHostedService<HandshakePolicyReporter>();
         services.AddSingleton<PendingHandshakes>();
+        services.AddSingleton(sp => new ResumeBudget(sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<GatewayOptions>>().Value.ResumeBudgetBytes));
+        services.AddSingleton<Push.Gateway.Resume.ResumeMetrics>();
+        services.AddSingleton<Push.Gateway.Resume.MovedClients>();
+        services.AddSingleton<Push.Gateway.Resume.ResumeCoordinator>();
+        services.AddSingleton<Push.Gateway.Resume.HandoffOwner>();
         services.AddSingleton<HandshakeTokenKeys>();
         services.AddSingleton<HandshakeTokenValidator>();
         services.AddSingleton<WebSocketConnectionHandler>();
@@ -81,6 +86,8 @@ internal static class GatewayServiceCollectionExtensions
                     b.Metadata.Add(Push.Hosting.Security.JsonApiEndpoint.Instance);
                 }
             });
+        // Gateway-to-gateway handoffs of resumable connections: member scope (AccessHandler), never for backends.
+        endpoints.MapGrpcService<Push.Gateway.Resume.ResumeGrpcService>().RequireAuthorization(Push.Hosting.Security.PushAuth.Policy);
         endpoints.MapPushHttpApi();
         return endpoints;
     }

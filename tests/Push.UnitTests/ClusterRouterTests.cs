@@ -44,7 +44,7 @@ public sealed class ClusterRouterTests : IDisposable
         });
         _listener.Start();
         var failures = new PeerFailures(meters, NullLogger<PeerFailures>.Instance, _time);
-        _router = new ClusterRouter(new ConnectionTable(_identity), _identity, _membership, _peers, failures, Options.Create(new ClusterOptions { PeerTimeout = TimeSpan.FromSeconds(2) }), _time);
+        _router = new ClusterRouter(new ConnectionTable(_identity), _identity, _membership, _peers, failures, new Push.Gateway.Resume.MovedClients(), Options.Create(new ClusterOptions { PeerTimeout = TimeSpan.FromSeconds(2) }), _time);
     }
 
     public void Dispose() => _listener.Dispose();
@@ -133,6 +133,8 @@ public sealed class ClusterRouterTests : IDisposable
         public List<CallOptions> Calls { get; } = [];
 
         public GatewayService.GatewayServiceClient Get(Member gateway) => new(new Invoker(this, gateway.Id));
+
+        public ResumeService.ResumeServiceClient GetResume(Member gateway) => new(new Invoker(this, gateway.Id));
 
         private sealed class Invoker(FakePeers owner, string id) : CallInvoker
         {

@@ -12,10 +12,10 @@ namespace Push.Gateway.Connections;
 /// the send queue and its pump exist only while there is something to send (the pump is this object itself,
 /// queued on the thread pool), and heartbeats are driven by one shared timer over all connections.
 /// </summary>
-internal sealed class ClientConnection : IThreadPoolWorkItem
+internal sealed partial class ClientConnection : IThreadPoolWorkItem
 {
-    private readonly ConnectionContext _transport;
-    private readonly PipeWriter _output;
+    private ConnectionContext _transport;
+    private PipeWriter _output;
     private readonly GatewayMetrics _metrics;
     private readonly int _queueLimit;
     private readonly int _queueBytesLimit;
@@ -29,8 +29,15 @@ internal sealed class ClientConnection : IThreadPoolWorkItem
     private bool _outputDone;
     private TaskCompletionSource? _closeFlushed;
 
-    public ClientConnection(long sequence, string clientId, ConnectionContext transport, GatewayMetrics metrics, GatewayOptions options)
+    public ClientConnection(long sequence, string clientId, ConnectionContext transport, GatewayMetrics metrics, GatewayOptions options, ResumeBudget? resume = null)
     {
+        _resume = resume;
+        if (resume is not null)
+        {
+            _tailLimit = options.ResumeBufferMessages;
+            _tailBytesLimit = options.ResumeBufferBytes;
+            ResumeSecret = NewSecret();
+        }
         Sequence = sequence;
         ClientId = clientId;
         _transport = transport;
@@ -38,7 +45,9 @@ internal sealed class ClientConnection : IThreadPoolWorkItem
         _metrics = metrics;
         _queueLimit = options.SendQueueLimit;
         _queueBytesLimit = options.SendQueueBytes;
-        _policy = options.SlowConsumerPolicy;
+        // A resumable connection never drops a frame from a live stream (that would be a silent gap): when its queue is
+        // full it is closed as a slow consumer and its retained tail makes it resumable.
+        _policy = resume is null ? options.SlowConsumerPolicy : SlowConsumerPolicy.Close;
         LastActivity = Environment.TickCount64;
     }
 
@@ -109,6 +118,9 @@ internal sealed class ClientConnection : IThreadPoolWorkItem
 
     /// <summary>Code and reason of a close the server started (reported to the worker in OnClose).</summary>
     public int ServerCloseCode;
+
+    /// <summary>The connection must not wait for a resume when its socket ends (closed by the application, DestroyClient, a protocol error, or the client said so).</summary>
+    public bool EndsForGood;
     public string? ServerCloseReason;
 
     // Rate limit (token bucket), touched only by the receive loop.
@@ -140,7 +152,12 @@ internal sealed class ClientConnection : IThreadPoolWorkItem
         var result = TrySend(frame, inline);
         if (result != SendResult.Queued)
         {
-            _metrics.PushUndelivered(result == SendResult.QueueFull ? "send_queue_full" : "closing");
+            _metrics.PushUndelivered(result switch
+            {
+                SendResult.QueueFull => "send_queue_full",
+                SendResult.ResumeOverflow => "resume_buffer_full",
+                _ => "closing",
+            });
         }
         return result;
     }
@@ -159,34 +176,66 @@ internal sealed class ClientConnection : IThreadPoolWorkItem
         var schedule = false;
         lock (_sendSync)
         {
-            if (_closeQueued || _outputDone)
+            OutboundFrame? lostNotice = null;
+            if (_resume is not null && frame.CountsAsMessage)
             {
-                return SendResult.Closing;
-            }
-            _queue ??= new Queue<OutboundFrame>(4);
-            if (_queue.Count > 0 && (_queue.Count >= _queueLimit || _queuedBytes + frame.Length > _queueBytesLimit))
-            {
-                if (_policy == SlowConsumerPolicy.DropOldest)
+                frame = frame.ForV1();
+                if (RetainLocked(frame, out lostNotice) is { } result)
                 {
-                    while (_queue.Count > 0 && (_queue.Count >= _queueLimit || _queuedBytes + frame.Length > _queueBytesLimit))
+                    // Not for the socket: buffered while detached or adopted, refused after the end, or over the bound
+                    // of a detached connection (which then ends; the owner is told outside the lock).
+                    if (result != SendResult.ResumeOverflow || _state != ResumeState.Released)
                     {
-                        var old = _queue.Dequeue();
-                        _queuedBytes -= old.Length;
-                        dropped++;
+                        return result;
                     }
-                }
-                else
-                {
                     overflow = true;
                 }
             }
-            if (!overflow)
+            if (overflow)
             {
-                _queue.Enqueue(frame);
-                _queuedBytes += frame.Length;
-                _metrics.QueuedBytesReached(_queuedBytes);
-                schedule = StartPumpLocked();
+                // fall through to the release below
             }
+            else if (_closeQueued || _outputDone)
+            {
+                return SendResult.Closing;
+            }
+            else
+            {
+                _queue ??= new Queue<OutboundFrame>(4);
+                if (lostNotice is not null)
+                {
+                    _queue.Enqueue(lostNotice);
+                    _queuedBytes += lostNotice.Length;
+                }
+                if (_queue.Count > 0 && (_queue.Count >= _queueLimit || _queuedBytes + frame.Length > _queueBytesLimit))
+                {
+                    if (_policy == SlowConsumerPolicy.DropOldest)
+                    {
+                        while (_queue.Count > 0 && (_queue.Count >= _queueLimit || _queuedBytes + frame.Length > _queueBytesLimit))
+                        {
+                            var old = _queue.Dequeue();
+                            _queuedBytes -= old.Length;
+                            dropped++;
+                        }
+                    }
+                    else
+                    {
+                        overflow = true;
+                    }
+                }
+                if (!overflow)
+                {
+                    _queue.Enqueue(frame);
+                    _queuedBytes += frame.Length;
+                    _metrics.QueuedBytesReached(_queuedBytes);
+                    schedule = StartPumpLocked();
+                }
+            }
+        }
+        if (overflow && _resume is not null && State == ResumeState.Released)
+        {
+            _resume.Lost(this, "resume_overflow");
+            return SendResult.ResumeOverflow;
         }
         if (dropped > 0)
         {
@@ -195,8 +244,9 @@ internal sealed class ClientConnection : IThreadPoolWorkItem
         if (overflow)
         {
             _metrics.Dropped(1);
+            // A resumable connection keeps this frame in its tail: the client gets it when it resumes.
             Close(CloseCodes.SlowConsumer, "slow consumer: send queue full", dropQueued: true);
-            return SendResult.QueueFull;
+            return _resume is not null && !ResumeLost ? SendResult.Queued : SendResult.QueueFull;
         }
         if (schedule)
         {
@@ -245,6 +295,9 @@ internal sealed class ClientConnection : IThreadPoolWorkItem
             _closeQueued = true;
             ServerCloseCode = code;
             ServerCloseReason = reason;
+            // A drain, a heartbeat timeout or a slow-consumer close keeps a resumable connection for a resume; any
+            // other server close ends it.
+            EndsForGood |= code is not (CloseCodes.GoingAway or CloseCodes.HeartbeatTimeout or CloseCodes.SlowConsumer);
             _closeFlushed ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             Interlocked.CompareExchange(ref ClosingSince, Environment.TickCount64, 0);
             schedule = StartPumpLocked();
@@ -271,8 +324,9 @@ internal sealed class ClientConnection : IThreadPoolWorkItem
     }
 
     /// <summary>Closes the TCP connection at once, discarding what is queued (DestroyClient, timeouts).</summary>
-    public void Abort(string reason)
+    public void Abort(string reason, bool forGood = false)
     {
+        EndsForGood |= forGood;
         lock (_sendSync)
         {
             _queue?.Clear();
@@ -327,80 +381,78 @@ internal sealed class ClientConnection : IThreadPoolWorkItem
 
     private async Task PumpAsync()
     {
-        try
+        while (true)
         {
-            while (true)
+            var count = 0;
+            long bytes = 0;
+            var closeWritten = false;
+            PipeWriter output;
+            int generation;
+            lock (_sendSync)
             {
-                var count = 0;
-                long bytes = 0;
-                var closeWritten = false;
-                lock (_sendSync)
+                if (_outputDone || _queue is null)
                 {
-                    if (_outputDone || _queue is null)
-                    {
-                        _pumping = false;
-                        return;
-                    }
-                    while (bytes < 64 * 1024 && _queue.TryDequeue(out var frame))
-                    {
-                        _queuedBytes -= frame.Length;
-                        _output.Write(frame.Bytes);
-                        bytes += frame.Length;
-                        if (frame.CountsAsMessage)
-                        {
-                            count++;
-                        }
-                        if (frame.IsClose)
-                        {
-                            closeWritten = true;
-                            _queue.Clear();
-                            _queuedBytes = 0;
-                            break;
-                        }
-                    }
-                    if (bytes == 0)
-                    {
-                        _pumping = false;
-                        return;
-                    }
-                }
-                var result = await _output.FlushAsync().ConfigureAwait(false);
-                if (count > 0)
-                {
-                    _metrics.MessagesSent(count, bytes);
-                }
-                if (closeWritten)
-                {
-                    lock (_sendSync)
-                    {
-                        _outputDone = true;
-                        _pumping = false;
-                        _closeFlushed?.TrySetResult();
-                    }
+                    _pumping = false;
                     return;
                 }
-                if (result.IsCompleted || result.IsCanceled)
+                output = _output;
+                generation = _attachGeneration;
+                while (bytes < 64 * 1024 && _queue.TryDequeue(out var frame))
                 {
-                    lock (_sendSync)
+                    _queuedBytes -= frame.Length;
+                    output.Write(frame.Bytes);
+                    bytes += frame.Length;
+                    if (frame.CountsAsMessage)
                     {
-                        _outputDone = true;
-                        _pumping = false;
-                        _queue?.Clear();
-                        _queuedBytes = 0;
+                        count++;
                     }
+                    if (frame.IsClose)
+                    {
+                        closeWritten = true;
+                        _queue.Clear();
+                        _queuedBytes = 0;
+                        break;
+                    }
+                }
+                if (bytes == 0)
+                {
+                    _pumping = false;
                     return;
                 }
             }
-        }
-        catch (Exception)
-        {
-            lock (_sendSync)
+            bool failed;
+            try
             {
-                _outputDone = true;
-                _pumping = false;
-                _queue?.Clear();
-                _queuedBytes = 0;
-                _closeFlushed?.TrySetResult();
+                var result = await output.FlushAsync().ConfigureAwait(false);
+                failed = result.IsCompleted || result.IsCanceled;
+            }
+            catch (Exception)
+            {
+                // Whatever ended the transport ends this output: the receive loop reports the close.
+                failed = true;
+            }
+            if (count > 0 && !failed)
+            {
+                _metrics.MessagesSent(count, bytes);
+            }
+            if (closeWritten || failed)
+            {
+                lock (_sendSync)
+                {
+                    if (generation != _attachGeneration)
+                    {
+                        continue; // a resumed connection has a new socket now: go on with it
+                    }
+                    _outputDone = true;
+                    _pumping = false;
+                    if (failed)
+                    {
+                        _queue?.Clear();
+                        _queuedBytes = 0;
+                    }
+                    _closeFlushed?.TrySetResult();
+                }
+                return;
             }
         }
     }

@@ -11,6 +11,8 @@ namespace Push.Gateway.Connections;
 internal sealed class ConnectionTable(GatewayIdentity identity)
 {
     private readonly ConcurrentDictionary<long, ClientConnection> _byId = new();
+    // Connections that resumed here from another gateway keep their client id, which names that gateway.
+    private readonly ConcurrentDictionary<string, ClientConnection> _adopted = new(StringComparer.Ordinal);
     private readonly Lock _sync = new();
     private readonly Dictionary<string, HashSet<ClientConnection>> _groups = new(StringComparer.Ordinal);
     private readonly Dictionary<string, HashSet<ClientConnection>> _uids = new(StringComparer.Ordinal);
@@ -24,6 +26,9 @@ internal sealed class ConnectionTable(GatewayIdentity identity)
     public int UidCount { get { lock (_sync) { return _uids.Count; } } }
 
     public IEnumerable<ClientConnection> All => _byId.Values;
+
+    /// <summary>Held by every push while it looks connections up and sends (see <see cref="FanoutGate"/>).</summary>
+    public FanoutGate Gate { get; } = new();
 
     /// <summary>A new random table key (64 bits from the OS CSPRNG) that no connection here has.</summary>
     public long NextSequence()
@@ -39,14 +44,25 @@ internal sealed class ConnectionTable(GatewayIdentity identity)
         return key;
     }
 
-    public void Add(ClientConnection connection) => _byId[connection.Sequence] = connection;
+    public void Add(ClientConnection connection)
+    {
+        // A connection that came from another gateway keeps its id, whose key is not its key here (even when the id
+        // names this gateway: it left and came back).
+        if (!ClientId.TryParse(connection.ClientId, out var gw, out var key) || !string.Equals(gw, identity.Id, StringComparison.Ordinal) || key != connection.Sequence)
+        {
+            _adopted[connection.ClientId] = connection;
+        }
+        _byId[connection.Sequence] = connection;
+    }
 
-    public void Remove(ClientConnection connection)
+    /// <summary>Removes a connection and its uid and group memberships; false when it was not here.</summary>
+    public bool Remove(ClientConnection connection)
     {
         if (!_byId.TryRemove(connection.Sequence, out _))
         {
-            return;
+            return false;
         }
+        _adopted.TryRemove(new KeyValuePair<string, ClientConnection>(connection.ClientId, connection));
         lock (_sync)
         {
             if (connection.Uid is { } uid)
@@ -61,17 +77,22 @@ internal sealed class ConnectionTable(GatewayIdentity identity)
                 }
             }
         }
+        return true;
     }
 
     /// <summary>Finds a local connection by client id (null when the id is not this gateway's or not connected).</summary>
     public ClientConnection? Find(string clientId)
     {
-        if (!ClientId.TryParse(clientId, out var gw, out var seq) || !string.Equals(gw, identity.Id, StringComparison.Ordinal))
+        if (!ClientId.TryParse(clientId, out var gw, out var seq))
         {
             return null;
         }
         // The key is 64 of the id's 96 random bits; the whole id must match, so the other 32 cannot be guessed away.
-        return _byId.TryGetValue(seq, out var c) && string.Equals(c.ClientId, clientId, StringComparison.Ordinal) ? c : null;
+        if (string.Equals(gw, identity.Id, StringComparison.Ordinal) && _byId.TryGetValue(seq, out var c) && string.Equals(c.ClientId, clientId, StringComparison.Ordinal))
+        {
+            return c;
+        }
+        return !_adopted.IsEmpty && _adopted.TryGetValue(clientId, out var adopted) ? adopted : null;
     }
 
     public ClientConnection? Find(long sequence) => _byId.TryGetValue(sequence, out var c) ? c : null;
@@ -174,6 +195,7 @@ internal sealed class ConnectionTable(GatewayIdentity identity)
     /// </summary>
     public int SendToGroups(IReadOnlyList<string> groups, HashSet<long>? exclude, OutboundFrame frame)
     {
+        using var gate = Gate.Enter();
         ClientConnection[] targets;
         int n;
         lock (_sync)
@@ -213,6 +235,7 @@ internal sealed class ConnectionTable(GatewayIdentity identity)
 
     public int SendToUids(IReadOnlyList<string> uids, OutboundFrame frame)
     {
+        using var gate = Gate.Enter();
         ClientConnection[] targets;
         var n = 0;
         lock (_sync)
@@ -246,6 +269,7 @@ internal sealed class ConnectionTable(GatewayIdentity identity)
 
     public int SendToAll(HashSet<long>? exclude, OutboundFrame frame)
     {
+        using var gate = Gate.Enter();
         var sent = 0;
         foreach (var (seq, c) in _byId)
         {

@@ -11,4 +11,7 @@ internal enum SendResult
 
     /// <summary>The send queue was full: the client was closed as a slow consumer (4001), nothing was queued.</summary>
     QueueFull,
+
+    /// <summary>A resumable connection's retained tail (or the gateway's resume budget) was full while nobody was attached: the connection ended.</summary>
+    ResumeOverflow,
 }

@@ -18,14 +18,41 @@ internal sealed class ClusterRouter(
     ClusterMembership membership,
     IPeerClients peers,
     PeerFailures failures,
+    Resume.MovedClients moved,
     IOptions<ClusterOptions> cluster,
     TimeProvider time)
 {
     public const string ScopeHeader = "push-scope";
 
+    /// <summary>Header of a push forwarded between gateways: the push's id, the same on every gateway it reaches.</summary>
+    public const string PushIdHeader = "push-id";
+
     public string GatewayId => identity.Id;
 
     public static bool IsForwarded(ServerCallContext context) => context.RequestHeaders.GetValue(ScopeHeader) == "local";
+
+    /// <summary>
+    /// The id of the push a call carries: the one the forwarding gateway gave it, or a new one (kept on the call, so
+    /// the forwarded copies carry it). A resumable connection that moves between gateways takes each push once by it.
+    /// </summary>
+    public static ulong PushId(ServerCallContext context)
+    {
+        if (context.UserState.TryGetValue(PushIdHeader, out var known))
+        {
+            return (ulong)known;
+        }
+        ulong id = 0;
+        if (IsForwarded(context) && context.RequestHeaders.GetValue(PushIdHeader) is { } header)
+        {
+            _ = ulong.TryParse(header, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out id);
+        }
+        if (id == 0)
+        {
+            id = (ulong)Random.Shared.NextInt64() | 1;
+        }
+        context.UserState[PushIdHeader] = id;
+        return id;
+    }
 
     /// <summary>Validates a client id and returns its gateway id.</summary>
     public static (string GatewayId, long Sequence) ParseClientId(string? clientId, string field = "client_id")
@@ -50,37 +77,79 @@ internal sealed class ClusterRouter(
         Func<TResponse>? whenOffline = null)
     {
         var (gw, _) = ParseClientId(clientId);
-        if (string.Equals(gw, identity.Id, StringComparison.Ordinal))
+        // Here: the id names this gateway, or the connection resumed here from another one (it keeps its id).
+        var c = table.Find(clientId);
+        if (c is not null)
         {
-            var c = table.Find(clientId);
-            if (c is null)
+            using (table.Gate.Enter())
             {
-                return whenOffline is not null ? whenOffline() : throw Errors.ClientNotFound(clientId);
+                if (!c.IsResumable || c.RoughState is not (ResumeState.Moving or ResumeState.Moved))
+                {
+                    return local(c);
+                }
             }
-            return local(c);
         }
-        if (IsForwarded(context))
+        // It moved to another gateway: that gateway has it now (every client-id operation follows it there).
+        if (moved.TryGet(clientId, out var to) && !string.Equals(to.GatewayId, identity.Id, StringComparison.Ordinal))
+        {
+            return await CallPeerAsync(new Member { Id = to.GatewayId, Address = to.Address, Role = MemberRole.Gateway }, context, remote).ConfigureAwait(false);
+        }
+        if (string.Equals(gw, identity.Id, StringComparison.Ordinal) || IsForwarded(context))
         {
             return whenOffline is not null ? whenOffline() : throw Errors.ClientNotFound(clientId);
         }
         var member = membership.FindGateway(gw);
         if (member is null)
         {
+            // The gateway the id names is gone; a resumable connection may have moved on before it went.
+            var found = await FindElsewhereAsync(context, remote).ConfigureAwait(false);
+            if (found.Found)
+            {
+                return found.Response!;
+            }
             return whenOffline is not null ? whenOffline() : throw Errors.GatewayGone(clientId, gw);
         }
+        return await CallPeerAsync(member, context, remote).ConfigureAwait(false);
+    }
+
+    private async Task<TResponse> CallPeerAsync<TResponse>(Member member, ServerCallContext context, Func<GatewayService.GatewayServiceClient, CallOptions, AsyncUnaryCall<TResponse>> remote)
+    {
         try
         {
             return await remote(peers.Get(member), PeerOptions(context)).ResponseAsync.ConfigureAwait(false);
         }
         catch (RpcException ex) when (!context.CancellationToken.IsCancellationRequested && IsPeerFailure(ex) && ex.StatusCode != StatusCode.ResourceExhausted)
         {
-            failures.Record(gw, context.Method, ex);
+            failures.Record(member.Id, context.Method, ex);
             // A deadline carries no detail: say what happened rather than "did not answer: ".
             var why = ex.StatusCode == StatusCode.DeadlineExceeded
                 ? $"no answer within {cluster.Value.PeerTimeout.TotalSeconds:0.###} s (Cluster:PeerTimeout)"
                 : string.IsNullOrEmpty(ex.Status.Detail) ? ex.StatusCode.ToString() : $"{ex.StatusCode}, {ex.Status.Detail}";
-            throw Errors.GatewayUnreachable(gw, why);
+            throw Errors.GatewayUnreachable(member.Id, why);
         }
+    }
+
+    // Asks every other gateway (forwarded: each answers for its own connections) and takes the answer of the one that has it.
+    private async Task<(bool Found, TResponse? Response)> FindElsewhereAsync<TResponse>(ServerCallContext context, Func<GatewayService.GatewayServiceClient, CallOptions, AsyncUnaryCall<TResponse>> remote)
+    {
+        var others = OtherGateways(null);
+        var calls = new List<Task<TResponse>>(others.Length);
+        foreach (var g in others)
+        {
+            calls.Add(remote(peers.Get(g), PeerOptions(context)).ResponseAsync);
+        }
+        foreach (var call in calls)
+        {
+            try
+            {
+                return (true, await call.ConfigureAwait(false));
+            }
+            catch (RpcException ex) when (ex.StatusCode == StatusCode.NotFound || IsPeerFailure(ex))
+            {
+                // not there (or not answering): the next one
+            }
+        }
+        return (false, default);
     }
 
     /// <summary>Runs an operation here and on every other live gateway (or only on <paramref name="only"/>), in parallel.</summary>
@@ -221,6 +290,10 @@ internal sealed class ClusterRouter(
             deadline = context.Deadline;
         }
         var headers = new Metadata { { ScopeHeader, "local" } };
+        if (context.UserState.TryGetValue(PushIdHeader, out var pushId))
+        {
+            headers.Add(PushIdHeader, ((ulong)pushId).ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
         return new CallOptions(headers, deadline, context.CancellationToken);
     }
 }

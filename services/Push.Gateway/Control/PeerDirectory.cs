@@ -10,13 +10,16 @@ namespace Push.Gateway.Control;
 internal interface IPeerClients
 {
     GatewayService.GatewayServiceClient Get(Member gateway);
+
+    /// <summary>The gateway's internal resume API (gateway-to-gateway handoffs), on the same channel.</summary>
+    ResumeService.ResumeServiceClient GetResume(Member gateway);
 }
 
 /// <summary>gRPC clients of the other gateways, one channel per address, dropped when the gateway leaves.</summary>
 internal sealed class PeerDirectory : IPeerClients, IDisposable
 {
     private readonly Lock _sync = new();
-    private readonly Dictionary<string, (GrpcChannel Channel, GatewayService.GatewayServiceClient Client)> _peers = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (GrpcChannel Channel, GatewayService.GatewayServiceClient Client, ResumeService.ResumeServiceClient Resume)> _peers = new(StringComparer.Ordinal);
     private readonly ClusterMembership _membership;
     private readonly ClusterOptions _cluster;
 
@@ -27,17 +30,22 @@ internal sealed class PeerDirectory : IPeerClients, IDisposable
         membership.Changed += Prune;
     }
 
-    public GatewayService.GatewayServiceClient Get(Member gateway)
+    public GatewayService.GatewayServiceClient Get(Member gateway) => Peer(gateway).Client;
+
+    public ResumeService.ResumeServiceClient GetResume(Member gateway) => Peer(gateway).Resume;
+
+    private (GrpcChannel Channel, GatewayService.GatewayServiceClient Client, ResumeService.ResumeServiceClient Resume) Peer(Member gateway)
     {
         lock (_sync)
         {
             if (!_peers.TryGetValue(gateway.Address, out var peer))
             {
                 var channel = PushChannel.Create(gateway.Address, _cluster);
-                peer = (channel, new GatewayService.GatewayServiceClient(PushChannel.Invoker(channel, _cluster.Secret)));
+                var invoker = PushChannel.Invoker(channel, _cluster.Secret);
+                peer = (channel, new GatewayService.GatewayServiceClient(invoker), new ResumeService.ResumeServiceClient(invoker));
                 _peers[gateway.Address] = peer;
             }
-            return peer.Client;
+            return peer;
         }
     }
 

@@ -31,6 +31,7 @@ internal sealed class GatewayGrpcService(
     {
         ClusterRouter.ParseClientId(request.ClientId);
         var frame = Payload.Encode(request.DataCase == SendToClientRequest.DataOneofCase.Text, request.Text, request.DataCase == SendToClientRequest.DataOneofCase.Binary ? request.Binary : null, O.MaxPushSize);
+        frame.PushId = ClusterRouter.PushId(context);
         var start = Stopwatch.GetTimestamp();
         return router.OnOwnerAsync(request.ClientId, context,
             c =>
@@ -48,6 +49,7 @@ internal sealed class GatewayGrpcService(
     {
         RemovedFields.ThrowIfClientIds(request);
         var frame = Payload.Encode(request.DataCase == SendToAllRequest.DataOneofCase.Text, request.Text, request.DataCase == SendToAllRequest.DataOneofCase.Binary ? request.Binary : null, O.MaxPushSize);
+        frame.PushId = ClusterRouter.PushId(context);
         var exclude = LocalExclusions(request.ExcludeClientIds);
         var start = Stopwatch.GetTimestamp();
         var (results, reach) = await router.ScatterAsync(context, () =>
@@ -73,6 +75,7 @@ internal sealed class GatewayGrpcService(
             only.Add(ClusterRouter.ParseClientId(id, "client_ids").GatewayId);
         }
         var frame = Payload.Encode(request.DataCase == SendToClientsRequest.DataOneofCase.Text, request.Text, request.DataCase == SendToClientsRequest.DataOneofCase.Binary ? request.Binary : null, O.MaxPushSize);
+        frame.PushId = ClusterRouter.PushId(context);
         var exclude = LocalExclusions(request.ExcludeClientIds);
         var start = Stopwatch.GetTimestamp();
         var (results, reach) = await router.ScatterAsync(context, () =>
@@ -97,6 +100,7 @@ internal sealed class GatewayGrpcService(
     {
         ValidateNames(request.Uids, "uids");
         var frame = Payload.Encode(request.DataCase == SendToUidRequest.DataOneofCase.Text, request.Text, request.DataCase == SendToUidRequest.DataOneofCase.Binary ? request.Binary : null, O.MaxPushSize);
+        frame.PushId = ClusterRouter.PushId(context);
         var start = Stopwatch.GetTimestamp();
         var (results, reach) = await router.ScatterAsync(context, () =>
         {
@@ -112,6 +116,7 @@ internal sealed class GatewayGrpcService(
     {
         ValidateNames(request.Groups, "groups");
         var frame = Payload.Encode(request.DataCase == SendToGroupRequest.DataOneofCase.Text, request.Text, request.DataCase == SendToGroupRequest.DataOneofCase.Binary ? request.Binary : null, O.MaxPushSize);
+        frame.PushId = ClusterRouter.PushId(context);
         var exclude = LocalExclusions(request.ExcludeClientIds);
         var start = Stopwatch.GetTimestamp();
         var (results, reach) = await router.ScatterAsync(context, () =>
@@ -146,6 +151,7 @@ internal sealed class GatewayGrpcService(
             ValidateNames(item.Uids, $"items[{i}].uids", allowEmpty: true);
             ValidateNames(item.Groups, $"items[{i}].groups", allowEmpty: true);
             frames[i] = Payload.Encode(item.DataCase == BatchItem.DataOneofCase.Text, item.Text, item.DataCase == BatchItem.DataOneofCase.Binary ? item.Binary : null, O.MaxPushSize, field: $"items[{i}].");
+            frames[i].PushId = ClusterRouter.PushId(context) + (ulong)i * 2; // one id per item (still odd, never 0)
         }
         var start = Stopwatch.GetTimestamp();
         var (results, reach) = await router.ScatterAsync(context, () =>
@@ -195,7 +201,7 @@ internal sealed class GatewayGrpcService(
     public override Task<DestroyClientResponse> DestroyClient(DestroyClientRequest request, ServerCallContext context)
         => router.OnOwnerAsync(request.ClientId, context, c =>
         {
-            c.Abort("destroyed by server");
+            c.Abort("destroyed by server", forGood: true);
             return new DestroyClientResponse();
         }, (client, o) => client.DestroyClientAsync(request, o));
 

@@ -38,9 +38,12 @@ internal sealed partial class DrainCoordinator(
         Log.Draining(logger, clients.Length, grace.TotalSeconds);
         var registry = services.GetServices<IHostedService>().OfType<RegistryClientService>().FirstOrDefault();
         var gatewayMember = locals.FirstOrDefault(l => l.Role == V1.MemberRole.Gateway && l.Id == identity.Id);
-        if (registry is not null && gatewayMember is not null)
+        // Resumable clients keep their state here until another gateway takes them over: this gateway stays a member
+        // (reachable for the takeover, and still receiving the pushes it buffers for them) until they are gone.
+        var resumable = clients.Any(c => c.IsResumable);
+        if (!resumable)
         {
-            await registry.DeregisterAsync(gatewayMember).ConfigureAwait(false);
+            await DeregisterAsync(registry, gatewayMember).ConfigureAwait(false);
         }
         foreach (var c in clients)
         {
@@ -51,14 +54,34 @@ internal sealed partial class DrainCoordinator(
         {
             await Task.Delay(TimeSpan.FromMilliseconds(50), time).ConfigureAwait(false);
         }
+        if (resumable)
+        {
+            await DeregisterAsync(registry, gatewayMember).ConfigureAwait(false);
+        }
+        var resume = services.GetRequiredService<Push.Gateway.Resume.ResumeCoordinator>();
         foreach (var c in table.All)
         {
-            c.Abort("drain grace time over");
+            if (c.IsResumable && c.RoughState != ResumeState.Attached)
+            {
+                resume.End(c, "drained", "the gateway drained before the client resumed");
+            }
+            else
+            {
+                c.Abort("drain grace time over");
+            }
         }
         // No client is left to produce events: end the worker streams so workers finish and can leave too.
         services.GetRequiredService<Push.Gateway.Workers.WorkerRouter>().CloseAll();
         Log.Drained(logger, clients.Length);
         return clients.Length;
+    }
+
+    private static async Task DeregisterAsync(RegistryClientService? registry, LocalMember? member)
+    {
+        if (registry is not null && member is not null)
+        {
+            await registry.DeregisterAsync(member).ConfigureAwait(false);
+        }
     }
 
     public Task StoppingAsync(CancellationToken cancellationToken)

@@ -10,7 +10,7 @@ namespace Push.Gateway.Hosting;
 /// PingInterval x PingNotResponseLimit with 4000, aborts clients that do not finish a close within 3 seconds, and
 /// releases idle send-queue arrays.
 /// </summary>
-internal sealed class HeartbeatService(ConnectionTable table, IOptions<GatewayOptions> options, TimeProvider time) : BackgroundService
+internal sealed class HeartbeatService(ConnectionTable table, Resume.ResumeCoordinator resume, IOptions<GatewayOptions> options, TimeProvider time) : BackgroundService
 {
     private const long CloseTimeoutMs = 3000;
 
@@ -20,14 +20,22 @@ internal sealed class HeartbeatService(ConnectionTable table, IOptions<GatewayOp
         var intervalMs = (long)o.PingInterval.TotalMilliseconds;
         var tick = intervalMs > 0 ? TimeSpan.FromMilliseconds(Math.Clamp(intervalMs / 4, 50, 1000)) : TimeSpan.FromSeconds(1);
         var pingFrame = string.IsNullOrEmpty(o.PingData) ? OutboundFrame.Ping([]) : OutboundFrame.Text(o.PingData);
+        // A push.v1 client's application messages are numbered: its pings are WebSocket pings, never PingData text.
+        var v1Ping = OutboundFrame.Ping([]);
         using var timer = new PeriodicTimer(tick, time);
         try
         {
             while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
             {
                 var now = Environment.TickCount64;
+                resume.PruneMoved(now);
                 foreach (var c in table.All)
                 {
+                    if (c.IsResumable && c.RoughState != ResumeState.Attached)
+                    {
+                        resume.Sweep(c, now); // no socket: its resume window and handoffs
+                        continue;
+                    }
                     var closing = Volatile.Read(ref c.ClosingSince);
                     if (closing != 0)
                     {
@@ -48,7 +56,7 @@ internal sealed class HeartbeatService(ConnectionTable table, IOptions<GatewayOp
                         if (quiet >= intervalMs && now - c.LastPing >= intervalMs)
                         {
                             c.LastPing = now;
-                            c.Send(pingFrame);
+                            c.Send(c.IsResumable ? v1Ping : pingFrame);
                         }
                     }
                     if (quiet > 5000)

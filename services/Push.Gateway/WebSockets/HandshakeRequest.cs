@@ -52,13 +52,23 @@ internal sealed class HandshakeRequest
     /// </summary>
     public void CopyHeadersTo(IDictionary<string, string> target, bool forwardCookies)
     {
-        foreach (var (k, v) in Headers)
+        foreach (var (k, value) in Headers)
         {
+            var v = value;
             if (!forwardCookies && string.Equals(k, "Cookie", StringComparison.OrdinalIgnoreCase))
             {
                 continue;
             }
             var name = k.ToLowerInvariant();
+            if (name == "sec-websocket-protocol" && v.Contains(ResumeToken.Prefix, StringComparison.Ordinal))
+            {
+                // The resume token is a credential: workers never see it.
+                v = string.Join(", ", v.Split(',').Select(t => t.Trim()).Where(t => !t.StartsWith(ResumeToken.Prefix, StringComparison.Ordinal)));
+                if (v.Length == 0)
+                {
+                    continue;
+                }
+            }
             // Several Cookie lines are one cookie list ("; "), other repeated headers one comma list.
             target[name] = target.TryGetValue(name, out var existing) ? existing + (name == "cookie" ? "; " : ", ") + v : v;
         }

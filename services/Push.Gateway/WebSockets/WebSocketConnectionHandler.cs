@@ -29,6 +29,7 @@ internal sealed partial class WebSocketConnectionHandler(
     GatewayIdentity identity,
     PendingHandshakes pending,
     HandshakeTokenValidator tokens,
+    Push.Gateway.Resume.ResumeCoordinator resume,
     IOptions<GatewayOptions> options,
     TimeProvider time,
     ILogger<WebSocketConnectionHandler> logger) : ConnectionHandler
@@ -102,16 +103,30 @@ internal sealed partial class WebSocketConnectionHandler(
 #pragma warning disable CA5350 // RFC 6455 mandates SHA-1 for Sec-WebSocket-Accept; it is not used for security.
         var accept = Convert.ToBase64String(SHA1.HashData([.. Encoding.ASCII.GetBytes(key), .. Guid]));
 #pragma warning restore CA5350
-        var protocol = request.Header("Sec-WebSocket-Protocol")?.Split(',')[0].Trim();
+        var offer = request.Header("Sec-WebSocket-Protocol");
+        var v1 = ResumeToken.TryRead(offer, out var resumeToken, out var malformedToken);
+        var protocol = v1 ? ResumeToken.Protocol : offer?.Split(',')[0].Trim();
         var response = Encoding.ASCII.GetBytes("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " + accept + "\r\n"
             + (string.IsNullOrEmpty(protocol) ? string.Empty : "Sec-WebSocket-Protocol: " + protocol + "\r\n") + "\r\n");
 
+        string? resumeFailed = malformedToken is null ? null : "invalid";
+        if (resumeToken is { } token)
+        {
+            var resumed = await ResumeAsync(token, response, connection, timeout.Token).ConfigureAwait(false);
+            if (resumed.Client is not null || resumed.Failure is null)
+            {
+                return resumed.Client;
+            }
+            resumeFailed = resumed.Failure;
+        }
         var sequence = table.NextSequence();
-        var client = new ClientConnection(sequence, ClientId.Format(identity.Id, sequence), connection, metrics, o);
+        var client = new ClientConnection(sequence, ClientId.Format(identity.Id, sequence), connection, metrics, o, v1 ? resume.Budget : null);
         var connect = ConnectEvent(client, request, connection, o.ForwardCookies);
+        var welcome = v1 ? resume.Welcome(client, 0, resumed: false, resumeFailed) : null;
         if (o.WorkerAuthorization)
         {
-            return await AuthorizeAsync(client, connect, response, uid, connection, timeout.Token).ConfigureAwait(false);
+            // The welcome goes out with the 101, before anything the worker sends.
+            return await AuthorizeAsync(client, connect, welcome is null ? response : [.. response, .. welcome.Bytes], uid, connection, timeout.Token).ConfigureAwait(false);
         }
         try
         {
@@ -120,6 +135,10 @@ internal sealed partial class WebSocketConnectionHandler(
         catch (Exception ex) when (ex is IOException or ConnectionResetException or ConnectionAbortedException or InvalidOperationException)
         {
             return null;
+        }
+        if (welcome is not null)
+        {
+            client.Send(welcome); // first frame, before the connection can be found by any push
         }
         table.Add(client);
         if (uid is not null)
@@ -136,6 +155,52 @@ internal sealed partial class WebSocketConnectionHandler(
         {
         }
         return client;
+    }
+
+    /// <summary>
+    /// A push.v1 client presented a resume token: reattach it here or take it over from its gateway, answer 101, and
+    /// replay what it missed after the welcome. A failure leaves the caller to make a fresh connection whose welcome
+    /// says why (resumed: false).
+    /// </summary>
+    private async Task<(ClientConnection? Client, string? Failure)> ResumeAsync(ResumeToken token, byte[] response, ConnectionContext connection, CancellationToken deadline)
+    {
+        Push.Gateway.Resume.ResumeOutcome outcome;
+        try
+        {
+            outcome = await resume.PrepareAsync(token, connection, deadline).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            outcome = new(null, "owner_unreachable", string.Empty, 0);
+        }
+        if (outcome.Connection is not { } c)
+        {
+            return (null, outcome.Failure ?? "expired");
+        }
+        try
+        {
+            await connection.Transport.Output.WriteAsync(response, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or ConnectionResetException or ConnectionAbortedException or InvalidOperationException)
+        {
+            // The new socket is gone already: the connection keeps waiting (it was detached, or adopted and detached).
+            return (null, null);
+        }
+        var replayed = c.TryAttach(connection, token.LastSeq, seq => resume.Welcome(c, seq, resumed: true, failed: null));
+        if (replayed < 0)
+        {
+            return (null, "expired"); // its window ended in between
+        }
+        metrics.ConnectionOpened();
+        Log.Resumed(logger, c.ClientId, replayed);
+        try
+        {
+            await resume.PostResumedAsync(c, connection, outcome, replayed, connection.ConnectionClosed).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        return (c, null);
     }
 
     /// <summary>
@@ -233,12 +298,27 @@ internal sealed partial class WebSocketConnectionHandler(
         }
         finally
         {
-            table.Remove(client);
-            router.PostClose(client, new Event { ClientId = client.ClientId, Close = new CloseEvent { Code = code, Reason = reason } });
-            await client.WhenCloseFlushedAsync(TimeSpan.FromSeconds(1), time).ConfigureAwait(false);
-            client.MarkDone();
-            metrics.ConnectionClosed(ReasonTag(code));
-            Log.Closed(logger, client.ClientId, code, reason);
+            if (resume.TryDetach(client, code, reason))
+            {
+                // Resumable: it stays in the table (uid, groups, session, worker) and buffers until it resumes or its window ends.
+                metrics.ConnectionClosed(ReasonTag(code));
+            }
+            else
+            {
+                // A resumable connection that left the table meanwhile (it moved to another gateway) has no close event here.
+                if (table.Remove(client) || !client.IsResumable)
+                {
+                    router.PostClose(client, new Event { ClientId = client.ClientId, Close = new CloseEvent { Code = code, Reason = reason } });
+                }
+                await client.WhenCloseFlushedAsync(TimeSpan.FromSeconds(1), time).ConfigureAwait(false);
+                if (client.IsResumable)
+                {
+                    client.Release();
+                }
+                client.MarkDone();
+                metrics.ConnectionClosed(ReasonTag(code));
+                Log.Closed(logger, client.ClientId, code, reason);
+            }
         }
     }
 
@@ -413,10 +493,18 @@ internal sealed partial class WebSocketConnectionHandler(
                                 return Fail(c, CloseCodes.ProtocolError, "new message before the fragmented one ended");
                             case 0x1 or 0x2 when h.Fin:
                                 {
-                                    var e = MessageEvent(c, payload, len, h.MaskKey, h.Opcode, out var bad);
+                                    var e = MessageEvent(c, payload, len, h.MaskKey, h.Opcode, out var bad, out var badReason);
                                     if (e is null)
                                     {
-                                        return Fail(c, bad, bad == CloseCodes.InvalidPayload ? "invalid UTF-8 in a text message" : "error");
+                                        return Fail(c, bad, badReason);
+                                    }
+                                    if (ReferenceEquals(e, ControlHandled))
+                                    {
+                                        continue;
+                                    }
+                                    if (ReferenceEquals(e, ControlClose))
+                                    {
+                                        return Fail(c, CloseCodes.Normal, "closed by client");
                                     }
                                     if (!Admit(c, o))
                                     {
@@ -461,14 +549,22 @@ internal sealed partial class WebSocketConnectionHandler(
                                     {
                                         continue;
                                     }
-                                    var e = MessageEvent(c.ClientId, fragments.AsSpan(0, fragmentLength), fragmentOpcode);
+                                    var e = MessageEvent(c, fragments.AsSpan(0, fragmentLength), fragmentOpcode, out var bad, out var badReason);
                                     ArrayPool<byte>.Shared.Return(fragments);
                                     fragments = null;
                                     var total = fragmentLength;
                                     fragmentLength = 0;
                                     if (e is null)
                                     {
-                                        return Fail(c, CloseCodes.InvalidPayload, "invalid UTF-8 in a text message");
+                                        return Fail(c, bad, badReason);
+                                    }
+                                    if (ReferenceEquals(e, ControlHandled))
+                                    {
+                                        continue;
+                                    }
+                                    if (ReferenceEquals(e, ControlClose))
+                                    {
+                                        return Fail(c, CloseCodes.Normal, "closed by client");
                                     }
                                     if (!Admit(c, o))
                                     {
@@ -506,15 +602,19 @@ internal sealed partial class WebSocketConnectionHandler(
         }
     }
 
-    private static Event? MessageEvent(ClientConnection c, in ReadOnlySequence<byte> payload, int len, uint mask, byte opcode, out int error)
+    // Returned by MessageEvent for a push.v1 control message that was handled (nothing for the worker) and for the
+    // client's {"type":"close"} (the receive loop ends).
+    private static readonly Event ControlHandled = new();
+    private static readonly Event ControlClose = new();
+
+    private static Event? MessageEvent(ClientConnection c, in ReadOnlySequence<byte> payload, int len, uint mask, byte opcode, out int error, out string reason)
     {
-        error = CloseCodes.InvalidPayload;
         byte[]? rented = null;
         var span = len <= 1024 ? stackalloc byte[len] : (rented = ArrayPool<byte>.Shared.Rent(len)).AsSpan(0, len);
         try
         {
             FrameParser.Unmask(payload, span, mask);
-            return MessageEvent(c.ClientId, span, opcode);
+            return MessageEvent(c, span, opcode, out error, out reason);
         }
         finally
         {
@@ -525,8 +625,10 @@ internal sealed partial class WebSocketConnectionHandler(
         }
     }
 
-    private static Event? MessageEvent(string clientId, ReadOnlySpan<byte> data, byte opcode)
+    private static Event? MessageEvent(ClientConnection c, ReadOnlySpan<byte> data, byte opcode, out int error, out string reason)
     {
+        error = CloseCodes.InvalidPayload;
+        reason = "invalid UTF-8 in a text message";
         var me = new MessageEvent();
         if (opcode == 0x1)
         {
@@ -536,11 +638,52 @@ internal sealed partial class WebSocketConnectionHandler(
             }
             me.Text = Encoding.UTF8.GetString(data);
         }
+        else if (c.IsResumable)
+        {
+            // push.v1: a binary frame is 0x00 + application bytes, or 0x01 + a JSON control message.
+            error = CloseCodes.ProtocolError;
+            if (data.Length == 0 || data[0] > OutboundFrame.V1Control)
+            {
+                reason = "push.v1: a binary frame starts with 0x00 (data) or 0x01 (control)";
+                return null;
+            }
+            if (data[0] == OutboundFrame.V1Control)
+            {
+                return Control(c, data[1..], out reason);
+            }
+            me.Binary = ByteString.CopyFrom(data[1..]);
+        }
         else
         {
             me.Binary = ByteString.CopyFrom(data);
         }
-        return new Event { ClientId = clientId, Message = me };
+        return new Event { ClientId = c.ClientId, Message = me };
+    }
+
+    private static Event? Control(ClientConnection c, ReadOnlySpan<byte> json, out string reason)
+    {
+        reason = string.Empty;
+        switch (ControlFrames.Parse(json, out var seq))
+        {
+            case ClientControlKind.Ack:
+                if (!c.Ack(seq))
+                {
+                    reason = "push.v1: ack of a message never sent";
+                    return null;
+                }
+                return ControlHandled;
+            case ClientControlKind.Ping:
+                c.Send(ControlFrames.Pong);
+                return ControlHandled;
+            case ClientControlKind.Close:
+                c.EndsForGood = true;
+                return ControlClose;
+            case ClientControlKind.Unknown:
+                return ControlHandled;
+            default:
+                reason = "push.v1: malformed control message";
+                return null;
+        }
     }
 
     // A span per client message only when a tracer listens (StartActivity returns null otherwise).
@@ -583,6 +726,7 @@ internal sealed partial class WebSocketConnectionHandler(
         FrameParser.Unmask(payload, data, mask);
         if (data.Length == 0)
         {
+            c.EndsForGood = true;
             c.Close(CloseCodes.Normal, string.Empty);
             return (1005, "closed by client (no status)");
         }
@@ -600,11 +744,18 @@ internal sealed partial class WebSocketConnectionHandler(
             return Fail(c, CloseCodes.InvalidPayload, "invalid UTF-8 in close reason");
         }
         var reason = Encoding.UTF8.GetString(data[2..]);
+        if (code == CloseCodes.Normal)
+        {
+            c.EndsForGood = true; // a push.v1 client that closes with 1000 does not come back
+        }
         if (c.IsClosing && c.ServerCloseCode != 0)
         {
             return (c.ServerCloseCode, c.ServerCloseReason ?? "closed by server");
         }
+        // Echoing the client's code is not the server ending the connection: only 1000 from the client ends it for good.
+        var forGood = c.EndsForGood;
         c.Close(code, string.Empty);
+        c.EndsForGood = forGood;
         return (code, reason.Length == 0 ? "closed by client" : reason);
     }
 
@@ -641,6 +792,9 @@ internal sealed partial class WebSocketConnectionHandler(
 
         [LoggerMessage(3204, LogLevel.Debug, "Handshake of {ClientId} rejected by the business worker with HTTP {Status}.", EventName = "RejectedByWorker")]
         public static partial void RejectedByWorker(ILogger logger, string clientId, int status);
+
+        [LoggerMessage(3206, LogLevel.Debug, "Client {ClientId} resumed; {Replayed} messages replayed.", EventName = "Resumed")]
+        public static partial void Resumed(ILogger logger, string clientId, int replayed);
 
         [LoggerMessage(3205, LogLevel.Warning, "Handshake of {ClientId} got no authorization decision from the business worker within Gateway:HandshakeTimeout; answered 503.", EventName = "AuthorizationTimeout")]
         public static partial void AuthorizationTimeout(ILogger logger, string clientId);

@@ -1,0 +1,134 @@
+using Google.Protobuf;
+using Grpc.Core;
+using Microsoft.Extensions.Logging;
+using Push.Gateway.Connections;
+using Push.Gateway.WebSockets;
+using Push.Gateway.Workers;
+using Push.V1;
+
+namespace Push.Gateway.Resume;
+
+/// <summary>
+/// The owner's side of a takeover (ResumeService): BeginHandoff checks the client's proof, ends the old socket if
+/// it is still open and answers the membership the new gateway joins; CompleteHandoff leaves the uid and groups,
+/// waits until no push that could still see the connection is running (<see cref="FanoutGate"/>), and hands over
+/// the retained tail and the session. Client-id operations for the connection are forwarded from BeginHandoff on.
+/// </summary>
+internal sealed partial class HandoffOwner(
+    ConnectionTable table,
+    ResumeCoordinator resume,
+    WorkerRouter router,
+    ResumeMetrics metrics,
+    TimeProvider time,
+    ILogger<HandoffOwner> logger)
+{
+    /// <summary>Detail prefix of the FAILED_PRECONDITION that says where a connection went ("moved:&lt;gateway id&gt;").</summary>
+    public const string MovedPrefix = "moved:";
+
+    /// <summary>How long a begun handoff may wait for its completion before it is undone.</summary>
+    public static readonly TimeSpan CompleteTimeout = TimeSpan.FromSeconds(10);
+
+    public async Task<BeginHandoffResponse> BeginAsync(BeginHandoffRequest request, CancellationToken ct)
+    {
+        var c = table.Find(request.ClientId);
+        if (c is null || !c.IsResumable)
+        {
+            if (resume.Moved.TryGet(request.ClientId, out var moved) && !string.Equals(moved.GatewayId, request.GatewayId, StringComparison.Ordinal))
+            {
+                throw new RpcException(new Status(StatusCode.FailedPrecondition, MovedPrefix + moved.GatewayId + " (the connection lives there now)"));
+            }
+            throw new RpcException(new Status(StatusCode.NotFound, "no resumable connection with this client id waits here (window over, or never known)"));
+        }
+        if (!c.SecretMatches(request.ResumeSecret))
+        {
+            metrics.Handoff("secret");
+            throw new RpcException(new Status(StatusCode.PermissionDenied, "wrong resume secret"));
+        }
+        if (!await resume.DetachAsync(c, ct).ConfigureAwait(false))
+        {
+            throw new RpcException(new Status(StatusCode.FailedPrecondition, "closed: the connection ended for good"));
+        }
+        if (c.CheckResume(request.LastSeq) is { } why)
+        {
+            metrics.Handoff(why);
+            throw new RpcException(new Status(StatusCode.FailedPrecondition, why + ": the connection cannot resume from this sequence"));
+        }
+        if (!c.BeginMove())
+        {
+            throw new RpcException(new Status(StatusCode.FailedPrecondition, "closed: the connection is not waiting for a resume (another move is under way, or it ended)"));
+        }
+        c.MovedToGateway = request.GatewayId;
+        c.MovedToAddress = request.GatewayAddress;
+        c.HandoffId = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8));
+        c.HandoffLastSeq = request.LastSeq;
+        Volatile.Write(ref c.HandoffDeadline, Environment.TickCount64 + (long)CompleteTimeout.TotalMilliseconds);
+        resume.Moved.Set(c.ClientId, request.GatewayId, request.GatewayAddress, Environment.TickCount64 + (long)resume.Window.TotalMilliseconds);
+        var response = new BeginHandoffResponse { Uid = c.Uid ?? string.Empty, HandoffId = c.HandoffId };
+        response.Groups.Add(table.GroupsOf(c));
+        return response;
+    }
+
+    public async Task<CompleteHandoffResponse> CompleteAsync(CompleteHandoffRequest request, CancellationToken ct)
+    {
+        var c = table.Find(request.ClientId);
+        if (c is null || c.RoughState != ResumeState.Moving || !string.Equals(c.HandoffId, request.HandoffId, StringComparison.Ordinal))
+        {
+            throw new RpcException(new Status(StatusCode.NotFound, "no handoff of this client id is under way here (it was undone after " + CompleteTimeout.TotalSeconds + " s, or the connection ended)"));
+        }
+        var uid = c.Uid ?? string.Empty;
+        var groups = table.GroupsOf(c);
+        table.Remove(c);
+        // Pushes that found the connection before it left the table may still be queuing to it: wait for them, so
+        // that everything they queued is in the tail handed over.
+        await table.Gate.WaitForReadersAsync(time, ct).ConfigureAwait(false);
+        var tail = c.CompleteMove(c.HandoffLastSeq);
+        if (tail is null)
+        {
+            metrics.Handoff("overflow");
+            resume.Moved.Remove(c.ClientId);
+            router.PostClose(c, new Event { ClientId = c.ClientId, Close = new CloseEvent { Code = CloseCodes.Abnormal, Reason = "resume buffer overflowed during the move" } });
+            throw new RpcException(new Status(StatusCode.FailedPrecondition, "overflow: more was pushed than the connection may keep"));
+        }
+        var response = new CompleteHandoffResponse
+        {
+            Uid = uid,
+            DetachedAtUnixMs = c.DetachedAtUnixMs,
+            ResumeSecret = c.ResumeSecret!,
+        };
+        response.Groups.Add(groups);
+        foreach (var (seq, frame) in tail)
+        {
+            var m = new RetainedMessage { Seq = seq, PushId = frame.PushId };
+            if (frame.Opcode == OutboundFrame.OpText)
+            {
+                m.Text = System.Text.Encoding.UTF8.GetString(frame.AppPayload(v1: true));
+            }
+            else
+            {
+                m.Binary = ByteString.CopyFrom(frame.AppPayload(v1: true));
+            }
+            response.Messages.Add(m);
+        }
+        lock (c.SessionSync)
+        {
+            response.Session = new Session();
+            if (c.Session is not null)
+            {
+                response.Session.Values.Add(c.Session);
+            }
+            response.EventSeq = c.EventSeq;
+            response.WorkerId = c.Worker?.WorkerId ?? string.Empty;
+        }
+        WorkerRouter.PostMoved(c, c.MovedToGateway ?? string.Empty);
+        c.MarkDone();
+        metrics.Handoff("moved_out");
+        Log.Moved(logger, c.ClientId, c.MovedToGateway ?? "?", tail.Count);
+        return response;
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(3611, LogLevel.Information, "Client {ClientId} moved to gateway {Gateway} with {Messages} retained messages.", EventName = "MovedOut")]
+        public static partial void Moved(ILogger logger, string clientId, string gateway, int messages);
+    }
+}
