@@ -126,13 +126,16 @@ public sealed class GatewayOptions
     [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
     public TimeSpan ResumeWindow { get; set; } = TimeSpan.FromMinutes(2);
 
-    /// <summary>Messages a resumable connection keeps until the client acknowledges them (sent or not). Defaults to 4096.</summary>
+    /// <summary>
+    /// Messages a resumable connection keeps until the client acknowledges them (sent or not). Defaults to
+    /// SendQueueLimit (a resumed client gets its whole tail at once, so it may not be larger).
+    /// </summary>
     [Range(1, 1_000_000)]
-    public int ResumeBufferMessages { get; set; } = 4096;
+    public int? ResumeBufferMessages { get; set; }
 
-    /// <summary>Bytes a resumable connection keeps until the client acknowledges them. Defaults to 1 MiB + 64 KiB.</summary>
+    /// <summary>Bytes a resumable connection keeps until the client acknowledges them. Defaults to SendQueueBytes (and may not be larger).</summary>
     [Range(1024, 1024 * 1024 * 1024)]
-    public int ResumeBufferBytes { get; set; } = DefaultSendQueueBytes;
+    public int? ResumeBufferBytes { get; set; }
 
     /// <summary>Bytes every resumable connection of the gateway may keep together. Defaults to 256 MiB.</summary>
     [Range(1024 * 1024, long.MaxValue)]

@@ -117,14 +117,31 @@ public sealed class ClusterRouterTests : IDisposable
     }
 
     [Fact]
-    public async Task OnOwner_GatewayNotAMember_IsNotFoundWithoutACall()
+    public async Task OnOwner_GatewayNotAMember_AsksTheOthersForAMovedConnection_ThenIsNotFound()
     {
+        // A resumable connection may have moved on before the gateway its id names went away: the others are asked.
+        _peers.Answers["aaaaaaaaaaaaaaa1"] = () => throw new RpcException(new Status(StatusCode.NotFound, "not here"));
+        _peers.Answers["aaaaaaaaaaaaaaa2"] = () => throw new RpcException(new Status(StatusCode.NotFound, "not here"));
+        _peers.Answers["aaaaaaaaaaaaaaa3"] = () => throw new RpcException(new Status(StatusCode.NotFound, "not here"));
         var clientId = ClientId.Format("bbbbbbbbbbbbbbbb", 5);
 
         var ex = await Assert.ThrowsAsync<RpcException>(() => _router.OnOwnerAsync<IsOnlineResponse>(clientId, new FakeContext(), _ => new IsOnlineResponse(), (c, o) => c.IsOnlineAsync(new IsOnlineRequest { ClientId = clientId }, o)));
 
         Assert.Equal(StatusCode.NotFound, ex.StatusCode);
-        Assert.Empty(_peers.Calls);
+        Assert.Equal(3, _peers.Calls.Count);
+        Assert.All(_peers.Calls, call => Assert.Equal("local", call.Headers!.GetValue(ClusterRouter.ScopeHeader)));
+    }
+
+    [Fact]
+    public async Task OnOwner_GatewayNotAMember_TheOneThatHasTheMovedConnectionAnswers()
+    {
+        _peers.Answers["aaaaaaaaaaaaaaa1"] = () => throw new RpcException(new Status(StatusCode.NotFound, "not here"));
+        _peers.Answers["aaaaaaaaaaaaaaa2"] = () => new IsOnlineResponse { Online = true };
+        var clientId = ClientId.Format("bbbbbbbbbbbbbbbb", 5);
+
+        var answer = await _router.OnOwnerAsync<IsOnlineResponse>(clientId, new FakeContext(), _ => new IsOnlineResponse(), (c, o) => c.IsOnlineAsync(new IsOnlineRequest { ClientId = clientId }, o));
+
+        Assert.True(answer.Online);
     }
 
     private sealed class FakePeers : IPeerClients

@@ -34,8 +34,8 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
         _resume = resume;
         if (resume is not null)
         {
-            _tailLimit = options.ResumeBufferMessages;
-            _tailBytesLimit = options.ResumeBufferBytes;
+            _tailLimit = options.ResumeBufferMessages ?? options.SendQueueLimit;
+            _tailBytesLimit = options.ResumeBufferBytes ?? options.SendQueueBytes;
             ResumeSecret = NewSecret();
         }
         Sequence = sequence;

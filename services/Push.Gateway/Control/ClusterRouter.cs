@@ -136,17 +136,28 @@ internal sealed class ClusterRouter(
         var calls = new List<Task<TResponse>>(others.Length);
         foreach (var g in others)
         {
-            calls.Add(remote(peers.Get(g), PeerOptions(context)).ResponseAsync);
+            try
+            {
+                calls.Add(remote(peers.Get(g), PeerOptions(context)).ResponseAsync);
+            }
+            catch (Exception ex)
+            {
+                calls.Add(Task.FromException<TResponse>(ex));
+            }
         }
-        foreach (var call in calls)
+        for (var i = 0; i < calls.Count; i++)
         {
             try
             {
-                return (true, await call.ConfigureAwait(false));
+                return (true, await calls[i].ConfigureAwait(false));
             }
-            catch (RpcException ex) when (ex.StatusCode == StatusCode.NotFound || IsPeerFailure(ex))
+            catch (Exception ex) when (ex is RpcException or OperationCanceledException or HttpRequestException or IOException or InvalidOperationException or ObjectDisposedException)
             {
-                // not there (or not answering): the next one
+                // Not there, or not answering (counted by reason): the next one.
+                if (ex is not RpcException { StatusCode: StatusCode.NotFound })
+                {
+                    failures.Record(others[i].Id, context.Method, ex);
+                }
             }
         }
         return (false, default);
