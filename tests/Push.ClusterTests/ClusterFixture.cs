@@ -22,6 +22,9 @@ public class ClusterFixture : IAsyncLifetime
 
     private int _nextWorkerHost = 21;
 
+    /// <summary>How many gateways the fixture starts.</summary>
+    protected virtual int GatewayTotal => GatewayCount;
+
     /// <summary>How many registries the gateways and workers register with.</summary>
     protected virtual int RegistryCount => 1;
 
@@ -56,7 +59,7 @@ public class ClusterFixture : IAsyncLifetime
         {
             Registries.Add(await PushProcess.StartAsync("registry", host: RegistryHost(i), cancellationToken: ct));
         }
-        var gateways = Enumerable.Range(1, GatewayCount).Select(i => PushProcess.StartAsync("gateway", MemberArgs(), host: $"127.0.0.{10 + i}", cancellationToken: ct)).ToArray();
+        var gateways = Enumerable.Range(1, GatewayTotal).Select(i => PushProcess.StartAsync("gateway", MemberArgs(), host: $"127.0.0.{10 + i}", cancellationToken: ct)).ToArray();
         var workers = Enumerable.Range(0, 2).Select(_ => StartWorkerProcessAsync(ct)).ToArray();
         await Task.WhenAll(gateways.Concat<Task>(workers)).ConfigureAwait(false);
         foreach (var g in gateways)
@@ -65,7 +68,7 @@ public class ClusterFixture : IAsyncLifetime
             Controls.Add(g.Result.Control());
         }
         Workers.AddRange(workers.Select(w => w.Result));
-        await WaitForClusterAsync(gateways: GatewayCount, workers: 2, ct);
+        await WaitForClusterAsync(gateways: GatewayTotal, workers: 2, ct);
         // Gateway ids are the prefix of their clients' ids; GetStatus names them with their addresses.
         var status = await Controls[0].GetStatusAsync(ct);
         foreach (var g in Gateways)
@@ -89,6 +92,24 @@ public class ClusterFixture : IAsyncLifetime
         yield return $"Cluster:LeaseTtl={LeaseTtl:c}";
         yield return "--set";
         yield return $"Cluster:PeerTimeout={PeerTimeout:c}";
+    }
+
+    /// <summary>
+    /// Starts a new gateway process in place of gateway <paramref name="index"/> (which has exited: drained or killed),
+    /// on the same 127.0.0.x address with new ports, and waits until the cluster sees it.
+    /// </summary>
+    public async Task<PushProcess> RestartGatewayAsync(int index, CancellationToken ct)
+    {
+        var old = Gateways[index];
+        _replaced.Add(old);
+        var g = await PushProcess.StartAsync("gateway", MemberArgs(), host: $"127.0.0.{11 + index}", cancellationToken: ct);
+        Gateways[index] = g;
+        Controls[index].Dispose();
+        Controls[index] = g.Control();
+        var status = await Controls[index].GetStatusAsync(ct);
+        GatewayIds[index] = status.Gateways.Single(s => s.Address == g.GrpcAddress).Id;
+        await WaitForClusterAsync(gateways: Gateways.Count(x => !x.HasExited), workers: Workers.Count(w => !w.HasExited), ct);
+        return g;
     }
 
     /// <summary>Starts one more worker (next 127.0.0.x) and adds it to <see cref="Workers"/>.</summary>
