@@ -90,7 +90,7 @@ public sealed class ResumeClusterTests(TwoGatewayClusterFixture cluster, ITestOu
 
             took = await publisher;
             client = await ReadUntilAsync(client, received, Total, ct);
-            }
+        }
         catch (OperationCanceledException) when (publisher.IsFaulted)
         {
             await publisher; // throws the publisher's failure
