@@ -61,6 +61,7 @@ internal static class GatewayServiceCollectionExtensions
         services.AddSingleton(sp => new ResumeBudget(sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<GatewayOptions>>().Value.ResumeBudgetBytes));
         services.AddSingleton<Push.Gateway.Resume.ResumeMetrics>();
         services.AddSingleton<Push.Gateway.Resume.MovedClients>();
+        services.AddSingleton<Push.Gateway.Resume.CommandForwarder>();
         services.AddSingleton<Push.Gateway.Resume.ResumeCoordinator>();
         services.AddSingleton<Push.Gateway.Resume.HandoffOwner>();
         services.AddSingleton<HandshakeTokenKeys>();

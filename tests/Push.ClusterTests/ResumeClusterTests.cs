@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net.WebSockets;
 using Push.Control;
 using Push.Testing;
+using Push.V1;
 using Xunit.Abstractions;
 using static Push.ClusterTests.Cluster;
 
@@ -53,8 +54,10 @@ public sealed class ResumeClusterTests(TwoGatewayClusterFixture cluster, ITestOu
                 }
                 var control = cluster.Controls[Volatile.Read(ref publishVia)];
                 var text = i.ToString(CultureInfo.InvariantCulture);
-                var delivered = i % 2 == 0 ? await control.SendToGroupAsync(group, text, ct) : await control.SendToUidAsync(uid, text, ct);
-                Assert.True(delivered >= 1, $"push {i} reached no connection");
+                var (delivered, reach) = i % 2 == 0
+                    ? await control.Raw.SendToGroupAsync(new SendToGroupRequest { Groups = { group }, Text = text }, cancellationToken: ct) is var g ? (g.Delivered, g.Reach) : default
+                    : await control.Raw.SendToUidAsync(new SendToUidRequest { Uids = { uid }, Text = text }, cancellationToken: ct) is var u ? (u.Delivered, u.Reach) : default;
+                Assert.True(delivered >= 1, $"push {i} through gateway {Volatile.Read(ref publishVia) + 1} reached no connection: {reach}\n{cluster.Logs()}");
                 Volatile.Write(ref published, i);
             }
             return sw.Elapsed;
@@ -62,6 +65,7 @@ public sealed class ResumeClusterTests(TwoGatewayClusterFixture cluster, ITestOu
         // A failed push ends the test at once with its own error rather than a timeout waiting for its message.
         _ = publisher.ContinueWith(_ => run.Cancel(), CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
         var took = TimeSpan.Zero;
+        var drained = new List<int>();
         try
         {
             // Break 1 at ~1,000: the socket drops without a close frame; resume on gateway 2.
@@ -73,20 +77,24 @@ public sealed class ResumeClusterTests(TwoGatewayClusterFixture cluster, ITestOu
             client = await ReadUntilAsync(client, received, 2000, ct);
             Volatile.Write(ref publishVia, 0);
             cluster.Gateways[1].Terminate();
+            drained.Add(1);
             var (status, _) = await client.Closed.WaitAsync(ct);
             Assert.Equal(WebSocketCloseStatus.EndpointUnavailable, status); // 1001 going away
             client = await ResumeAsync(client, received, 0, ct);
             Assert.Equal(0, await cluster.Gateways[1].WaitForExitAsync(TimeSpan.FromSeconds(15)));
             await cluster.RestartGatewayAsync(1, ct);
+            drained.Remove(1);
 
             // Break 3 at ~3,500: the other gateway (1, where it lives now) drains; resume on the new gateway 2.
             client = await ReadUntilAsync(client, received, 3500, ct);
             Volatile.Write(ref publishVia, 1);
             cluster.Gateways[0].Terminate();
+            drained.Add(0);
             await client.Closed.WaitAsync(ct);
             client = await ResumeAsync(client, received, 1, ct);
             Assert.Equal(0, await cluster.Gateways[0].WaitForExitAsync(TimeSpan.FromSeconds(15)));
             await cluster.RestartGatewayAsync(0, ct);
+            drained.Remove(0);
 
             took = await publisher;
             client = await ReadUntilAsync(client, received, Total, ct);
@@ -95,10 +103,53 @@ public sealed class ResumeClusterTests(TwoGatewayClusterFixture cluster, ITestOu
         {
             await publisher; // throws the publisher's failure
         }
+        finally
+        {
+            // The other tests of the class need both gateways.
+            foreach (var i in drained)
+            {
+                await cluster.Gateways[i].WaitForExitAsync(TimeSpan.FromSeconds(15));
+                await cluster.RestartGatewayAsync(i, TestTimeouts.Token(TestTimeouts.Long));
+            }
+        }
         output.WriteLine($"published {Total} in {took.TotalSeconds:0.0} s; received {received.Count}; client {clientId} now on {client.Welcome.ClientId}");
         Assert.Equal(Enumerable.Range(1, Total), received);
         Assert.Equal(clientId, client.Welcome.ClientId);
         await client.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task AfterAMove_ClientIdOperationsThroughTheGatewayItsIdNames_FollowIt()
+    {
+        var ct = TestTimeouts.Token(TimeSpan.FromMinutes(2));
+        var home = cluster.Gateways.FindIndex(g => !g.HasExited);
+        var away = 1 - home;
+        var first = await ResumableClient.ConnectAsync(cluster.Gateways[home].Ws, cancellationToken: ct);
+        await first.ReceiveAsync(ct);
+        var id = first.Welcome.ClientId;
+        await cluster.Controls[home].UpdateSessionAsync(id, new Dictionary<string, string> { ["k"] = "v" }, ct);
+        first.Abort();
+        await first.Closed.WaitAsync(ct);
+        var token = first.ResumeToken;
+        await first.DisposeAsync();
+        await using var moved = await ResumableClient.ConnectAsync(cluster.Gateways[away].Ws, token, cancellationToken: ct);
+        Assert.True(moved.Welcome.Resumed, $"not resumed: {moved.Welcome.ResumeFailed}");
+
+        // The id names the home gateway; the connection lives on the other one now.
+        var viaHome = cluster.Controls[home];
+        Assert.Equal(1, await viaHome.SendToClientAsync(id, "one", ct));
+        Assert.Equal("one", (await moved.ReceiveAsync(ct)).Text);
+        Assert.Equal(1, await viaHome.SendToClientsAsync([id], "many", cancellationToken: ct));
+        Assert.Equal("many", (await moved.ReceiveAsync(ct)).Text);
+        Assert.True(await viaHome.IsOnlineAsync(id, ct));
+        Assert.Equal("v", (await viaHome.GetSessionAsync(id, ct))["k"]);
+        var group = Unique("g");
+        await viaHome.JoinGroupAsync(id, group, ct);
+        Assert.Equal(1, await cluster.Controls[away].SendToGroupAsync(group, "group", ct));
+        Assert.Equal("group", (await moved.ReceiveAsync(ct)).Text);
+        // The demo worker still answers it (on the new gateway's stream), as the same client: no new greeting.
+        await moved.SendTextAsync("echo", ct);
+        Assert.Equal("echo", (await moved.ReceiveAsync(ct)).Text);
     }
 
     [Fact]

@@ -197,7 +197,9 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
             }
             else if (_closeQueued || _outputDone)
             {
-                return SendResult.Closing;
+                // A resumable connection that is closing (drain, slow consumer) has the frame in its tail: the client
+                // gets it when it resumes.
+                return _resume is not null && frame.CountsAsMessage && !_resumeLost ? SendResult.Queued : SendResult.Closing;
             }
             else
             {

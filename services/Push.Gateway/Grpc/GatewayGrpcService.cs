@@ -21,6 +21,7 @@ internal sealed class GatewayGrpcService(
     GatewayMetrics metrics,
     DrainCoordinator drain,
     StatusReporter status,
+    Push.Gateway.Resume.MovedClients moved,
     IOptions<GatewayOptions> options) : GatewayService.GatewayServiceBase
 {
     private GatewayOptions O => options.Value;
@@ -78,13 +79,18 @@ internal sealed class GatewayGrpcService(
         frame.PushId = ClusterRouter.PushId(context);
         var exclude = LocalExclusions(request.ExcludeClientIds);
         var start = Stopwatch.GetTimestamp();
+        List<string>? movedAway = null;
         var (results, reach) = await router.ScatterAsync(context, () =>
         {
             var n = 0;
             foreach (var id in request.ClientIds.Distinct(StringComparer.Ordinal))
             {
                 var c = table.Find(id);
-                if (c is not null && (exclude is null || !exclude.Contains(c.Sequence)) && c.Push(frame) == SendResult.Queued)
+                if (c is null && moved.TryGet(id, out _))
+                {
+                    (movedAway ??= []).Add(id); // resumed on another gateway: followed below
+                }
+                else if (c is not null && (exclude is null || !exclude.Contains(c.Sequence)) && c.Push(frame) == SendResult.Queued)
                 {
                     n++;
                 }
@@ -92,6 +98,10 @@ internal sealed class GatewayGrpcService(
             metrics.Push("clients", n);
             return new SendToClientsResponse { Delivered = n };
         }, (client, o) => client.SendToClientsAsync(request, o), only).ConfigureAwait(false);
+        if (movedAway is not null)
+        {
+            results.Add(new SendToClientsResponse { Delivered = await FollowMovedAsync(movedAway, request, context).ConfigureAwait(false) });
+        }
         metrics.PushDuration("clients", Stopwatch.GetElapsedTime(start).TotalSeconds);
         return new SendToClientsResponse { Delivered = results.Sum(r => r.Delivered), Reach = reach };
     }
@@ -182,6 +192,33 @@ internal sealed class GatewayGrpcService(
         }, (client, o) => client.SendBatchAsync(request, o)).ConfigureAwait(false);
         metrics.PushDuration("batch", Stopwatch.GetElapsedTime(start).TotalSeconds);
         return new SendBatchResponse { Delivered = results.Sum(r => r.Delivered), Reach = reach };
+    }
+
+    // Sends to the clients named in a SendToClients that moved from this gateway to another (one forwarded call each).
+    private async Task<long> FollowMovedAsync(List<string> ids, SendToClientsRequest request, ServerCallContext context)
+    {
+        long n = 0;
+        foreach (var id in ids)
+        {
+            var one = new SendToClientRequest { ClientId = id };
+            if (request.DataCase == SendToClientsRequest.DataOneofCase.Binary)
+            {
+                one.Binary = request.Binary;
+            }
+            else
+            {
+                one.Text = request.Text;
+            }
+            try
+            {
+                n += (await router.OnOwnerAsync(id, context, _ => new SendToClientResponse(), (client, o) => client.SendToClientAsync(one, o)).ConfigureAwait(false)).Delivered;
+            }
+            catch (RpcException ex) when (ex.StatusCode is StatusCode.NotFound or StatusCode.Unavailable or StatusCode.ResourceExhausted)
+            {
+                metrics.PushUndelivered("moved_unreachable"); // counted like any connection a push could not reach
+            }
+        }
+        return n;
     }
 
     // ---------------- one client ----------------

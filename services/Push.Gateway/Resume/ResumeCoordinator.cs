@@ -47,6 +47,7 @@ internal sealed partial class ResumeCoordinator
         ResumeBudget budget,
         ResumeMetrics resumeMetrics,
         MovedClients moved,
+        CommandForwarder forwarder,
         IOptions<GatewayOptions> options,
         IOptions<ClusterOptions> cluster,
         TimeProvider time,
@@ -66,6 +67,7 @@ internal sealed partial class ResumeCoordinator
         _cluster = cluster.Value;
         _time = time;
         _logger = logger;
+        router.ForwardMoved = forwarder.TryForward;
         budget.OnLost = (c, _) => End(c, "overflow", "resume buffer overflowed while the client was away");
     }
 

@@ -7,6 +7,9 @@ namespace Push.Gateway.Workers;
 /// <summary>The commands workers send back for this gateway's connections.</summary>
 internal sealed partial class WorkerRouter
 {
+    /// <summary>Hands a command for a client that moved to another gateway to the forwarder (set by the resume coordinator).</summary>
+    public Func<Command, bool>? ForwardMoved { get; set; }
+
     /// <summary>Applies one command from a worker to a connection of this gateway.</summary>
     public void Apply(WorkerLink from, Command command)
     {
@@ -28,6 +31,10 @@ internal sealed partial class WorkerRouter
                 break;
         }
         var c = table.Find(command.ClientId);
+        if ((c is null || c.IsResumable && c.RoughState == ResumeState.Moved) && ForwardMoved?.Invoke(command) == true)
+        {
+            return; // the client resumed on another gateway: the command follows it there
+        }
         if (c is null)
         {
             Log.CommandForUnknownClient(logger, command.KindCase.ToString(), command.ClientId);
