@@ -6,10 +6,10 @@ namespace Push.Gateway.Workers;
 /// <summary>What became of a post into a <see cref="LinkQueue"/>.</summary>
 internal enum PostResult
 {
-    /// <summary>Admitted: it counts against the budget until the batch that carries it is written.</summary>
+    /// <summary>Admitted: it counts against the budget until the worker acknowledges it (or the stream ends).</summary>
     Queued,
 
-    /// <summary>Over budget: it holds its place in line and is admitted when written batches free room.</summary>
+    /// <summary>Over budget: it holds its place in line and is admitted when acknowledged events free room.</summary>
     Waiting,
 
     /// <summary>The link is not open (its stream failed, is not open yet, or ended): nothing was queued.</summary>
@@ -17,15 +17,18 @@ internal enum PostResult
 }
 
 /// <summary>
-/// The events queued towards one worker, bounded by bytes (Gateway:WorkerQueueBytes) and by count
-/// (Gateway:WorkerQueueCapacity). An event counts against the budget from the moment it is admitted until the writer
-/// has written the batch that carries it, so the bytes a link holds (queued and in flight) never exceed the budget;
+/// The events of one worker link, bounded by bytes (Gateway:WorkerQueueBytes) and, for those not written yet, by count
+/// (Gateway:WorkerQueueCapacity). An event counts against the budget from the moment it is admitted until the worker
+/// acknowledges it (StreamEventsResponse.ack: events are numbered per stream from 1 in write order, the ack is
+/// cumulative), so the bytes a link holds (queued, in flight, written and unacknowledged) never exceed the budget;
 /// only an event into an empty link is admitted whatever its size (a frame within limits always gets through).
 /// A post that does not fit waits in line, in post order: it already has its place (nothing overtakes it) and its
 /// poster gets a task that completes when it is admitted, which the receive loop awaits (backpressure to the client's
 /// TCP). Each connection has at most one such post (its receive loop awaits it) plus its close event, so the line is
-/// bounded by the number of connections. <see cref="Close"/> refuses later posts and hands back, in order, every event
-/// not written yet: the unwritten batch, the admitted events, the waiting ones.
+/// bounded by the number of connections. A worker that never acknowledges fills the budget: posts wait (backpressure,
+/// as with a worker that stopped reading) until the stream ends. <see cref="Close"/> refuses later posts and hands
+/// back, in order, every event the worker has not acknowledged: the written ones and the batch being written (flagged
+/// <see cref="Event.Redelivered"/>: the worker may have run them), then the admitted events, then the waiting ones.
 /// </summary>
 internal sealed class LinkQueue(long budgetBytes, int capacity)
 {
@@ -33,7 +36,10 @@ internal sealed class LinkQueue(long budgetBytes, int capacity)
     private readonly Queue<Entry> _admitted = new();
     private readonly Queue<Entry> _waiting = new();
     private readonly List<Entry> _inFlight = [];
-    private long _bytes; // admitted + in flight
+    private readonly Queue<Entry> _unacked = new();
+    private long _bytes; // admitted + in flight + written and not acknowledged
+    private ulong _written; // events written on the current stream
+    private ulong _acked; // events the worker acknowledged on the current stream
     private long _inFlightBytes;
     private long _waitingBytes;
     private bool _open;
@@ -49,7 +55,7 @@ internal sealed class LinkQueue(long budgetBytes, int capacity)
         get { lock (_sync) { return _open; } }
     }
 
-    /// <summary>Bytes admitted and not yet written (queued + the batch being written).</summary>
+    /// <summary>Bytes admitted and not acknowledged (queued + the batch being written + written, unacknowledged).</summary>
     public long Bytes
     {
         get { lock (_sync) { return _bytes; } }
@@ -59,6 +65,18 @@ internal sealed class LinkQueue(long budgetBytes, int capacity)
     public int Count
     {
         get { lock (_sync) { return _admitted.Count + _inFlight.Count; } }
+    }
+
+    /// <summary>Events written on the current stream that the worker has not acknowledged.</summary>
+    public int Unacked
+    {
+        get { lock (_sync) { return _unacked.Count; } }
+    }
+
+    /// <summary>Events the worker acknowledged on the current stream.</summary>
+    public ulong Acked
+    {
+        get { lock (_sync) { return _acked; } }
     }
 
     public int WaitingCount
@@ -148,30 +166,78 @@ internal sealed class LinkQueue(long budgetBytes, int capacity)
         }
     }
 
-    /// <summary>The batch taken by <see cref="TakeBatch"/> was written: its bytes are free, waiting events are admitted.</summary>
+    /// <summary>
+    /// The batch taken by <see cref="TakeBatch"/> was written: its events are numbered on the stream and stay held (their
+    /// bytes counted) until acknowledged; waiting events that fit the count bound are admitted.
+    /// </summary>
     public void Written()
     {
-        List<TaskCompletionSource>? released = null;
-        TaskCompletionSource<bool>? readable = null;
+        List<TaskCompletionSource>? released;
+        TaskCompletionSource<bool>? readable;
         lock (_sync)
         {
-            _bytes -= _inFlightBytes;
+            foreach (var entry in _inFlight)
+            {
+                _unacked.Enqueue(entry);
+            }
+            _written += (ulong)_inFlight.Count;
             _inFlightBytes = 0;
             _inFlight.Clear();
-            while (_open && _waiting.TryPeek(out var next) && Fits(next.Size))
-            {
-                _waiting.Dequeue();
-                _waitingBytes -= next.Size;
-                _admitted.Enqueue(next with { Admitted = null });
-                _bytes += next.Size;
-                (released ??= []).Add(next.Admitted!);
-            }
-            if (released is not null)
-            {
-                readable = _readable;
-                _readable = null;
-            }
+            released = AdmitLocked(out readable);
         }
+        Release(released, readable);
+    }
+
+    /// <summary>
+    /// The worker acknowledged the first <paramref name="count"/> events written on this stream (cumulative): their bytes
+    /// are free and waiting events are admitted. An ack at or below the last one is no news; one beyond the events
+    /// written is ignored (false).
+    /// </summary>
+    public bool Ack(ulong count)
+    {
+        List<TaskCompletionSource>? released;
+        TaskCompletionSource<bool>? readable;
+        lock (_sync)
+        {
+            if (count > _written)
+            {
+                return false;
+            }
+            while (_acked < count)
+            {
+                var entry = _unacked.Dequeue();
+                _bytes -= entry.Size;
+                _acked++;
+            }
+            released = AdmitLocked(out readable);
+        }
+        Release(released, readable);
+        return true;
+    }
+
+    // Caller holds _sync.
+    private List<TaskCompletionSource>? AdmitLocked(out TaskCompletionSource<bool>? readable)
+    {
+        List<TaskCompletionSource>? released = null;
+        readable = null;
+        while (_open && _waiting.TryPeek(out var next) && Fits(next.Size))
+        {
+            _waiting.Dequeue();
+            _waitingBytes -= next.Size;
+            _admitted.Enqueue(next with { Admitted = null });
+            _bytes += next.Size;
+            (released ??= []).Add(next.Admitted!);
+        }
+        if (released is not null)
+        {
+            readable = _readable;
+            _readable = null;
+        }
+        return released;
+    }
+
+    private static void Release(List<TaskCompletionSource>? released, TaskCompletionSource<bool>? readable)
+    {
         readable?.TrySetResult(true);
         if (released is not null)
         {
@@ -182,42 +248,58 @@ internal sealed class LinkQueue(long budgetBytes, int capacity)
         }
     }
 
-    /// <summary>Accepts posts (the stream is open).</summary>
+    /// <summary>Accepts posts (a stream is open); its events are numbered from 1.</summary>
     public void Open()
     {
         lock (_sync)
         {
             _open = true;
+            _written = 0;
+            _acked = 0;
         }
     }
 
     /// <summary>
-    /// Refuses later posts and returns every event not written yet, in order (the unwritten batch, then the admitted,
-    /// then the waiting events). The caller completes the waiting posters' signals once it has moved the events.
+    /// Refuses later posts and returns every event the worker has not acknowledged, in order: the written ones and the
+    /// unwritten batch (flagged <see cref="Event.Redelivered"/>; <paramref name="sent"/> says how many lead the list),
+    /// then the admitted, then the waiting events. The caller completes the waiting posters' signals once it has moved
+    /// the events.
     /// </summary>
-    public List<Entry> Close()
+    public List<Entry> Close(out int sent)
     {
         TaskCompletionSource<bool>? readable;
         List<Entry> all;
         lock (_sync)
         {
             _open = false;
-            all = new List<Entry>(_inFlight.Count + _admitted.Count + _waiting.Count);
+            all = new List<Entry>(_unacked.Count + _inFlight.Count + _admitted.Count + _waiting.Count);
+            all.AddRange(_unacked);
             all.AddRange(_inFlight);
+            sent = all.Count;
+            foreach (var entry in all)
+            {
+                entry.Event.Redelivered = true;
+            }
             all.AddRange(_admitted);
             all.AddRange(_waiting);
+            _unacked.Clear();
             _inFlight.Clear();
             _admitted.Clear();
             _waiting.Clear();
             _bytes = 0;
             _inFlightBytes = 0;
             _waitingBytes = 0;
+            _written = 0;
+            _acked = 0;
             readable = _readable;
             _readable = null;
         }
         readable?.TrySetResult(false);
         return all;
     }
+
+    /// <summary>As <see cref="Close(out int)"/>.</summary>
+    public List<Entry> Close() => Close(out _);
 
     // Caller holds _sync.
     private bool Fits(int size) => _bytes == 0 || (_bytes + size <= budgetBytes && _admitted.Count + _inFlight.Count < capacity);
