@@ -35,12 +35,11 @@ internal sealed class LinkQueue(long budgetBytes, int capacity)
     private readonly Lock _sync = new();
     private readonly Queue<Entry> _admitted = new();
     private readonly Queue<Entry> _waiting = new();
-    private readonly List<Entry> _inFlight = [];
-    private readonly Queue<Entry> _unacked = new();
+    private readonly Queue<Entry> _unacked = new(); // taken into a batch (written or being written), not acknowledged
+    private int _inFlight; // events of the batch being written (the tail of _unacked)
     private long _bytes; // admitted + in flight + written and not acknowledged
-    private ulong _written; // events written on the current stream
+    private ulong _written; // events taken into batches on the current stream (numbered 1.. in that order)
     private ulong _acked; // events the worker acknowledged on the current stream
-    private long _inFlightBytes;
     private long _waitingBytes;
     private bool _open;
     private TaskCompletionSource<bool>? _readable;
@@ -64,10 +63,10 @@ internal sealed class LinkQueue(long budgetBytes, int capacity)
     /// <summary>Events admitted and not yet written.</summary>
     public int Count
     {
-        get { lock (_sync) { return _admitted.Count + _inFlight.Count; } }
+        get { lock (_sync) { return _admitted.Count + _inFlight; } }
     }
 
-    /// <summary>Events written on the current stream that the worker has not acknowledged.</summary>
+    /// <summary>Events written (or being written) on the current stream that the worker has not acknowledged.</summary>
     public int Unacked
     {
         get { lock (_sync) { return _unacked.Count; } }
@@ -149,26 +148,33 @@ internal sealed class LinkQueue(long budgetBytes, int capacity)
 
     /// <summary>
     /// Moves admitted events into the batch being written: up to <paramref name="maxCount"/> events and
-    /// <paramref name="maxBytes"/> bytes; one event larger than that goes alone. Returns the batch's bytes.
+    /// <paramref name="maxBytes"/> bytes; one event larger than that goes alone. Returns the batch's bytes. The events
+    /// are numbered on the stream from here on (a fast worker may acknowledge them before the write returns) and are
+    /// held until acknowledged.
     /// </summary>
     public long TakeBatch(ICollection<Event> batch, int maxCount, long maxBytes)
     {
         lock (_sync)
         {
-            while (_inFlight.Count < maxCount && _admitted.TryPeek(out var next) && (_inFlight.Count == 0 || _inFlightBytes + next.Size <= maxBytes))
+            long bytes = 0;
+            var n = 0;
+            while (n < maxCount && _admitted.TryPeek(out var next) && (n == 0 || bytes + next.Size <= maxBytes))
             {
                 _admitted.Dequeue();
-                _inFlight.Add(next);
-                _inFlightBytes += next.Size;
+                _unacked.Enqueue(next);
+                n++;
+                _inFlight++;
+                _written++;
+                bytes += next.Size;
                 batch.Add(next.Event);
             }
-            return _inFlightBytes;
+            return bytes;
         }
     }
 
     /// <summary>
-    /// The batch taken by <see cref="TakeBatch"/> was written: its events are numbered on the stream and stay held (their
-    /// bytes counted) until acknowledged; waiting events that fit the count bound are admitted.
+    /// The batch taken by <see cref="TakeBatch"/> was written: its events stay held (their bytes counted) until
+    /// acknowledged; waiting events that fit the count bound are admitted.
     /// </summary>
     public void Written()
     {
@@ -176,13 +182,7 @@ internal sealed class LinkQueue(long budgetBytes, int capacity)
         TaskCompletionSource<bool>? readable;
         lock (_sync)
         {
-            foreach (var entry in _inFlight)
-            {
-                _unacked.Enqueue(entry);
-            }
-            _written += (ulong)_inFlight.Count;
-            _inFlightBytes = 0;
-            _inFlight.Clear();
+            _inFlight = 0;
             released = AdmitLocked(out readable);
         }
         Release(released, readable);
@@ -191,7 +191,7 @@ internal sealed class LinkQueue(long budgetBytes, int capacity)
     /// <summary>
     /// The worker acknowledged the first <paramref name="count"/> events written on this stream (cumulative): their bytes
     /// are free and waiting events are admitted. An ack at or below the last one is no news; one beyond the events
-    /// written is ignored (false).
+    /// taken into batches is ignored (false).
     /// </summary>
     public bool Ack(ulong count)
     {
@@ -209,6 +209,7 @@ internal sealed class LinkQueue(long budgetBytes, int capacity)
                 _bytes -= entry.Size;
                 _acked++;
             }
+            _inFlight = Math.Min(_inFlight, _unacked.Count);
             released = AdmitLocked(out readable);
         }
         Release(released, readable);
@@ -272,9 +273,8 @@ internal sealed class LinkQueue(long budgetBytes, int capacity)
         lock (_sync)
         {
             _open = false;
-            all = new List<Entry>(_unacked.Count + _inFlight.Count + _admitted.Count + _waiting.Count);
+            all = new List<Entry>(_unacked.Count + _admitted.Count + _waiting.Count);
             all.AddRange(_unacked);
-            all.AddRange(_inFlight);
             sent = all.Count;
             foreach (var entry in all)
             {
@@ -283,11 +283,10 @@ internal sealed class LinkQueue(long budgetBytes, int capacity)
             all.AddRange(_admitted);
             all.AddRange(_waiting);
             _unacked.Clear();
-            _inFlight.Clear();
+            _inFlight = 0;
             _admitted.Clear();
             _waiting.Clear();
             _bytes = 0;
-            _inFlightBytes = 0;
             _waitingBytes = 0;
             _written = 0;
             _acked = 0;
@@ -302,5 +301,5 @@ internal sealed class LinkQueue(long budgetBytes, int capacity)
     public List<Entry> Close() => Close(out _);
 
     // Caller holds _sync.
-    private bool Fits(int size) => _bytes == 0 || (_bytes + size <= budgetBytes && _admitted.Count + _inFlight.Count < capacity);
+    private bool Fits(int size) => _bytes == 0 || (_bytes + size <= budgetBytes && _admitted.Count + _inFlight < capacity);
 }

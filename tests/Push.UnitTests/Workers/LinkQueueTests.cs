@@ -102,6 +102,20 @@ public sealed class LinkQueueTests
     }
 
     [Fact]
+    public void Ack_OfTheBatchBeingWritten_CountsBeforeTheWriteReturns()
+    {
+        var q = Open(budget: 1000);
+        q.Post(E("a"), 10, null, out _);
+        q.TakeBatch(new List<Event>(), 256, 1000);
+
+        Assert.True(q.Ack(1)); // a fast worker answered before the gateway's write returned
+
+        q.Written();
+        Assert.Equal(0, q.Bytes);
+        Assert.Empty(q.Close());
+    }
+
+    [Fact]
     public void Open_NumbersANewStreamFromOne()
     {
         var q = Open(budget: 1000);
