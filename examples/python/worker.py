@@ -42,6 +42,9 @@ from push.v1 import registry_service_pb2 as reg  # noqa: E402
 from push.v1 import registry_service_pb2_grpc as reg_grpc  # noqa: E402
 
 
+HANDLED_LIMIT = 100_000  # clients whose last handled Event.seq is kept for de-duplication
+
+
 def log(text):
     print("worker: " + text, flush=True)
 
@@ -56,7 +59,8 @@ class Events(biz_grpc.BusinessServiceServicer):
     def __init__(self, secret):
         # Every value of a comma-separated PUSH_SECRET ("new,old" during a rotation) is accepted.
         self._accepted = ["Bearer " + s.strip() for s in secret.split(",") if s.strip()]
-        # client id -> last Event.seq handled and answered, over every stream (a redelivery may come on another one)
+        # client id -> last Event.seq handled and answered, over every stream (a redelivery may come on another one);
+        # a client's entry goes with its close or its move, the oldest beyond HANDLED_LIMIT (clients that went elsewhere)
         self._handled = {}
         self._handled_lock = threading.Lock()
 
@@ -67,11 +71,13 @@ class Events(biz_grpc.BusinessServiceServicer):
     def record(self, done):
         """The answer to these events was handed to gRPC: remember their sequences (a closed client is forgotten)."""
         with self._handled_lock:
-            for cid, seq, closed in done:
-                if closed:
+            for cid, seq, gone in done:
+                if gone:
                     self._handled.pop(cid, None)
                 elif seq > self._handled.get(cid, 0):
                     self._handled[cid] = seq
+            while len(self._handled) > HANDLED_LIMIT:
+                self._handled.pop(next(iter(self._handled)))
 
     def StreamEvents(self, request_iterator, context):
         sent = [v for k, v in context.invocation_metadata() if k == "authorization"]
@@ -92,7 +98,7 @@ class Events(biz_grpc.BusinessServiceServicer):
                 received += 1
                 cid = event.client_id
                 kind = event.WhichOneof("kind")
-                done.append((cid, event.seq, kind == "close"))
+                done.append((cid, event.seq, kind in ("close", "moved")))
                 if kind == "moved":
                     clients.pop(cid, None)  # it lives on another gateway now; nothing closed
                     continue
