@@ -16,9 +16,10 @@ GEN = os.environ.get("PUSH_PY_GEN") or os.path.join(_HERE, "gen")
 
 
 def ensure_stubs():
-    """Generates the stubs into GEN when they are missing and puts GEN first on sys.path."""
+    """Generates the stubs into GEN when they are missing or older than a .proto, and puts GEN first on sys.path."""
     marker = os.path.join(GEN, "push", "v1", "gateway_service_pb2_grpc.py")
-    if not os.path.exists(marker):
+    newest = max((os.path.getmtime(os.path.join(d, f)) for d, _, names in os.walk(PROTOS) for f in names if f.endswith(".proto")), default=0)
+    if not os.path.exists(marker) or os.path.getmtime(marker) < newest:
         from grpc_tools import protoc  # python3-grpc-tools
 
         os.makedirs(GEN, exist_ok=True)

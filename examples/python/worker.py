@@ -10,7 +10,13 @@ batches of commands for that gateway's clients. This one:
   - greets each new client with {"hello":"from python","clientId":"..."},
   - answers {"type":"join","group":"g"} by adding the client to the group (JoinGroupCommand),
   - answers {"type":"bind","uid":"u"} by binding the client to the uid (BindUidCommand),
-  - echoes any other text upper-cased and any binary as it is (SendCommand).
+  - echoes any other text upper-cased and any binary as it is (SendCommand), text followed by " (redelivered)" when
+    the gateway redelivered the message (Event.redelivered: a worker that had it died before acknowledging it).
+It acknowledges what it handled (StreamEventsResponse.ack, cumulative: a protocol requirement; a worker that never
+acknowledges fills the gateway's Gateway:WorkerQueueBytes for its stream and the clients routed to it are held back),
+once per batch, with the batch's commands. It skips a redelivered event it handled itself already (same client id,
+Event.seq not above the last one handled), keeps a client that resumed (ResumeEvent carries the full session) and
+forgets one that moved to another gateway (MovedEvent) without treating it as closed.
 It prints "worker: listening on ADDRESS" and "worker: registered ID" on stdout.
 """
 
@@ -36,6 +42,9 @@ from push.v1 import registry_service_pb2 as reg  # noqa: E402
 from push.v1 import registry_service_pb2_grpc as reg_grpc  # noqa: E402
 
 
+HANDLED_LIMIT = 100_000  # clients whose last handled Event.seq is kept for de-duplication
+
+
 def log(text):
     print("worker: " + text, flush=True)
 
@@ -50,6 +59,25 @@ class Events(biz_grpc.BusinessServiceServicer):
     def __init__(self, secret):
         # Every value of a comma-separated PUSH_SECRET ("new,old" during a rotation) is accepted.
         self._accepted = ["Bearer " + s.strip() for s in secret.split(",") if s.strip()]
+        # client id -> last Event.seq handled and answered, over every stream (a redelivery may come on another one);
+        # a client's entry goes with its close or its move, the oldest beyond HANDLED_LIMIT (clients that went elsewhere)
+        self._handled = {}
+        self._handled_lock = threading.Lock()
+
+    def already_handled(self, event):
+        with self._handled_lock:
+            return event.redelivered and event.seq != 0 and self._handled.get(event.client_id, 0) >= event.seq
+
+    def record(self, done):
+        """The answer to these events was handed to gRPC: remember their sequences (a closed client is forgotten)."""
+        with self._handled_lock:
+            for cid, seq, gone in done:
+                if gone:
+                    self._handled.pop(cid, None)
+                elif seq > self._handled.get(cid, 0):
+                    self._handled[cid] = seq
+            while len(self._handled) > HANDLED_LIMIT:
+                self._handled.pop(next(iter(self._handled)))
 
     def StreamEvents(self, request_iterator, context):
         sent = [v for k, v in context.invocation_metadata() if k == "authorization"]
@@ -59,30 +87,44 @@ class Events(biz_grpc.BusinessServiceServicer):
         context.send_initial_metadata(())
         gateway = "?"
         clients = {}  # client id -> {"uid": ..., "session": {...}} as the gateway last sent them
+        received = 0  # events read on this stream: the gateway numbers them the same way, from 1
         for batch in request_iterator:
             if batch.gateway_id:
                 gateway = batch.gateway_id
                 log(f"stream from gateway {gateway} ({batch.gateway_address}) is open")
             commands = []
+            done = []
             for event in batch.events:
+                received += 1
                 cid = event.client_id
+                kind = event.WhichOneof("kind")
+                done.append((cid, event.seq, kind in ("close", "moved")))
+                if kind == "moved":
+                    clients.pop(cid, None)  # it lives on another gateway now; nothing closed
+                    continue
+                if self.already_handled(event):
+                    continue  # acknowledged below without answering twice
+                # a resume may be the first event of a client on this stream (it came from another gateway)
                 state = clients.setdefault(cid, {"uid": "", "session": {}})
                 state["uid"] = event.uid
                 if event.HasField("session"):
                     state["session"] = dict(event.session.values)
-                kind = event.WhichOneof("kind")
                 if kind == "connect":
                     commands.append(send(cid, json.dumps({"hello": "from python", "clientId": cid}, separators=(",", ":"))))
                 elif kind == "message":
-                    commands.extend(self.on_message(cid, event.message))
+                    commands.extend(self.on_message(cid, event.message, event.redelivered))
+                elif kind == "resume":
+                    log(f"client {cid} resumed from gateway {event.resume.from_gateway_id or gateway} after {event.resume.away_ms} ms")
                 elif kind == "close":
                     clients.pop(cid, None)
-            if commands:
-                yield biz.StreamEventsResponse(commands=commands)
+            # Every event of the batch was handled: one message carries the answers and the cumulative ack.
+            if commands or done:
+                yield biz.StreamEventsResponse(commands=commands, ack=received)
+                self.record(done)
         log(f"stream from gateway {gateway} ended")
 
     @staticmethod
-    def on_message(cid, message):
+    def on_message(cid, message, redelivered=False):
         if message.WhichOneof("data") == "binary":
             return [biz.Command(client_id=cid, send=biz.SendCommand(binary=message.binary))]
         text = message.text
@@ -98,7 +140,7 @@ class Events(biz_grpc.BusinessServiceServicer):
                 ]
             if isinstance(cmd, dict) and cmd.get("type") == "bind" and cmd.get("uid"):
                 return [biz.Command(client_id=cid, bind_uid=biz.BindUidCommand(uid=cmd["uid"]))]
-        return [send(cid, text.upper())]
+        return [send(cid, text.upper() + (" (redelivered)" if redelivered else ""))]
 
 
 class Membership(threading.Thread):

@@ -49,6 +49,20 @@ public sealed class ClientContext
         Uid = fromEvent;
     }
 
+    /// <summary>
+    /// True during a callback whose event was sent before, to a worker whose stream ended before it acknowledged it
+    /// (the worker died or its stream broke): that worker may have run the callback already. An event this worker
+    /// handled itself is not run twice; one another worker ran may be.
+    /// </summary>
+    public bool Redelivered { get; internal set; }
+
+    /// <summary>
+    /// The sequence of the event being handled (Event.seq): 1 for the client's first event, then one more per event,
+    /// kept across worker changes and resumes (0 from a gateway that does not number events). With
+    /// <see cref="ClientId"/> it names the event, for an application that de-duplicates on its own.
+    /// </summary>
+    public ulong EventSequence { get; internal set; }
+
     /// <summary>The client's session; changes are written back when the callback returns.</summary>
     public ClientSession Session { get; }
 

@@ -22,6 +22,7 @@ public static class WorkerServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<BusinessEvents, TEvents>();
         services.AddSingleton<GatewayClients>();
+        services.AddSingleton<HandledSeqs>();
         services.AddSingleton<Push.Worker.Diagnostics.WorkerMetrics>();
         services.AddSingleton(new LocalMember(LocalMember.NewId(), MemberRole.Worker));
         services.AddHostedService<WorkerLifecycleService>();

@@ -7,7 +7,9 @@ namespace Push.ClusterTests;
 
 /// <summary>
 /// Clients that each send a numbered text, wait for the demo worker's echo (up to <see cref="AnswerTimeout"/>), and
-/// send the next: at most one message per client is in flight. Records when each message was sent and answered.
+/// send the next: at most one message per client is in flight. Records when each message was sent and answered. An
+/// echo flagged " (redelivered)" (the demo worker's mark of a message redelivered after a worker died) answers its
+/// message too; a second answer is allowed only with that flag.
 /// </summary>
 internal sealed class EchoTraffic(IReadOnlyList<TestWebSocket> clients)
 {
@@ -18,6 +20,8 @@ internal sealed class EchoTraffic(IReadOnlyList<TestWebSocket> clients)
     private readonly ConcurrentDictionary<string, TimeSpan> _sent = new();
     private readonly ConcurrentDictionary<string, TimeSpan> _answered = new();
     private readonly ConcurrentBag<string> _unexpected = [];
+    private int _redelivered;
+    private int _duplicates;
     private readonly CancellationTokenSource _stop = new();
     private Task[] _loops = [];
 
@@ -32,6 +36,12 @@ internal sealed class EchoTraffic(IReadOnlyList<TestWebSocket> clients)
         => _sent.Where(s => !_answered.ContainsKey(s.Key)).Select(s => (s.Key, s.Value)).OrderBy(s => s.Value).ToArray();
 
     public IReadOnlyCollection<string> Unexpected => _unexpected;
+
+    /// <summary>Answers flagged redelivered.</summary>
+    public int Redelivered => Volatile.Read(ref _redelivered);
+
+    /// <summary>Second answers to a message (each flagged redelivered; an unflagged one is <see cref="Unexpected"/>).</summary>
+    public int Duplicates => Volatile.Read(ref _duplicates);
 
     public void Start(CancellationToken ct)
     {
@@ -76,10 +86,21 @@ internal sealed class EchoTraffic(IReadOnlyList<TestWebSocket> clients)
 
     private void Record(string text)
     {
-        if (_pending.TryRemove(text, out var tcs))
+        const string Flag = " (redelivered)";
+        var redelivered = text.EndsWith(Flag, StringComparison.Ordinal);
+        var payload = redelivered ? text[..^Flag.Length] : text;
+        if (redelivered)
         {
-            _answered[text] = Now;
+            Interlocked.Increment(ref _redelivered);
+        }
+        if (_pending.TryRemove(payload, out var tcs))
+        {
+            _answered[payload] = Now;
             tcs.TrySetResult();
+        }
+        else if (redelivered && _answered.ContainsKey(payload))
+        {
+            Interlocked.Increment(ref _duplicates);
         }
         else
         {

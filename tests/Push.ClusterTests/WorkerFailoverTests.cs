@@ -60,7 +60,9 @@ public sealed class WorkerFailoverTests(ClusterFixture cluster, ITestOutputHelpe
             var noticed = cluster.Gateways.Select(g => new[] { FirstLogAt(g, $"Worker stream to {w1Id} at {w1.GrpcAddress} failed", killedClock), FirstLogAt(g, $"Worker {w1Id} left the cluster", killedClock) }.Where(t => t is not null).Min()).ToArray();
             output.WriteLine($"  each gateway saw the worker stream fail {string.Join(", ", noticed.Select(n => n is null ? "(not logged)" : Ms(n.Value - killedClock)))} after the kill (log timestamps, ms resolution)");
             Assert.True(w1Before > 0, "the killed worker handled none of the traffic");
-            Assert.True(lost.Count <= clients.Count, $"{lost.Count} messages lost: more than the one in flight per client");
+            output.WriteLine($"  answers flagged redelivered: {traffic.Redelivered} (second answers: {traffic.Duplicates})");
+            // At-least-once events: what the killed worker had not acknowledged went to the surviving one, flagged.
+            Assert.True(lost.Count == 0, $"{lost.Count} messages lost: {string.Join(", ", lost.Select(l => l.Payload))}");
             // Nothing sent after every gateway noticed the failure is lost (an event, the gateways' own log line, not a
             // fixed time after the kill). Log timestamps have ms resolution: 50 ms of slack between the two clocks.
             Assert.All(noticed, n => Assert.NotNull(n));

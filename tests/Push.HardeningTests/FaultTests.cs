@@ -42,7 +42,8 @@ public sealed class FaultTests(ITestOutputHelper output)
             Assert.Equal(0, push.Failed);
             AssertNoPushLost(push);
             Assert.Equal(0, echo.Disconnected);
-            Assert.True(kill.Lost <= echo.Clients, $"{kill.Lost} echoes lost when a worker was killed: at most the one in flight per client");
+            // At-least-once events: what the killed worker had not acknowledged went to the others (flagged redelivered).
+            Assert.Equal(0, kill.Lost);
             Assert.Equal(0, term.Lost);
             await Probe.UntilWorkersAsync(control, 1, ct);
         }

@@ -126,7 +126,8 @@ public sealed class TestWebSocket : IAsyncDisposable
         while (true)
         {
             var m = await ReceiveAsync(cancellationToken).ConfigureAwait(false);
-            if (m.Type == WebSocketMessageType.Text && m.Text == marker)
+            // The demo worker flags the echo of a message redelivered after a worker died.
+            if (m.Type == WebSocketMessageType.Text && (m.Text == marker || m.Text == marker + " (redelivered)"))
             {
                 return before;
             }

@@ -53,6 +53,12 @@ public sealed class PythonWorkerTests(ITestOutputHelper output)
         var joined = await ws.ReceiveTextAsync(ct);
         var delivered = await control.SendToGroupAsync(group, "to the python group", ct);
         var pushed = await ws.ReceiveTextAsync(ct);
+        // The worker acknowledges what it handled (StreamEventsResponse.ack): the gateway holds nothing for it any more.
+        var held = -1L;
+        for (var deadline = DateTime.UtcNow.AddSeconds(10); DateTime.UtcNow < deadline && (held = (await control.GetStatusAsync(ct)).Gateways.Single().WorkerQueueBytes) != 0;)
+        {
+            await Task.Delay(50, ct);
+        }
 
         // Assert
         output.WriteLine($"greeting: {greeting}\necho: {echo}\njoined: {joined}");
@@ -66,6 +72,7 @@ public sealed class PythonWorkerTests(ITestOutputHelper output)
         Assert.Equal(group, JsonDocument.Parse(joined).RootElement.GetProperty("joined").GetString());
         Assert.Equal(1, delivered);
         Assert.Equal("to the python group", pushed);
+        Assert.Equal(0, held);
 
         // A SIGTERM deregisters the worker and stops it cleanly.
         worker.Terminate();

@@ -5,12 +5,17 @@ namespace Push.Cli.Demo;
 
 /// <summary>
 /// The demo worker (the seed's Events.php): greets each client with {"clientId":"..."} and runs a tiny chat.
-/// Text that is not a JSON command is echoed back to the sender; binary is echoed as binary. Commands:
+/// Text that is not a JSON command is echoed back to the sender, followed by <see cref="RedeliveredSuffix"/> when the
+/// gateway redelivered it (the worker it first went to died before acknowledging it: that worker may have echoed it
+/// already); binary is echoed as binary. Commands:
 /// {"type":"join","group":"g"}, {"type":"leave","group":"g"}, {"type":"say","group":"g","text":"..."},
 /// {"type":"bind","uid":"u"}, {"type":"whoami"}.
 /// </summary>
 internal sealed class ChatEvents : BusinessEvents
 {
+    /// <summary>Appended to the echo of a redelivered text message.</summary>
+    public const string RedeliveredSuffix = " (redelivered)";
+
     public override ValueTask OnConnectAsync(ClientContext client)
     {
         client.SendToCurrentClient("{\"clientId\":\"" + client.ClientId + "\"}");
@@ -27,7 +32,7 @@ internal sealed class ChatEvents : BusinessEvents
         var text = message.Text!;
         if (!text.StartsWith("{\"type\"", StringComparison.Ordinal))
         {
-            client.SendToCurrentClient(text);
+            client.SendToCurrentClient(message.Redelivered ? text + RedeliveredSuffix : text);
             return;
         }
         ChatCommand? cmd;

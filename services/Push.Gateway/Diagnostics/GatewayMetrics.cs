@@ -32,11 +32,13 @@ internal sealed class GatewayMetrics
     private readonly Counter<long> _tokenKeyReloads;
     private readonly Counter<long> _pushUndelivered;
     private readonly Counter<long> _workerCommandsDropped;
+    private readonly Counter<long> _workerAcksIgnored;
 
     // Totals for GetStatus (cheap, process-wide).
     public long MessagesIn;
     public long MessagesOut;
     public long MessagesDropped;
+    public long EventsRedelivered;
     private long _sendQueueDropped;
     private long _sendQueuePeakBytes;
 
@@ -67,7 +69,9 @@ internal sealed class GatewayMetrics
         meter.CreateObservableGauge("push.gateway.worker_streams.open", () => OpenWorkerStreams(), "{stream}", "Worker streams this gateway has open.");
         _pushUndelivered = meter.CreateCounter<long>("push.gateway.pushes.undelivered", "{connection}", "Target connections a push could not be queued to, by reason (send_queue_full: the client was closed 4001; closing).");
         _workerCommandsDropped = meter.CreateCounter<long>("push.gateway.worker_commands.dropped", "{command}", "Worker commands the gateway did not apply, by reason.");
-        meter.CreateObservableGauge("push.gateway.worker_queue.bytes", WorkerQueueBytes, "By", "Bytes of events queued towards each worker and not yet written (bounded by Gateway:WorkerQueueBytes).");
+        meter.CreateObservableCounter("push.gateway.worker_events.redelivered", () => Interlocked.Read(ref EventsRedelivered), "{event}", "Events a worker stream ended without acknowledging, sent again (flagged redelivered) to the connections' next workers.");
+        _workerAcksIgnored = meter.CreateCounter<long>("push.gateway.worker_acks.ignored", "{ack}", "Worker acknowledgements the gateway ignored, by reason (beyond_written: it counted more events than were written on the stream).");
+        meter.CreateObservableGauge("push.gateway.worker_queue.bytes", WorkerQueueBytes, "By", "Bytes of events held for each worker: queued, being written, or written and not acknowledged yet (bounded by Gateway:WorkerQueueBytes).");
         meter.CreateObservableGauge("push.gateway.worker_queue.waiting", WorkerQueueWaiting, "{event}", "Events waiting for room in a worker link (their connections' reads wait meanwhile).");
     }
 
@@ -153,6 +157,11 @@ internal sealed class GatewayMetrics
     /// <summary>Target connections of a push that could not be queued (a full queue is also counted in send_queue.dropped).</summary>
     public void PushUndelivered(string reason, int count = 1)
         => _pushUndelivered.Add(count, new KeyValuePair<string, object?>("push.reason", reason));
+
+    /// <summary>Events handed to another worker after the stream they were written on ended unacknowledged.</summary>
+    public void EventsRedeliveredAdd(int count) => Interlocked.Add(ref EventsRedelivered, count);
+
+    public void WorkerAckIgnored(string reason) => _workerAcksIgnored.Add(1, new KeyValuePair<string, object?>("push.reason", reason));
 
     public void WorkerCommandDropped(string reason)
     {

@@ -16,16 +16,21 @@ internal interface IWorkerLinkOwner
 
     /// <summary>Applies one command the worker sent.</summary>
     void Apply(WorkerLink from, Command command);
+
+    /// <summary>The worker acknowledged more events than were written on its stream (counted; the ack is ignored).</summary>
+    void AckIgnored(WorkerLink from, ulong ack);
 }
 
 /// <summary>
 /// The gateway's stream to one business worker: one <see cref="LinkQueue"/> bounded by bytes, one writer loop that
 /// packs queued events into batches (at most <see cref="MaxBatch"/> events and <see cref="MaxBatchBytes"/> bytes; a
 /// larger event goes alone), one reader loop that applies the worker's commands. Reconnects while the worker is a
-/// member; whenever a stream ends, its queue is closed and every event it had not written (the unwritten batch
-/// included) moves, in order, to other workers. When the worker leaves the cluster (it deregistered, e.g. on SIGTERM)
-/// the link leaves gracefully: queued events move to other workers, the request stream is half-closed and the
-/// commands of the events the worker already has are still applied until it ends the stream (at most <see cref="LeaveTimeout"/>).
+/// member. The reader also takes the worker's cumulative acks, which free the queue's budget; whenever a stream ends,
+/// its queue is closed and every event the worker had not acknowledged moves, in order, to other workers (those written
+/// flagged redelivered). When the worker leaves the cluster (it deregistered, e.g. on SIGTERM) the link leaves
+/// gracefully: the writer stops, the request stream is half-closed and the commands and acks of the events the worker
+/// already has are still applied until it ends the stream (at most <see cref="LeaveTimeout"/>); then what it did not
+/// acknowledge and what was queued meanwhile move to other workers.
 /// </summary>
 internal sealed partial class WorkerLink : IDisposable
 {
@@ -163,10 +168,10 @@ internal sealed partial class WorkerLink : IDisposable
             var first = await Task.WhenAny(reader, writer).ConfigureAwait(false);
             if (first == writer && writer.IsCompletedSuccessfully)
             {
-                // Leaving: the writer stopped between batches. Move what is queued elsewhere, half-close, and apply the
-                // commands the worker still sends for what it has (the hard stop cancels the call after LeaveTimeout).
-                _owner.CloseAndReroute(this);
-                _owner.LinkStateChanged();
+                // Leaving: the writer stopped between batches. Half-close, and apply the commands and acks the worker
+                // still sends for what it has (the hard stop cancels the call after LeaveTimeout). The queue stays
+                // open meanwhile (no new connection is pinned here): when the stream ends, what the worker did not
+                // acknowledge and what was posted meanwhile move together, in order, to other workers.
                 await call.RequestStream.CompleteAsync().ConfigureAwait(false);
                 await reader.ConfigureAwait(false);
                 Log.LinkLeft(_logger, WorkerId);
@@ -263,9 +268,15 @@ internal sealed partial class WorkerLink : IDisposable
     {
         while (await stream.MoveNext(ct).ConfigureAwait(false))
         {
-            foreach (var command in stream.Current.Commands)
+            var response = stream.Current;
+            foreach (var command in response.Commands)
             {
                 _owner.Apply(this, command);
+            }
+            // After the commands: an acknowledged event's commands came in this message or an earlier one.
+            if (response.Ack != 0 && !Queue.Ack(response.Ack))
+            {
+                _owner.AckIgnored(this, response.Ack);
             }
         }
     }

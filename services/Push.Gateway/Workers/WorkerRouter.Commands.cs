@@ -99,5 +99,12 @@ internal sealed partial class WorkerRouter
         }
     }
 
+    /// <summary>Counts an ack beyond the events written on the worker's stream (a worker bug); the ack is ignored.</summary>
+    public void AckIgnored(WorkerLink from, ulong ack)
+    {
+        metrics.WorkerAckIgnored("beyond_written");
+        Log.AckBeyondWritten(logger, from.WorkerId, ack);
+    }
+
     private static bool IsValidName(string? s, GatewayOptions o) => !string.IsNullOrEmpty(s) && s.Length <= o.MaxNameLength;
 }

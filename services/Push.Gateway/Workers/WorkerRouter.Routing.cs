@@ -61,9 +61,11 @@ internal sealed partial class WorkerRouter
     /// </summary>
     public void PostClose(ClientConnection c, Event e)
     {
-        var size = e.CalculateSize();
+        int size;
         lock (c.SessionSync)
         {
+            Number(c, e);
+            size = e.CalculateSize();
             if (c.HasLivePinLocked && c.Worker!.Queue.Post(e, size, c, out _) != PostResult.Closed)
             {
                 c.ReleasePinLocked();
@@ -131,9 +133,19 @@ internal sealed partial class WorkerRouter
         return link.Queue.Post(e, e.CalculateSize(), c, out admitted) != PostResult.Closed;
     }
 
-    // Caller holds c.SessionSync: the session goes along when this worker does not have the current one.
+    // Caller holds c.SessionSync: the connection's next event sequence, once (a moved event keeps its number).
+    private static void Number(ClientConnection c, Event e)
+    {
+        if (e.Seq == 0)
+        {
+            e.Seq = ++c.EventSeq;
+        }
+    }
+
+    // Caller holds c.SessionSync: the event's sequence, and the session when this worker does not have the current one.
     private static void Stamp(ClientConnection c, Event e)
     {
+        Number(c, e);
         if (c.SessionSentVersion != c.SessionVersion)
         {
             var s = new Session();
@@ -151,19 +163,20 @@ internal sealed partial class WorkerRouter
     }
 
     /// <summary>
-    /// Closes a link's queue and moves every event it had not written, in order, to the remaining workers: each
-    /// connection is re-pinned (its new worker gets its full session with the first event) and its close event
-    /// follows its other events. Events no worker can take are counted (no_worker).
+    /// Closes a link's queue and moves every event its worker had not acknowledged, in order, to the remaining workers
+    /// (those it had written or was writing go flagged redelivered, keeping their sequence): each connection is
+    /// re-pinned (its new worker gets its full session with the first event) and its close event follows its other
+    /// events. Events no worker can take are counted (no_worker).
     /// </summary>
     public void CloseAndReroute(WorkerLink link)
     {
         List<LinkQueue.Entry> entries;
         lock (_rerouteSync)
         {
-            entries = link.Queue.Close();
+            entries = link.Queue.Close(out var sent);
             if (entries.Count > 0)
             {
-                Reroute(entries);
+                metrics.EventsRedeliveredAdd(Reroute(entries, sent));
             }
         }
         foreach (var entry in entries)
@@ -172,12 +185,14 @@ internal sealed partial class WorkerRouter
         }
     }
 
-    // Caller holds _rerouteSync.
-    private void Reroute(List<LinkQueue.Entry> entries)
+    // Caller holds _rerouteSync. Returns how many of the first <paramref name="sent"/> entries (written before) moved.
+    private int Reroute(List<LinkQueue.Entry> entries, int sent)
     {
         Dictionary<string, WorkerLink>? closing = null;
-        foreach (var (e, _, c, _) in entries)
+        var redelivered = 0;
+        for (var i = 0; i < entries.Count; i++)
         {
+            var (e, _, c, _) = entries[i];
             WorkerLink? to = null;
             var pinned = false;
             if (c is not null && e.KindCase != Event.KindOneofCase.Close)
@@ -219,7 +234,12 @@ internal sealed partial class WorkerRouter
             else
             {
                 (closing ??= new(StringComparer.Ordinal))[e.ClientId] = to;
+                if (i < sent)
+                {
+                    redelivered++;
+                }
             }
         }
+        return redelivered;
     }
 }

@@ -43,7 +43,7 @@ internal sealed partial class WorkerRouter(
     /// <summary>Every link still running (open, reconnecting or leaving).</summary>
     public IReadOnlyList<WorkerLink> Links => _alive;
 
-    /// <summary>Bytes queued towards workers (admitted, not yet written), summed over links.</summary>
+    /// <summary>Bytes held for workers (admitted and not acknowledged yet), summed over links.</summary>
     public long QueuedBytes => _alive.Sum(l => l.Queue.Bytes);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -220,6 +220,9 @@ internal sealed partial class WorkerRouter(
 
         [LoggerMessage(3004, LogLevel.Error, "Worker stream to {WorkerId} broke on an unexpected error; its events moved to other workers.", EventName = "LinkCrashed")]
         public static partial void LinkCrashed(ILogger logger, string workerId, Exception exception);
+
+        [LoggerMessage(3006, LogLevel.Debug, "Worker {WorkerId} acknowledged {Ack} events, more than were written on its stream; ignored.", EventName = "AckBeyondWritten")]
+        public static partial void AckBeyondWritten(ILogger logger, string workerId, ulong ack);
 
         [LoggerMessage(3005, LogLevel.Warning, "Worker {WorkerId} sent a {Bytes}-byte message for client {ClientId}, larger than Gateway:SendQueueBytes allows; dropped.", EventName = "WorkerSendTooBig")]
         public static partial void WorkerSendTooBig(ILogger logger, string workerId, int bytes, string clientId);

@@ -28,11 +28,15 @@ internal sealed class WorkerMetrics
     private readonly UpDownCounter<long> _commandsQueued;
     private readonly Counter<long> _eventsUnhandled;
     private readonly Counter<long> _commandsDropped;
+    private readonly Counter<long> _eventsDeduplicated;
+    private readonly Counter<long> _eventsRedelivered;
 
     public WorkerMetrics(IMeterFactory factory)
     {
         var meter = factory.Create(MeterName);
-        _events = meter.CreateCounter<long>("push.worker.events", "{event}", "Connection events handled, by kind (connect, message, close).");
+        _events = meter.CreateCounter<long>("push.worker.events", "{event}", "Connection events handled, by kind (connect, message, close, resume, moved).");
+        _eventsDeduplicated = meter.CreateCounter<long>("push.worker.events.deduplicated", "{event}", "Redelivered events this worker had handled already (same client and Event.seq): acknowledged without running the callback again.");
+        _eventsRedelivered = meter.CreateCounter<long>("push.worker.events.redelivered", "{event}", "Redelivered events (sent before to a worker whose stream ended unacknowledged) whose callback ran here.");
         _callbackDuration = meter.CreateHistogram("push.worker.callback.duration", "s", "Time spent in the application's callbacks, by kind.", tags: null, new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets });
         _callbackErrors = meter.CreateCounter<long>("push.worker.callback.errors", "{error}", "Callbacks that threw, by kind.");
         _commands = meter.CreateCounter<long>("push.worker.commands", "{command}", "Commands sent back to gateways.");
@@ -55,6 +59,10 @@ internal sealed class WorkerMetrics
     }
 
     public void Commands(int count) => _commands.Add(count);
+
+    public void EventDeduplicated() => _eventsDeduplicated.Add(1);
+
+    public void EventRedelivered() => _eventsRedelivered.Add(1);
 
     public void StreamOpened() => _streams.Add(1);
 

@@ -38,6 +38,8 @@ internal sealed class CommandQueue
     private readonly long _budget;
     private readonly int _maxCommand;
     private long _bytes;
+    private long _admitted; // commands ever queued
+    private long _taken; // commands ever read
     private bool _completed;
     private TaskCompletionSource<bool>? _readable;
 
@@ -71,6 +73,30 @@ internal sealed class CommandQueue
             lock (_sync)
             {
                 return _bytes;
+            }
+        }
+    }
+
+    /// <summary>Commands ever queued (a command is below this count from the moment it is queued).</summary>
+    public long Admitted
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return _admitted;
+            }
+        }
+    }
+
+    /// <summary>Commands ever read by the writer.</summary>
+    public long Taken
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return _taken;
             }
         }
     }
@@ -217,6 +243,7 @@ internal sealed class CommandQueue
                 }
                 _items.Dequeue();
                 _bytes -= item.Size;
+                _taken++;
                 taken += item.Size;
                 batch.Add(item.Command);
             }
@@ -262,6 +289,7 @@ internal sealed class CommandQueue
         {
             var n = _items.Count;
             _items.Clear();
+            _taken += n;
             _bytes = 0;
             return n;
         }
@@ -273,6 +301,7 @@ internal sealed class CommandQueue
     {
         _items.Enqueue((command, size));
         _bytes += size;
+        _admitted++;
         var readable = _readable;
         _readable = null;
         return readable;

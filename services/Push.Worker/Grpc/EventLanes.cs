@@ -13,7 +13,7 @@ namespace Push.Worker.Grpc;
 /// </summary>
 internal sealed class EventLanes
 {
-    private readonly Channel<(Event Event, int Size)>[] _lanes;
+    private readonly Channel<(Event Event, int Size, ulong Number)>[] _lanes;
     private readonly WorkerMetrics _metrics;
     private readonly long _budget;
     private readonly Lock _sync = new();
@@ -25,10 +25,10 @@ internal sealed class EventLanes
     {
         _metrics = metrics;
         _budget = byteBudget;
-        _lanes = new Channel<(Event, int)>[count];
+        _lanes = new Channel<(Event, int, ulong)>[count];
         for (var i = 0; i < count; i++)
         {
-            _lanes[i] = Channel.CreateBounded<(Event, int)>(new BoundedChannelOptions(capacity) { SingleReader = true, SingleWriter = true, FullMode = BoundedChannelFullMode.Wait });
+            _lanes[i] = Channel.CreateBounded<(Event, int, ulong)>(new BoundedChannelOptions(capacity) { SingleReader = true, SingleWriter = true, FullMode = BoundedChannelFullMode.Wait });
         }
     }
 
@@ -51,7 +51,7 @@ internal sealed class EventLanes
     /// Starts one loop per lane calling <paramref name="handle"/> for each event. A loop ends when its lane is completed
     /// and empty, or at <paramref name="stop"/>; an exception other than that cancellation goes to <paramref name="fault"/>.
     /// </summary>
-    public void Start(Func<Event, CancellationToken, ValueTask> handle, Action<Exception> fault, CancellationToken stop)
+    public void Start(Func<Event, ulong, CancellationToken, ValueTask> handle, Action<Exception> fault, CancellationToken stop)
     {
         var loops = new Task[_lanes.Length];
         for (var i = 0; i < _lanes.Length; i++)
@@ -62,8 +62,11 @@ internal sealed class EventLanes
         _loops = Task.WhenAll(loops);
     }
 
-    /// <summary>Queues an event on its client's lane, waiting while the lanes' bytes or that lane's count are at their bound.</summary>
-    public async ValueTask PostAsync(Event e, CancellationToken cancellationToken)
+    /// <summary>
+    /// Queues an event on its client's lane, waiting while the lanes' bytes or that lane's count are at their bound;
+    /// <paramref name="number"/> (its place on the stream) goes to the handler with it.
+    /// </summary>
+    public async ValueTask PostAsync(Event e, ulong number, CancellationToken cancellationToken)
     {
         var size = e.CalculateSize();
         while (true)
@@ -84,9 +87,9 @@ internal sealed class EventLanes
         var lane = _lanes[(int)((uint)StringComparer.Ordinal.GetHashCode(e.ClientId) % (uint)_lanes.Length)].Writer;
         try
         {
-            if (!lane.TryWrite((e, size)))
+            if (!lane.TryWrite((e, size, number)))
             {
-                await lane.WriteAsync((e, size), cancellationToken).ConfigureAwait(false);
+                await lane.WriteAsync((e, size, number), cancellationToken).ConfigureAwait(false);
             }
         }
         catch
@@ -134,7 +137,7 @@ internal sealed class EventLanes
         room?.TrySetResult();
     }
 
-    private async Task RunLaneAsync(ChannelReader<(Event Event, int Size)> reader, Func<Event, CancellationToken, ValueTask> handle, Action<Exception> fault, CancellationToken stop)
+    private async Task RunLaneAsync(ChannelReader<(Event Event, int Size, ulong Number)> reader, Func<Event, ulong, CancellationToken, ValueTask> handle, Action<Exception> fault, CancellationToken stop)
     {
         try
         {
@@ -144,7 +147,7 @@ internal sealed class EventLanes
                 {
                     _metrics.EventsQueued(-1);
                     Release(item.Size);
-                    await handle(item.Event, stop).ConfigureAwait(false);
+                    await handle(item.Event, item.Number, stop).ConfigureAwait(false);
                 }
             }
         }

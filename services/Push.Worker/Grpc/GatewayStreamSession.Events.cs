@@ -3,16 +3,75 @@ using Push.Worker.Diagnostics;
 
 namespace Push.Worker.Grpc;
 
-/// <summary>The callbacks of one event, and the commands they made.</summary>
+/// <summary>The callbacks of one event, and the commands they made; its acknowledgement once they are queued.</summary>
 internal sealed partial class GatewayStreamSession
 {
-    private async ValueTask HandleAsync(Event e, CancellationToken cancellationToken)
+    /// <summary>Handles the stream's event <paramref name="number"/>; once its commands are queued, it counts for the ack.</summary>
+    private async ValueTask HandleAsync(Event e, ulong number, CancellationToken cancellationToken)
+    {
+        var outcome = await HandleEventAsync(e, cancellationToken).ConfigureAwait(false);
+        _acks.Complete(number, _commands.Admitted, e.Seq == 0 ? null : new AckWindow.Handled(e.ClientId, e.Seq, outcome));
+    }
+
+    /// <summary>An ack was written: what its events did is known to <see cref="HandledSeqs"/> (for redeliveries).</summary>
+    private void Acked(List<AckWindow.Handled> covered)
+    {
+        foreach (var h in covered)
+        {
+            switch (h.Outcome)
+            {
+                case AckWindow.Outcome.Closed:
+                    _handled.Forget(h.ClientId);
+                    break;
+                case AckWindow.Outcome.Moved:
+                    _handled.Record(h.ClientId, h.Seq, this);
+                    _handled.Orphan([h.ClientId], this);
+                    break;
+                default:
+                    _handled.Record(h.ClientId, h.Seq, this);
+                    break;
+            }
+        }
+    }
+
+    private async ValueTask<AckWindow.Outcome> HandleEventAsync(Event e, CancellationToken cancellationToken)
     {
         if (e.KindCase == Event.KindOneofCase.Close && e.Close.HandshakeAbandoned && !_clients.ContainsKey(e.ClientId))
         {
-            return; // a handshake this worker rejected: the client never existed for the application
+            return AckWindow.Outcome.Closed; // a handshake this worker rejected: the client never existed for the application
         }
+        if (e.KindCase == Event.KindOneofCase.Moved)
+        {
+            // The client resumed on another gateway: nothing closed, its state here is released without OnClose.
+            if (_clients.TryRemove(e.ClientId, out var moved))
+            {
+                lock (moved.Pending)
+                {
+                    moved.Pending.Clear();
+                }
+            }
+            _metrics.Event("moved", 0, failed: false);
+            return AckWindow.Outcome.Moved;
+        }
+        if (e.Redelivered && _handled.Handled(e.ClientId, e.Seq))
+        {
+            // This worker ran it already (its ack was written, the gateway did not get it): acknowledged, not run again.
+            _metrics.EventDeduplicated();
+            if (e.KindCase == Event.KindOneofCase.Close && _clients.TryRemove(e.ClientId, out var closed))
+            {
+                closed.Pending.Clear();
+            }
+            return e.KindCase == Event.KindOneofCase.Close ? AckWindow.Outcome.Closed : AckWindow.Outcome.Handled;
+        }
+        if (e.Redelivered)
+        {
+            _metrics.EventRedelivered();
+        }
+        // A resume may be the first this stream hears of the client (it reattached through this gateway): its state
+        // is made from the event, with the full session it carries.
         var state = _clients.GetOrAdd(e.ClientId, static (id, s) => new ClientState(id, s._gatewayId, s._control!, s.SendOutsideCallback), this);
+        state.Context.Redelivered = e.Redelivered;
+        state.Context.EventSequence = e.Seq;
         var authorize = e.KindCase == Event.KindOneofCase.Connect && e.Connect.Authorize;
         state.Context.CanRejectHandshake = authorize;
         if (e.Session is not null)
@@ -26,7 +85,7 @@ internal sealed partial class GatewayStreamSession
         {
             _clients.TryRemove(e.ClientId, out _);
             state.Pending.Clear();
-            return;
+            return AckWindow.Outcome.Closed;
         }
         if (authorize)
         {
@@ -37,7 +96,7 @@ internal sealed partial class GatewayStreamSession
                 _clients.TryRemove(e.ClientId, out _);
                 state.Pending.Clear();
                 await SendAsync([new Command { ClientId = e.ClientId, RejectHandshake = new RejectHandshakeCommand { Status = r.Status, Reason = r.Reason } }], cancellationToken).ConfigureAwait(false);
-                return;
+                return AckWindow.Outcome.Closed;
             }
             state.Pending.Insert(0, new Command { ClientId = e.ClientId, AcceptHandshake = new AcceptHandshakeCommand() });
         }
@@ -66,11 +125,12 @@ internal sealed partial class GatewayStreamSession
         }
         if (state.Pending.Count == 0)
         {
-            return;
+            return AckWindow.Outcome.Handled;
         }
         Command[] pending = [.. state.Pending];
         state.Pending.Clear();
         await SendAsync(pending, cancellationToken).ConfigureAwait(false);
+        return AckWindow.Outcome.Handled;
     }
 
     /// <summary>Runs the application's callbacks for one event; true when one threw (logged and counted).</summary>
@@ -101,7 +161,19 @@ internal sealed partial class GatewayStreamSession
                     break;
                 case Event.KindOneofCase.Message:
                     var m = e.Message;
-                    await _events.OnMessageAsync(state.Context, m.DataCase == MessageEvent.DataOneofCase.Text ? new ClientMessage(m.Text, default) : new ClientMessage(null, m.Binary.Memory)).ConfigureAwait(false);
+                    await _events.OnMessageAsync(state.Context, m.DataCase == MessageEvent.DataOneofCase.Text ? new ClientMessage(m.Text, default, e.Redelivered) : new ClientMessage(null, m.Binary.Memory, e.Redelivered)).ConfigureAwait(false);
+                    break;
+                case Event.KindOneofCase.Resume:
+                    var re = e.Resume;
+                    await _events.OnResumeAsync(state.Context, new ResumeInfo
+                    {
+                        FromGatewayId = re.FromGatewayId,
+                        Away = TimeSpan.FromMilliseconds(re.AwayMs),
+                        Replayed = re.Replayed,
+                        RemoteAddress = re.RemoteAddress,
+                        RemotePort = re.RemotePort,
+                        GatewayEndpoint = re.GatewayEndpoint,
+                    }).ConfigureAwait(false);
                     break;
                 case Event.KindOneofCase.Close:
                     await _events.OnCloseAsync(state.Context, e.Close.Code, e.Close.Reason).ConfigureAwait(false);
@@ -129,6 +201,7 @@ internal sealed partial class GatewayStreamSession
                 Event.KindOneofCase.Connect => "connect",
                 Event.KindOneofCase.Message => "message",
                 Event.KindOneofCase.Close => "close",
+                Event.KindOneofCase.Resume => "resume",
                 _ => "other",
             }, _time.GetElapsedTime(started).TotalSeconds, failed);
         }

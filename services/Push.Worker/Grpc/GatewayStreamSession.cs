@@ -25,6 +25,8 @@ internal sealed partial class GatewayStreamSession
     private readonly EventLanes _lanes;
     private readonly CommandQueue _commands;
     private readonly CommandWriter _writer;
+    private readonly AckWindow _acks = new();
+    private readonly HandledSeqs _handled;
     private readonly CommandDropLog _queueFullLog;
     private readonly CommandDropLog _streamEndedLog;
     private readonly CommandDropLog _tooLargeLog;
@@ -38,8 +40,9 @@ internal sealed partial class GatewayStreamSession
     private int _unhandled;
     private int _dropped;
 
-    public GatewayStreamSession(BusinessEvents events, GatewayClients gateways, WorkerOptions options, WorkerMetrics metrics, TimeProvider time, ILogger logger)
+    public GatewayStreamSession(BusinessEvents events, GatewayClients gateways, WorkerOptions options, WorkerMetrics metrics, TimeProvider time, ILogger logger, HandledSeqs? handled = null)
     {
+        _handled = handled ?? new HandledSeqs();
         _metrics = metrics;
         _events = events;
         _gateways = gateways;
@@ -47,7 +50,7 @@ internal sealed partial class GatewayStreamSession
         _logger = logger;
         _lanes = new EventLanes(options.Concurrency, options.QueueCapacity, options.EventQueueBytes, metrics);
         _commands = new CommandQueue(options.QueueCapacity, options.CommandQueueBytes, MaxCommandBytes);
-        _writer = new CommandWriter(_commands, options.CommandBatchBytes, metrics, Dropped);
+        _writer = new CommandWriter(_commands, options.CommandBatchBytes, metrics, Dropped, _acks, time, Acked);
         _queueFullLog = new CommandDropLog(logger, time, DropReasons.QueueFull);
         _streamEndedLog = new CommandDropLog(logger, time, DropReasons.StreamEnded);
         _tooLargeLog = new CommandDropLog(logger, time, DropReasons.TooLarge);
@@ -64,6 +67,9 @@ internal sealed partial class GatewayStreamSession
 
     /// <summary>The stream's lanes (tests look at them).</summary>
     internal EventLanes Lanes => _lanes;
+
+    /// <summary>The stream's acknowledgement watermark (tests look at it).</summary>
+    internal AckWindow Acks => _acks;
 
     /// <summary>
     /// Runs until the gateway half-closes or the call ends. <paramref name="stopReading"/> (the drain timeout) stops
@@ -110,6 +116,8 @@ internal sealed partial class GatewayStreamSession
             _queueFullLog.Flush(_gatewayId);
             _streamEndedLog.Flush(_gatewayId);
             _tooLargeLog.Flush(_gatewayId);
+            // Their redelivered events may come on another stream: what this one handled stays known for a while.
+            _handled.Orphan(_clients.Keys, this);
             _metrics.StreamClosed();
             if (_failure is null)
             {
@@ -138,7 +146,7 @@ internal sealed partial class GatewayStreamSession
             {
                 try
                 {
-                    await _lanes.PostAsync(events[i], cancellationToken).ConfigureAwait(false);
+                    await _lanes.PostAsync(events[i], _acks.Next(), cancellationToken).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
                 {

@@ -81,6 +81,9 @@ internal sealed class FakeResponses : IServerStreamWriter<StreamEventsResponse>
 
     public WriteOptions? WriteOptions { get; set; }
 
+    /// <summary>Every message written, as it is written.</summary>
+    public Channel<StreamEventsResponse> Writes { get; } = Channel.CreateUnbounded<StreamEventsResponse>();
+
     /// <summary>Completes with the message of the first write that had to wait.</summary>
     public Task<StreamEventsResponse> FirstHeld => _held.Task;
 
@@ -148,6 +151,7 @@ internal sealed class FakeResponses : IServerStreamWriter<StreamEventsResponse>
         {
             _written.Add(message);
         }
+        Writes.Writer.TryWrite(message);
     }
 }
 
@@ -222,6 +226,12 @@ internal sealed class RecordingEvents : BusinessEvents
 
     public ConcurrentDictionary<string, ClientContext> Clients { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>"gate:NAME" messages wait until the test completes Gates[NAME].</summary>
+    public ConcurrentDictionary<string, TaskCompletionSource> Gates { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Every callback, in order: "kind:client:detail" (message text, with "+r" when redelivered).</summary>
+    public ConcurrentQueue<string> Log { get; } = new();
+
     public int Callbacks => Volatile.Read(ref _callbacks);
 
     /// <summary>Completes once <paramref name="target"/> callbacks (of any kind) have started.</summary>
@@ -246,10 +256,19 @@ internal sealed class RecordingEvents : BusinessEvents
         return ValueTask.CompletedTask;
     }
 
-    public override ValueTask OnMessageAsync(ClientContext client, ClientMessage message)
+    public override async ValueTask OnMessageAsync(ClientContext client, ClientMessage message)
     {
         Started();
         var text = message.Text ?? string.Empty;
+        Log.Enqueue($"message:{client.ClientId}:{text}{(message.Redelivered ? "+r" : string.Empty)}");
+        if (text.StartsWith("gate:", StringComparison.Ordinal))
+        {
+            await Gates.GetOrAdd(text[5..], _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task.ConfigureAwait(false);
+        }
+        if (text.StartsWith("quiet:", StringComparison.Ordinal))
+        {
+            return;
+        }
         if (text.StartsWith("big:", StringComparison.Ordinal))
         {
             client.SendToCurrentClient(new string('b', int.Parse(text.AsSpan(4), System.Globalization.CultureInfo.InvariantCulture)));
@@ -258,12 +277,20 @@ internal sealed class RecordingEvents : BusinessEvents
         {
             client.SendToCurrentClient(text);
         }
+    }
+
+    public override ValueTask OnResumeAsync(ClientContext client, ResumeInfo info)
+    {
+        Started();
+        Log.Enqueue($"resume:{client.ClientId}:{info.FromGatewayId}:{info.Away.TotalMilliseconds}:{client.Session["k"]}");
+        client.SendToCurrentClient("welcome back");
         return ValueTask.CompletedTask;
     }
 
     public override ValueTask OnCloseAsync(ClientContext client, int code, string reason)
     {
         Started();
+        Log.Enqueue($"close:{client.ClientId}:{code}");
         return ValueTask.CompletedTask;
     }
 
@@ -291,14 +318,18 @@ internal sealed class SessionHarness : IDisposable
 {
     private readonly GatewayClients _gateways = new(Microsoft.Extensions.Options.Options.Create(new ClusterOptions()));
 
-    public SessionHarness(WorkerOptions? options = null)
+    public SessionHarness(WorkerOptions? options = null, HandledSeqs? handled = null, RecordingEvents? events = null)
     {
         Options = options ?? new WorkerOptions();
-        Session = new GatewayStreamSession(Events, _gateways, Options, Meters.Metrics, Time, Logger);
+        Events = events ?? new RecordingEvents();
+        Handled = handled ?? new HandledSeqs();
+        Session = new GatewayStreamSession(Events, _gateways, Options, Meters.Metrics, Time, Logger, Handled);
     }
 
+    public HandledSeqs Handled { get; }
+
     public WorkerOptions Options { get; }
-    public RecordingEvents Events { get; } = new();
+    public RecordingEvents Events { get; }
     public FakeRequests Requests { get; } = new();
     public FakeResponses Responses { get; } = new();
     public WorkerMeters Meters { get; } = new();

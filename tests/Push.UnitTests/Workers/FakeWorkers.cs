@@ -18,8 +18,9 @@ using Push.V1;
 namespace Push.UnitTests.Workers;
 
 /// <summary>
-/// One StreamEvents call of a fake worker: records every batch the gateway writes, can hold writes (as a worker
-/// whose TCP window is full) and can fail (as a worker that died). No sockets.
+/// One StreamEvents call of a fake worker: records every batch the gateway writes, acknowledges each batch once
+/// written (unless <see cref="AutoAck"/> is off), can hold writes (as a worker whose TCP window is full) and can fail
+/// (as a worker that died). No sockets.
 /// </summary>
 internal sealed class FakeStream : IClientStreamWriter<StreamEventsRequest>, IAsyncStreamReader<StreamEventsResponse>
 {
@@ -28,6 +29,13 @@ internal sealed class FakeStream : IClientStreamWriter<StreamEventsRequest>, IAs
     private readonly CancellationToken _callToken;
     private TaskCompletionSource _writeGate = Completed();
     private Exception? _failure;
+    private ulong _written;
+    private ulong _delivered; // the ack of the last response handed to the reader
+    private ulong _consumed; // the ack the gateway has applied (it asked for the next response)
+    private long _sent; // responses sent
+    private long _read; // responses handed to the reader
+    private long _applied; // responses the gateway has applied
+    private TaskCompletionSource _consumedChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public FakeStream(string workerId, bool answerHeaders, CancellationToken callToken)
     {
@@ -40,6 +48,47 @@ internal sealed class FakeStream : IClientStreamWriter<StreamEventsRequest>, IAs
     }
 
     public string WorkerId { get; }
+
+    /// <summary>Whether each written batch is acknowledged at once (a healthy worker); off, the test sends <see cref="Ack"/>.</summary>
+    public bool AutoAck { get; set; } = true;
+
+    /// <summary>Events written on this stream (after the hello).</summary>
+    public ulong WrittenCount => Interlocked.Read(ref _written);
+
+    /// <summary>The worker acknowledges the first <paramref name="count"/> events.</summary>
+    public void Ack(ulong count) => Respond(new StreamEventsResponse { Ack = count });
+
+    private void Respond(StreamEventsResponse response)
+    {
+        lock (_responses)
+        {
+            _sent++;
+            _responses.Writer.TryWrite(response);
+        }
+    }
+
+    /// <summary>Waits until the gateway has applied every response sent so far (it read past them), and an ack of at least <paramref name="count"/>.</summary>
+    public async Task AckAppliedAsync(ulong count, CancellationToken ct)
+    {
+        long sent;
+        lock (_responses)
+        {
+            sent = _sent;
+        }
+        while (true)
+        {
+            Task changed;
+            lock (_responses)
+            {
+                if (_consumed >= count && _applied >= sent)
+                {
+                    return;
+                }
+                changed = _consumedChanged.Task;
+            }
+            await changed.WaitAsync(ct);
+        }
+    }
 
     /// <summary>Batches written (the first one is the hello with the gateway's identity).</summary>
     public Channel<StreamEventsRequest> Written { get; } = Channel.CreateUnbounded<StreamEventsRequest>();
@@ -75,7 +124,7 @@ internal sealed class FakeStream : IClientStreamWriter<StreamEventsRequest>, IAs
     /// <summary>The worker ends its response stream (as after a half-close).</summary>
     public void End() => _responses.Writer.TryComplete();
 
-    public void Send(Command command) => _responses.Writer.TryWrite(new StreamEventsResponse { Commands = { command } });
+    public void Send(Command command) => Respond(new StreamEventsResponse { Commands = { command } });
 
     public Task WriteAsync(StreamEventsRequest message) => WriteAsync(message, CancellationToken.None);
 
@@ -88,7 +137,12 @@ internal sealed class FakeStream : IClientStreamWriter<StreamEventsRequest>, IAs
         {
             throw _failure;
         }
+        var total = Interlocked.Add(ref _written, (ulong)message.Events.Count);
         Written.Writer.TryWrite(message);
+        if (AutoAck && message.Events.Count > 0)
+        {
+            Ack(total);
+        }
     }
 
     public Task CompleteAsync()
@@ -99,6 +153,18 @@ internal sealed class FakeStream : IClientStreamWriter<StreamEventsRequest>, IAs
 
     public async Task<bool> MoveNext(CancellationToken cancellationToken)
     {
+        TaskCompletionSource? changed = null;
+        lock (_responses)
+        {
+            if (_read > _applied)
+            {
+                _consumed = _delivered;
+                _applied = _read;
+                changed = _consumedChanged;
+                _consumedChanged = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            }
+        }
+        changed?.TrySetResult();
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _callToken);
         try
         {
@@ -112,6 +178,11 @@ internal sealed class FakeStream : IClientStreamWriter<StreamEventsRequest>, IAs
             throw new RpcException(new Status(StatusCode.Cancelled, "call cancelled"));
         }
         Current = await _responses.Reader.ReadAsync(linked.Token).ConfigureAwait(false);
+        lock (_responses)
+        {
+            _delivered = Math.Max(_delivered, Current.Ack);
+            _read++;
+        }
         return true;
     }
 
@@ -311,40 +382,4 @@ internal sealed class RouterHarness : IAsyncDisposable
     }
 
     private sealed record DuplexPipe(PipeReader Input, PipeWriter Output) : IDuplexPipe;
-}
-
-/// <summary>Fake time that reports every timer created (its due time), so a test advances time only once code waits on it.</summary>
-internal sealed class ObservedTime : FakeTimeProvider
-{
-    public Channel<TimeSpan> Timers { get; } = Channel.CreateUnbounded<TimeSpan>();
-
-    public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
-    {
-        var timer = new Observed(base.CreateTimer(callback, state, dueTime, period), Timers);
-        Timers.Writer.TryWrite(dueTime);
-        return timer;
-    }
-
-    private sealed class Observed(ITimer inner, Channel<TimeSpan> timers) : ITimer
-    {
-        public bool Change(TimeSpan dueTime, TimeSpan period)
-        {
-            var changed = inner.Change(dueTime, period);
-            timers.Writer.TryWrite(dueTime);
-            return changed;
-        }
-
-        public void Dispose() => inner.Dispose();
-
-        public ValueTask DisposeAsync() => inner.DisposeAsync();
-    }
-
-    /// <summary>Waits until a timer due in <paramref name="due"/> was created, then advances by it.</summary>
-    public async Task AdvanceWhenWaitingAsync(TimeSpan due, CancellationToken ct)
-    {
-        while (await Timers.Reader.ReadAsync(ct) != due)
-        {
-        }
-        Advance(due);
-    }
 }

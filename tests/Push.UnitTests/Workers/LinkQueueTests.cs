@@ -15,7 +15,7 @@ public sealed class LinkQueueTests
     }
 
     [Fact]
-    public void Post_OverBudget_WaitsInLineUntilTheBatchIsWritten()
+    public void Post_OverBudget_WaitsInLineUntilTheWorkerAcknowledges()
     {
         var q = Open(budget: 100);
 
@@ -36,11 +36,102 @@ public sealed class LinkQueueTests
         Assert.False(b.IsCompleted);
 
         q.Written();
+        Assert.Equal(60, q.Bytes); // written, not acknowledged: still held
+        Assert.Equal(1, q.Unacked);
+        Assert.False(b.IsCompleted);
+
+        Assert.True(q.Ack(1));
 
         Assert.True(b.IsCompletedSuccessfully);
         Assert.True(c.IsCompletedSuccessfully);
         Assert.Equal(70, q.Bytes);
         Assert.Equal(0, q.WaitingCount);
+        Assert.Equal(0, q.Unacked);
+    }
+
+    [Fact]
+    public void Ack_IsCumulative_StaleAcksAreNoNews_AndAnAckBeyondWhatWasWrittenIsIgnored()
+    {
+        var q = Open(budget: 1000);
+        foreach (var id in new[] { "a", "b", "c", "d" })
+        {
+            q.Post(E(id), 10, null, out _);
+        }
+        q.TakeBatch(new List<Event>(), 2, 1000); // a, b
+        q.Written();
+        q.TakeBatch(new List<Event>(), 2, 1000); // c, d
+        q.Written();
+        Assert.Equal(40, q.Bytes);
+
+        Assert.True(q.Ack(3)); // across the two batches
+        Assert.Equal(10, q.Bytes);
+        Assert.Equal(3UL, q.Acked);
+        Assert.True(q.Ack(2)); // older news: nothing changes
+        Assert.Equal(10, q.Bytes);
+        Assert.False(q.Ack(5)); // beyond the 4 written: ignored
+        Assert.Equal(10, q.Bytes);
+        Assert.Equal(1, q.Unacked);
+
+        var left = q.Close(out var sent);
+        Assert.Equal(["d"], left.Select(x => x.Event.ClientId));
+        Assert.Equal(1, sent);
+    }
+
+    [Fact]
+    public void Close_ReturnsTheUnacknowledgedThenTheUnwrittenBatchThenQueuedThenWaiting_FlaggingThoseSent()
+    {
+        var q = Open(budget: 100);
+        q.Post(E("1"), 20, null, out _);
+        q.Post(E("2"), 20, null, out _);
+        q.TakeBatch(new List<Event>(), 256, 1000);
+        q.Written();
+        q.Ack(1); // "1" handled; "2" written, unacknowledged
+        q.Post(E("3"), 20, null, out _);
+        q.TakeBatch(new List<Event>(), 256, 1000); // "3" in flight when the stream ends
+        q.Post(E("4"), 30, null, out _);
+        q.Post(E("5"), 40, null, out var waiting);
+        Assert.False(waiting.IsCompleted);
+
+        var drained = q.Close(out var sent);
+
+        Assert.Equal(["2", "3", "4", "5"], drained.Select(x => x.Event.ClientId));
+        Assert.Equal(2, sent);
+        Assert.Equal([true, true, false, false], drained.Select(x => x.Event.Redelivered));
+        Assert.Equal(0, q.Bytes);
+        Assert.Equal(0, q.Unacked);
+    }
+
+    [Fact]
+    public void Ack_OfTheBatchBeingWritten_CountsBeforeTheWriteReturns()
+    {
+        var q = Open(budget: 1000);
+        q.Post(E("a"), 10, null, out _);
+        q.TakeBatch(new List<Event>(), 256, 1000);
+
+        Assert.True(q.Ack(1)); // a fast worker answered before the gateway's write returned
+
+        q.Written();
+        Assert.Equal(0, q.Bytes);
+        Assert.Empty(q.Close());
+    }
+
+    [Fact]
+    public void Open_NumbersANewStreamFromOne()
+    {
+        var q = Open(budget: 1000);
+        q.Post(E("a"), 10, null, out _);
+        q.TakeBatch(new List<Event>(), 256, 1000);
+        q.Written();
+        q.Close();
+
+        q.Open();
+        q.Post(E("b"), 10, null, out _);
+        q.TakeBatch(new List<Event>(), 256, 1000);
+        q.Written();
+
+        Assert.False(q.Ack(2)); // one event written on this stream
+        Assert.True(q.Ack(1));
+        Assert.Equal(0, q.Bytes);
     }
 
     [Fact]
@@ -78,6 +169,7 @@ public sealed class LinkQueueTests
             Assert.True(bytes <= 100 || batch.Count == 1, $"batch of {bytes} bytes with {batch.Count} events");
             batches.Add([.. batch.Select(x => x.ClientId)]);
             q.Written();
+            q.Ack(q.Acked + (ulong)batch.Count);
         }
 
         Assert.Equal([["a", "b"], ["c"], ["d"], ["e"]], batches);

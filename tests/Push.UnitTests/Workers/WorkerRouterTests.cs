@@ -30,6 +30,7 @@ public sealed class WorkerRouterTests
         var pinned = streams.Single(s => s.WorkerId == c.Worker!.WorkerId);
         var other = streams.Single(s => s != pinned);
         Assert.Equal("v", (await pinned.EventsAsync(1, ct))[0].Session.Values["k"]);
+        await pinned.AckAppliedAsync(1, ct); // m0 was handled: it stays where it was
         DrainStarted(pinned);
 
         pinned.HoldWrites();
@@ -62,6 +63,7 @@ public sealed class WorkerRouterTests
         var (s, c) = ((await h.AddWorkersAsync(ct, "w1"))[0], h.Connect());
         await h.Router.PostAsync(c, RouterHarness.Message(c, "m0"), ct);
         await s.EventsAsync(1, ct);
+        await s.AckAppliedAsync(1, ct);
         s.HoldWrites();
         for (var i = 1; i <= 3; i++)
         {
@@ -217,12 +219,13 @@ public sealed class WorkerRouterTests
         h.RemoveWorker(pinned.WorkerId);
         pinned.OpenWrites(); // the batch in flight is written; the rest moves
         await pinned.WhenHalfClosed.WaitAsync(ct);
+        await pinned.AckAppliedAsync(pinned.WrittenCount, ct); // it acknowledged what it got
         Assert.Contains(h.Router.Links, l => l.WorkerId == pinned.WorkerId); // still reading the leaving worker's commands
         await h.Time.AdvanceWhenWaitingAsync(WorkerLink.LeaveTimeout, ct); // the leaving worker never ends its stream
         await h.UntilAsync(() => h.Router.Links.All(l => l.WorkerId != pinned.WorkerId), ct);
 
         var atPinned = pinned.Events().Select(Text).ToList();
-        var atOther = other.Events().Select(Text).ToList();
+        var atOther = (await other.EventsAsync(3 - atPinned.Count, ct)).Select(Text).ToList(); // moved when its stream ended
         Assert.Equal(["m1", "m2", "m3"], atPinned.Concat(atOther));
         Assert.True(pinned.HalfClosed);
         await h.Router.PostAsync(c, RouterHarness.Message(c, "m4"), ct);
@@ -304,11 +307,12 @@ public sealed class WorkerRouterTests
         Assert.Equal(clients.Length - clients.Length / 3, clients.Count(c => c.Worker is not null));
         Assert.Equal(0, h.Link("w1").Assigned);
 
-        // Per client: what the dead worker got, then what the others got, is every message once, in order.
+        // Per client: what the dead worker got, then what the others got, is every message in order, once when the
+        // redeliveries (the events the dead worker got and had not acknowledged) are set aside.
         var expected = clients.Length * (PerClient + 1) + clients.Length / 3;
         var got = streams.ToDictionary(x => x.WorkerId, x => x.Events());
         var live = streams.Skip(1).ToArray();
-        while (got.Values.Sum(l => l.Count) < expected)
+        while (got.Values.SelectMany(l => l).Select(e => (e.ClientId, e.Seq)).Distinct().Count() < expected)
         {
             await Task.WhenAny(live.Select(x => x.Written.Reader.WaitToReadAsync(ct).AsTask())).WaitAsync(ct);
             foreach (var x in live)
@@ -318,7 +322,12 @@ public sealed class WorkerRouterTests
         }
         foreach (var (c, i) in clients.Select((c, i) => (c, i)))
         {
-            var sequence = streams.SelectMany(x => got[x.WorkerId].Where(e => e.ClientId == c.ClientId)).Select(Text);
+            var all = streams.SelectMany(x => got[x.WorkerId].Where(e => e.ClientId == c.ClientId)).ToList();
+            var seen = new HashSet<ulong>();
+            var firsts = all.Where(e => seen.Add(e.Seq)).ToList();
+            Assert.All(all.Except(firsts), e => Assert.True(e.Redelivered, $"a duplicate of {c.ClientId}'s event {e.Seq} is not flagged"));
+            Assert.Equal(Enumerable.Range(1, firsts.Count).Select(n => (ulong)n), firsts.Select(e => e.Seq));
+            var sequence = firsts.Select(Text);
             var want = new[] { "first" }.Concat(Enumerable.Range(0, PerClient).Select(n => $"{n}")).Concat(i % 3 == 0 ? ["Close"] : Array.Empty<string>());
             Assert.Equal(want, sequence);
         }
