@@ -74,6 +74,24 @@ public sealed class PythonWorkerTests(ITestOutputHelper output)
         Assert.Equal("to the python group", pushed);
         Assert.Equal(0, held);
 
+        // A resumable (push.v1) client that loses its socket comes back as the same client: the Python worker gets a
+        // resume event (no new greeting) and goes on answering it.
+        var v1 = await ResumableClient.ConnectAsync(gateway.Ws, cancellationToken: ct);
+        Assert.Contains("from python", (await v1.ReceiveAsync(ct)).Text, StringComparison.Ordinal);
+        v1.Abort();
+        await v1.Closed.WaitAsync(ct);
+        var token = v1.ResumeToken;
+        await v1.DisposeAsync();
+        Assert.Equal(1, await control.SendToClientAsync(token.Welcome.ClientId, "while away", ct));
+        await using (var back = await ResumableClient.ConnectAsync(gateway.Ws, token, cancellationToken: ct))
+        {
+            Assert.True(back.Welcome.Resumed, $"not resumed: {back.Welcome.ResumeFailed}\n{Diagnostics()}");
+            Assert.Equal("while away", (await back.ReceiveAsync(ct)).Text);
+            await back.SendTextAsync("still me", ct);
+            Assert.Equal("STILL ME", (await back.ReceiveAsync(ct)).Text);
+            await worker.WaitForLineAsync(l => l.Contains($"client {token.Welcome.ClientId} resumed", StringComparison.Ordinal), ct);
+        }
+
         // A SIGTERM deregisters the worker and stops it cleanly.
         worker.Terminate();
         Assert.Equal(0, await worker.WaitForExitAsync(ct));
