@@ -1,0 +1,96 @@
+// The SDK in Node (with `ws`) against a real gateway, driven by a test (tests/Push.ToolingTests/JsClientSdkTests.cs).
+//
+//   node clients/js/test/e2e/node-resume.mjs WS_URL [TIMEOUT_MS]
+//
+// Prints one line per SDK event (the format is shared with tools/browser/sdk-resume.mjs):
+//   DRIVER <port>                           the driver's HTTP port on 127.0.0.1 (first line)
+//   OPEN <clientId> resumed=<bool> seq=<n> [failed=<reason>]
+//   MESSAGE <seq> <text>                    (binary: "MESSAGE <seq> bin:<hex>")
+//   CLOSE <code> willReconnect=<bool> <reason>
+//   NOT_RESUMED <reason> | GAP <expected> <welcome> | RESUME_LOST <reason> | ERROR <message>
+// The driver: POST /drop destroys the client's TCP socket (an abrupt drop: no close frame, the gateway sees the
+// connection lost) and holds reconnects back until POST /resume; it answers once the SDK has reported the close.
+// POST /send with a text body sends it as text; POST /send-binary with a hex body sends those bytes as binary.
+// Exits 0 once the client has closed for good (e.g. the backend's CloseClient), 1 on timeout.
+import { createServer } from 'node:http';
+import { WebSocket } from 'ws';
+import { PushClient } from '../../dist/index.js';
+
+const [wsUrl, timeoutArg] = process.argv.slice(2);
+if (!wsUrl) {
+  console.error('usage: node node-resume.mjs WS_URL [TIMEOUT_MS]');
+  process.exit(2);
+}
+const timeout = setTimeout(() => {
+  console.error(`node-resume: timed out after ${timeoutArg || 60000} ms`);
+  process.exit(1);
+}, Number(timeoutArg || 60000));
+
+/** @type {WebSocket | null} */
+let current = null;
+class TrackedWebSocket extends WebSocket {
+  /** @param {string} url @param {string | string[]} [protocols] */
+  constructor(url, protocols) {
+    super(url, protocols);
+    current = this;
+  }
+}
+
+let openGate = () => {};
+let gate = Promise.resolve();
+/** @type {(() => void) | null} */
+let onClose = null;
+
+const client = new PushClient({
+  url: async () => {
+    await gate;
+    return wsUrl;
+  },
+  WebSocket: TrackedWebSocket,
+  reconnect: { minDelayMs: 50, maxDelayMs: 1000 },
+});
+client.on('open', (e) => console.log(`OPEN ${e.clientId} resumed=${e.resumed} seq=${e.seq}${e.resumeFailed ? ` failed=${e.resumeFailed}` : ''}`));
+client.on('message', (m) => console.log(`MESSAGE ${m.seq} ${typeof m.data === 'string' ? m.data : 'bin:' + Buffer.from(m.data).toString('hex')}`));
+client.on('notResumed', (e) => console.log(`NOT_RESUMED ${e.reason}`));
+client.on('gap', (e) => console.log(`GAP ${e.expectedSeq} ${e.welcomeSeq}`));
+client.on('resumeLost', (e) => console.log(`RESUME_LOST ${e.reason}`));
+client.on('error', (e) => console.log(`ERROR ${e.message}`));
+client.on('close', (e) => {
+  console.log(`CLOSE ${e.code} willReconnect=${e.willReconnect} ${e.reason}`);
+  onClose?.();
+  onClose = null;
+  if (!e.willReconnect) {
+    clearTimeout(timeout);
+    driver.close();
+    console.log('EXIT');
+  }
+});
+
+const driver = createServer((req, res) => {
+  if (req.method === 'POST' && req.url === '/drop') {
+    gate = new Promise((resolve) => { openGate = () => resolve(undefined); });
+    onClose = () => res.end('dropped\n');
+    // @ts-ignore: ws keeps the TCP socket in _socket
+    current?._socket?.destroy();
+  } else if (req.method === 'POST' && req.url === '/resume') {
+    openGate();
+    res.end('resuming\n');
+  } else if (req.method === 'POST' && (req.url === '/send' || req.url === '/send-binary')) {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      const sent = client.send(req.url === '/send' ? body : new Uint8Array(Buffer.from(body, 'hex')));
+      res.statusCode = sent ? 200 : 409;
+      res.end(sent ? 'sent\n' : 'not connected\n');
+    });
+  } else {
+    res.statusCode = 404;
+    res.end();
+  }
+});
+driver.listen(0, '127.0.0.1', () => {
+  const address = driver.address();
+  console.log(`DRIVER ${typeof address === 'object' && address ? address.port : '?'}`);
+  client.connect().catch((err) => console.log(`ERROR connect: ${err.message}`));
+});
