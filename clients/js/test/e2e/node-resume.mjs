@@ -1,6 +1,8 @@
 // The SDK in Node (with `ws`) against a real gateway, driven by a test (tests/Push.ToolingTests/JsClientSdkTests.cs).
 //
-//   node clients/js/test/e2e/node-resume.mjs WS_URL [TIMEOUT_MS]
+//   node clients/js/test/e2e/node-resume.mjs WS_URL[,WS_URL...] [TIMEOUT_MS]
+//
+// Several URLs (comma-separated) go to the SDK as its list: every reconnect tries the next one.
 //
 // Prints one line per SDK event (the format is shared with tools/browser/sdk-resume.mjs):
 //   DRIVER <port>                           the driver's HTTP port on 127.0.0.1 (first line)
@@ -41,10 +43,12 @@ let gate = Promise.resolve();
 /** @type {(() => void) | null} */
 let onClose = null;
 
+// The gate holds reconnects back through the token function, which the SDK awaits before every attempt (no token).
 const client = new PushClient({
-  url: async () => {
+  url: wsUrl.split(','),
+  token: async () => {
     await gate;
-    return wsUrl;
+    return undefined;
   },
   WebSocket: TrackedWebSocket,
   reconnect: { minDelayMs: 50, maxDelayMs: 1000 },
