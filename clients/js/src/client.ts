@@ -220,7 +220,8 @@ export class PushClient extends TypedEmitter<PushClientEvents> {
     try {
       socket = new this.#WebSocket(url, protocols);
     } catch (err) {
-      this.#ended(1006, `could not create the WebSocket: ${errorMessage(err)}`, true);
+      // A bad URL or protocol token (SyntaxError): a configuration error no retry mends.
+      this.#ended(1006, `could not create the WebSocket for ${url}: ${errorMessage(err)}`, false);
       return;
     }
     this.#socket = socket;

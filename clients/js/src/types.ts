@@ -74,6 +74,7 @@ export type ResumeFailedReason =
   | "ahead"
   | "owner_unreachable"
   | "closed"
+  | "invalid"
   | "gap"
   | (string & {});
 

@@ -390,3 +390,14 @@ test('reconnect: false ends at a drop but keeps the resume state for a later con
   const open = await client.connect();
   assert.equal(open.resumed, true);
 });
+
+test('a URL the WebSocket constructor refuses ends the client at once (no retry loop)', async (t) => {
+  const client = new PushClient({ url: 'not a url', WebSocket, reconnect: fast });
+  t.after(() => client.close());
+  const closed = next(client, 'close');
+  await assert.rejects(client.connect(), /ended for good/);
+  const close = /** @type {CloseEvent} */ (await closed);
+  assert.equal(close.willReconnect, false);
+  assert.match(close.reason, /could not create the WebSocket for not a url/);
+  assert.equal(client.state, 'closed');
+});

@@ -1,4 +1,9 @@
-// ad-hoc: runs an e2e script against the fake gateway with the same flow the C# test uses
+// Runs an e2e script (node-resume.mjs, or tools/browser/sdk-resume.mjs with the bundle's path) against the scripted
+// gateway of the unit tests, with the flow of JsClientSdkTests minus the demo worker: for working on the scripts
+// without a real `push start`.
+//
+//   node test/e2e/harness-fake.mjs test/e2e/node-resume.mjs
+//   node test/e2e/harness-fake.mjs ../../tools/browser/sdk-resume.mjs dist/push-client.js
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { FakeGateway } from '../fake-gateway.mjs';
@@ -37,4 +42,8 @@ gw.push(id, 'after');
 await waitLine((l) => l === 'MESSAGE 5 after');
 gw.close(id, 1000, 'CloseClient');
 await waitLine((l) => l === 'EXIT');
-child.on('exit', async (code) => { console.log('exit', code); await gw.stop(); });
+child.on('exit', async (code) => {
+  console.log('exit', code);
+  await gw.stop();
+  process.exitCode = code ?? 1;
+});
