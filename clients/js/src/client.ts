@@ -189,10 +189,10 @@ export class PushClient extends TypedEmitter<PushClientEvents> {
       }
       tryClose(socket, 1000, "client closed");
     }
+    this.#rejectWaiters(new Error("the client was closed"));
     if (active) {
       this.emit("close", { code: 1000, reason: "closed by the application", willReconnect: false });
     }
-    this.#rejectWaiters(new Error("the client was closed"));
     return closed;
   }
 
@@ -442,20 +442,23 @@ export class PushClient extends TypedEmitter<PushClientEvents> {
     const url = this.#socketUrl;
     this.#detach();
     const willReconnect = resumable && this.#reconnect !== null;
-    if (wasOpen || !willReconnect) {
-      this.emit("close", { code, reason, willReconnect });
-    } else {
-      this.emit("error", new Error(`connecting to ${url || "the gateway"} failed (${code}${reason ? ": " + reason : ""})`));
-    }
-    if (this.#state === "closed") {
-      return; // a listener called close()
-    }
+    const what = `${code}${reason ? ": " + reason : ""}`;
     if (!willReconnect) {
+      // Ended before the listeners run, so one that calls connect() starts afresh.
       this.#state = "closed";
-      this.#rejectWaiters(new Error(`the connection ended for good (${code}${reason ? ": " + reason : ""})`));
+      this.#rejectWaiters(new Error(`the connection ended for good (${what})`));
+      this.emit("close", { code, reason, willReconnect });
       return;
     }
-    this.#scheduleRetry();
+    this.#state = "waiting";
+    if (wasOpen) {
+      this.emit("close", { code, reason, willReconnect });
+    } else {
+      this.emit("error", new Error(`connecting to ${url || "the gateway"} failed (${what})`));
+    }
+    if (this.#state === "waiting") {
+      this.#scheduleRetry();
+    } // else a listener called close() (or close() and connect())
   }
 
   #scheduleRetry(): void {

@@ -15,9 +15,13 @@ export class TypedEmitter<M> {
 
   /** Adds a listener that runs once. */
   once<K extends keyof M>(type: K, listener: (event: M[K]) => void): () => void {
+    let fired = false;
     const off = this.on(type, (event) => {
       off();
-      listener(event);
+      if (!fired) {
+        fired = true;
+        listener(event);
+      }
     });
     return off;
   }
@@ -36,6 +40,9 @@ export class TypedEmitter<M> {
       return;
     }
     for (const listener of [...set]) {
+      if (!set.has(listener)) {
+        continue; // removed by an earlier listener of this emit (as with EventTarget)
+      }
       try {
         (listener as (event: M[K]) => void)(event);
       } catch (err) {

@@ -401,3 +401,51 @@ test('a URL the WebSocket constructor refuses ends the client at once (no retry 
   assert.match(close.reason, /could not create the WebSocket for not a url/);
   assert.equal(client.state, 'closed');
 });
+
+test('connect() from a close listener after a final close starts a fresh connection', async (t) => {
+  const { gw, client } = await setup(t);
+  const { id } = await connected(client);
+  /** @type {Promise<OpenEvent> | null} */
+  let again = null;
+  client.once('close', () => { again = client.connect(); });
+  const closed = next(client, 'close');
+  gw.close(id, 1000, 'bye');
+  await closed;
+  assert.ok(again);
+  const open = await /** @type {Promise<OpenEvent>} */ (again);
+  assert.notEqual(open.clientId, id);
+  assert.equal(open.resumed, false);
+  assert.deepEqual(gw.handshakes.at(-1)?.protocols, ['push.v1'], 'nothing to resume after a 1000');
+});
+
+test('close() from a close listener stops the reconnect', async (t) => {
+  const { gw, client } = await setup(t);
+  const { id } = await connected(client);
+  /** @type {boolean[]} */
+  const closes = [];
+  client.on('close', (e) => closes.push(e.willReconnect));
+  client.once('close', () => { void client.close(); });
+  /** @type {unknown[]} */
+  const reconnecting = [];
+  client.on('reconnecting', (e) => reconnecting.push(e));
+  const closed = next(client, 'close');
+  gw.drop(id);
+  await closed;
+  assert.equal(client.state, 'closed');
+  assert.deepEqual(closes, [true, false], 'the drop, then the end for good from close()');
+  assert.deepEqual(reconnecting, [], 'no retry was scheduled');
+});
+
+test('a listener removed by an earlier one in the same emit is not called', async (t) => {
+  const { gw, client } = await setup(t);
+  const { id } = await connected(client);
+  let second = 0;
+  let offSecond = () => {};
+  client.once('message', () => offSecond());
+  offSecond = client.on('message', () => { second += 1; });
+  const got = messages(client, 2);
+  gw.push(id, 'a');
+  gw.push(id, 'b');
+  await got;
+  assert.equal(second, 0, 'removed by the first listener before its turn');
+});
