@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 
 const dist = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'dist');
 const version = JSON.parse(readFileSync(path.join(dist, '..', 'package.json'), 'utf8')).version;
-const order = ['backoff.js', 'emitter.js', 'protocol.js', 'client.js'];
+const order = ['backoff.js', 'emitter.js', 'protocol.js', 'sockets.js', 'options.js', 'timers.js', 'client.js'];
 const localImport = /^import\s[^;]*?\sfrom\s+"\.\/[\w-]+\.js";\n/gm;
 const topLevel = /^(?:export\s+)?(?:const|let|var|function\*?|class|async\s+function)\s+([\w$]+)/gm;
 

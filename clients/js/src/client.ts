@@ -1,19 +1,17 @@
 import { backoffDelay } from "./backoff.js";
 import { TypedEmitter } from "./emitter.js";
+import { UrlSource, resolveOptions } from "./options.js";
+import type { ResolvedOptions } from "./options.js";
 import {
-  ACK_EVERY_MESSAGES, DEFAULT_ACK_INTERVAL_MS, DEFAULT_HEARTBEAT_MS, SUBPROTOCOL, decodeFrame, encodeBinary,
-  encodeControl, isResumableClose, parseWelcome, resumeToken, withQueryParameter,
+  DEFAULT_ACK_INTERVAL_MS, DEFAULT_HEARTBEAT_MS, SUBPROTOCOL, decodeFrame, encodeBinary, encodeControl,
+  isResumableClose, parseWelcome, resumeToken,
 } from "./protocol.js";
+import { OPEN, errorEventText, errorMessage, tryClose, trySend } from "./sockets.js";
+import { AckBatcher, Heartbeat } from "./timers.js";
 import type { Welcome } from "./protocol.js";
 import type {
-  OpenEvent, PushClientEvents, PushClientOptions, PushClientState, PushWebSocket, PushWebSocketConstructor,
-  ResumeState, TokenSource,
+  OpenEvent, PushClientEvents, PushClientOptions, PushClientState, PushWebSocket, ResumeState,
 } from "./types.js";
-
-const OPEN = 1;
-const DEFAULT_MIN_DELAY_MS = 250;
-const DEFAULT_MAX_DELAY_MS = 30_000;
-const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
 /** Close codes the client sends when it drops a connection itself; the gateway keeps the connection resumable. */
 const CLOSE_HEARTBEAT_TIMEOUT = 4000;
@@ -40,15 +38,8 @@ interface Waiter {
  * so with `notResumed` whenever the application must re-sync.
  */
 export class PushClient extends TypedEmitter<PushClientEvents> {
-  readonly #WebSocket: PushWebSocketConstructor;
-  readonly #url: PushClientOptions["url"];
-  readonly #token: TokenSource | undefined;
-  readonly #tokenParam: string;
-  readonly #reconnect: { readonly minDelayMs: number; readonly maxDelayMs: number } | null;
-  readonly #heartbeatOverride: number | undefined;
-  readonly #ackIntervalOverride: number | undefined;
-  readonly #connectTimeoutMs: number;
-  readonly #extraProtocols: readonly string[];
+  readonly #o: ResolvedOptions;
+  readonly #urls: UrlSource;
 
   #state: PushClientState = "idle";
   #generation = 0;
@@ -59,43 +50,20 @@ export class PushClient extends TypedEmitter<PushClientEvents> {
   #clientId: string | null = null;
   #resumeSecret: string | null = null;
   #lastSeq = 0;
-  #ackedSeq = 0;
   #resumable = false;
-  #urlIndex = -1;
   #attempt = 0;
-  #heartbeatMs = DEFAULT_HEARTBEAT_MS;
-  #ackIntervalMs = DEFAULT_ACK_INTERVAL_MS;
-  #lastReceived = 0;
   #lastError: string | undefined;
   #lastOpen: OpenEvent | null = null;
   #waiters: Waiter[] = [];
-  #pingTimer: TimerHandle | undefined;
-  #watchdogTimer: TimerHandle | undefined;
-  #ackTimer: TimerHandle | undefined;
+  readonly #heartbeat = new Heartbeat();
+  readonly #acks = new AckBatcher((seq) => this.#sendFrame(encodeControl({ type: "ack", seq })));
   #connectTimer: TimerHandle | undefined;
   #retryTimer: TimerHandle | undefined;
 
   constructor(options: PushClientOptions) {
     super();
-    const ctor = options.WebSocket ?? (globalThis as { WebSocket?: PushWebSocketConstructor }).WebSocket;
-    if (typeof ctor !== "function") {
-      throw new TypeError("no WebSocket implementation: pass { WebSocket } (in Node 20: import { WebSocket } from 'ws')");
-    }
-    if (typeof options.url !== "function" && (options.url === "" || options.url.length === 0)) {
-      throw new TypeError("url: give a WebSocket URL or a non-empty list of them");
-    }
-    this.#WebSocket = ctor;
-    this.#url = options.url;
-    this.#token = options.token;
-    this.#tokenParam = options.tokenParam ?? "token";
-    this.#reconnect = options.reconnect === false ? null : {
-      minDelayMs: positiveOr(options.reconnect?.minDelayMs, DEFAULT_MIN_DELAY_MS),
-      maxDelayMs: positiveOr(options.reconnect?.maxDelayMs, DEFAULT_MAX_DELAY_MS),
-    };
-    this.#heartbeatOverride = positiveOr(options.heartbeatMs, undefined);
-    this.#ackIntervalOverride = positiveOr(options.ackIntervalMs, undefined);
-    this.#connectTimeoutMs = positiveOr(options.connectTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS);
-    this.#extraProtocols = options.protocols ?? [];
+    this.#o = resolveOptions(options);
+    this.#urls = new UrlSource(options);
     if (options.resume !== undefined) {
       this.#clientId = options.resume.clientId;
       this.#resumeSecret = options.resume.resumeSecret;
@@ -178,7 +146,7 @@ export class PushClient extends TypedEmitter<PushClientEvents> {
     let closed = Promise.resolve();
     if (socket !== null) {
       closed = new Promise<void>((resolve) => {
-        const fallback = setTimeout(resolve, this.#connectTimeoutMs);
+        const fallback = setTimeout(resolve, this.#o.connectTimeoutMs);
         socket.onclose = () => {
           clearTimeout(fallback);
           resolve();
@@ -201,7 +169,7 @@ export class PushClient extends TypedEmitter<PushClientEvents> {
     this.#state = "connecting";
     let url: string;
     try {
-      url = await this.#nextUrl();
+      url = await this.#urls.next();
     } catch (err) {
       if (generation === this.#generation) {
         this.#socketUrl = "";
@@ -213,12 +181,12 @@ export class PushClient extends TypedEmitter<PushClientEvents> {
       return; // closed meanwhile
     }
     const offered = this.resumeState;
-    const protocols = [SUBPROTOCOL, ...(offered !== null ? [resumeToken(offered)] : []), ...this.#extraProtocols];
+    const protocols = [SUBPROTOCOL, ...(offered !== null ? [resumeToken(offered)] : []), ...this.#o.protocols];
     let socket: PushWebSocket;
     this.#socketUrl = url;
     this.#lastError = undefined;
     try {
-      socket = new this.#WebSocket(url, protocols);
+      socket = new this.#o.WebSocket(url, protocols);
     } catch (err) {
       // A bad URL or protocol token (SyntaxError): a configuration error no retry mends.
       this.#ended(1006, `could not create the WebSocket for ${url}: ${errorMessage(err)}`, false);
@@ -228,8 +196,8 @@ export class PushClient extends TypedEmitter<PushClientEvents> {
     this.#offered = offered;
     socket.binaryType = "arraybuffer";
     this.#connectTimer = setTimeout(
-      () => this.#drop(CLOSE_CONNECT_TIMEOUT, `no welcome within ${this.#connectTimeoutMs} ms`),
-      this.#connectTimeoutMs);
+      () => this.#drop(CLOSE_CONNECT_TIMEOUT, `no welcome within ${this.#o.connectTimeoutMs} ms`),
+      this.#o.connectTimeoutMs);
     socket.onopen = () => {
       if (this.#socket === socket && socket.protocol !== SUBPROTOCOL) {
         this.#protocolError(`the server did not accept the ${SUBPROTOCOL} subprotocol (it chose '${socket.protocol}')`);
@@ -252,21 +220,8 @@ export class PushClient extends TypedEmitter<PushClientEvents> {
     };
   }
 
-  async #nextUrl(): Promise<string> {
-    let base: string;
-    if (typeof this.#url === "function") {
-      base = await this.#url();
-    } else {
-      const list = typeof this.#url === "string" ? [this.#url] : this.#url;
-      this.#urlIndex = (this.#urlIndex + 1) % list.length;
-      base = list[this.#urlIndex]!;
-    }
-    const token = typeof this.#token === "function" ? await this.#token() : this.#token;
-    return token ? withQueryParameter(base, this.#tokenParam, token) : base;
-  }
-
   #onFrame(data: unknown): void {
-    this.#lastReceived = Date.now();
+    this.#heartbeat.touch();
     const frame = decodeFrame(data);
     if (frame.kind === "invalid") {
       this.#protocolError(frame.reason);
@@ -276,8 +231,11 @@ export class PushClient extends TypedEmitter<PushClientEvents> {
       this.#protocolError("an application message came before the welcome");
     } else {
       this.#lastSeq += 1;
-      this.emit("message", { data: frame.data, seq: this.#lastSeq });
-      this.#scheduleAck();
+      const seq = this.#lastSeq;
+      this.emit("message", { data: frame.data, seq });
+      if (this.#state === "open") {
+        this.#acks.received(seq); // after the listeners: delivered
+      }
     }
   }
 
@@ -324,13 +282,14 @@ export class PushClient extends TypedEmitter<PushClientEvents> {
     if (!resumed) {
       this.#lastSeq = w.seq;
     }
-    this.#ackedSeq = this.#lastSeq;
-    this.#heartbeatMs = this.#heartbeatOverride ?? w.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
-    this.#ackIntervalMs = this.#ackIntervalOverride ?? w.ackIntervalMs ?? DEFAULT_ACK_INTERVAL_MS;
-    this.#startHeartbeat();
+    const heartbeatMs = this.#o.heartbeatMs ?? w.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
+    const ackIntervalMs = this.#o.ackIntervalMs ?? w.ackIntervalMs ?? DEFAULT_ACK_INTERVAL_MS;
+    this.#acks.reset(this.#lastSeq, ackIntervalMs);
+    this.#heartbeat.start(heartbeatMs, () => this.#sendFrame(PING_FRAME),
+      (idle) => this.#drop(CLOSE_HEARTBEAT_TIMEOUT, `heartbeat timeout: nothing received for ${idle} ms`));
     const open: OpenEvent = {
       clientId: w.clientId, resumed, seq: w.seq, url: this.#socketUrl,
-      heartbeatMs: this.#heartbeatMs, ackIntervalMs: this.#ackIntervalMs,
+      heartbeatMs, ackIntervalMs,
       ...(failed !== undefined ? { resumeFailed: failed } : {}),
       ...(w.resumeWindowMs !== undefined ? { resumeWindowMs: w.resumeWindowMs } : {}),
     };
@@ -356,46 +315,6 @@ export class PushClient extends TypedEmitter<PushClientEvents> {
         waiter.resolve(open);
       }
     }
-  }
-
-  #scheduleAck(): void {
-    if (this.#state !== "open") {
-      return;
-    }
-    if (this.#lastSeq - this.#ackedSeq >= ACK_EVERY_MESSAGES) {
-      this.#sendAck();
-    } else if (this.#ackTimer === undefined) {
-      this.#ackTimer = setTimeout(() => {
-        this.#ackTimer = undefined;
-        this.#sendAck();
-      }, this.#ackIntervalMs);
-    }
-  }
-
-  #sendAck(): void {
-    if (this.#state === "open" && this.#lastSeq > this.#ackedSeq
-      && this.#sendFrame(encodeControl({ type: "ack", seq: this.#lastSeq }))) {
-      this.#ackedSeq = this.#lastSeq;
-    }
-  }
-
-  #startHeartbeat(): void {
-    clearInterval(this.#pingTimer);
-    clearTimeout(this.#watchdogTimer);
-    this.#pingTimer = setInterval(() => this.#sendFrame(PING_FRAME), this.#heartbeatMs);
-    this.#armWatchdog(2 * this.#heartbeatMs);
-  }
-
-  #armWatchdog(ms: number): void {
-    this.#watchdogTimer = setTimeout(() => {
-      const idle = Date.now() - this.#lastReceived;
-      const limit = 2 * this.#heartbeatMs;
-      if (idle >= limit) {
-        this.#drop(CLOSE_HEARTBEAT_TIMEOUT, `heartbeat timeout: nothing received for ${idle} ms`);
-      } else {
-        this.#armWatchdog(limit - idle);
-      }
-    }, ms);
   }
 
   #sendFrame(frame: string | Uint8Array<ArrayBuffer>): boolean {
@@ -441,7 +360,7 @@ export class PushClient extends TypedEmitter<PushClientEvents> {
     const wasOpen = this.#welcomed;
     const url = this.#socketUrl;
     this.#detach();
-    const willReconnect = resumable && this.#reconnect !== null;
+    const willReconnect = resumable && this.#o.reconnect !== null;
     const what = `${code}${reason ? ": " + reason : ""}`;
     if (!willReconnect) {
       // Ended before the listeners run, so one that calls connect() starts afresh.
@@ -462,7 +381,7 @@ export class PushClient extends TypedEmitter<PushClientEvents> {
   }
 
   #scheduleRetry(): void {
-    const { minDelayMs, maxDelayMs } = this.#reconnect!;
+    const { minDelayMs, maxDelayMs } = this.#o.reconnect!;
     const delayMs = backoffDelay(this.#attempt, minDelayMs, maxDelayMs);
     this.#attempt += 1;
     this.#state = "waiting";
@@ -481,12 +400,11 @@ export class PushClient extends TypedEmitter<PushClientEvents> {
     this.#socket = null;
     this.#welcomed = false;
     this.#offered = null;
-    clearInterval(this.#pingTimer);
-    clearTimeout(this.#watchdogTimer);
-    clearTimeout(this.#ackTimer);
+    this.#heartbeat.stop();
+    this.#acks.stop();
     clearTimeout(this.#connectTimer);
     clearTimeout(this.#retryTimer);
-    this.#pingTimer = this.#watchdogTimer = this.#ackTimer = this.#connectTimer = this.#retryTimer = undefined;
+    this.#connectTimer = this.#retryTimer = undefined;
   }
 
   #rejectWaiters(error: Error): void {
@@ -496,42 +414,4 @@ export class PushClient extends TypedEmitter<PushClientEvents> {
       waiter.reject(error);
     }
   }
-}
-
-function positiveOr<T extends number | undefined>(value: number | undefined, fallback: T): number | T {
-  return typeof value === "number" && Number.isFinite(value) && value > 0 ? value : fallback;
-}
-
-function trySend(socket: PushWebSocket, frame: string | Uint8Array<ArrayBuffer>): boolean {
-  try {
-    socket.send(frame);
-    return true;
-  } catch {
-    return false; // the socket is closing: its close event follows
-  }
-}
-
-function tryClose(socket: PushWebSocket, code: number, reason: string): void {
-  try {
-    socket.close(code, reason);
-  } catch {
-    // already closing, or an implementation that refuses the code: the socket is forgotten either way
-  }
-}
-
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
-function errorEventText(event: unknown): string {
-  const e = event as { message?: unknown; error?: unknown } | null;
-  if (e !== null && typeof e === "object") {
-    if (typeof e.message === "string" && e.message !== "") {
-      return e.message;
-    }
-    if (e.error instanceof Error) {
-      return e.error.message;
-    }
-  }
-  return "WebSocket error";
 }
