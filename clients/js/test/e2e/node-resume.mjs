@@ -12,6 +12,7 @@
 //   NOT_RESUMED <reason> | GAP <expected> <welcome> | RESUME_LOST <reason> | ERROR <message>
 // The driver: POST /drop destroys the client's TCP socket (an abrupt drop: no close frame, the gateway sees the
 // connection lost) and holds reconnects back until POST /resume; it answers once the SDK has reported the close.
+// POST /hold holds reconnects back without dropping (before a drop the test causes itself, e.g. a drain).
 // POST /send with a text body sends it as text; POST /send-binary with a hex body sends those bytes as binary.
 // Exits 0 once the client has closed for good (e.g. the backend's CloseClient), 1 on timeout.
 import { createServer } from 'node:http';
@@ -76,6 +77,9 @@ const driver = createServer((req, res) => {
     onClose = () => res.end('dropped\n');
     // @ts-ignore: ws keeps the TCP socket in _socket
     current?._socket?.destroy();
+  } else if (req.method === 'POST' && req.url === '/hold') {
+    gate = new Promise((resolve) => { openGate = () => resolve(undefined); });
+    res.end('holding\n');
   } else if (req.method === 'POST' && req.url === '/resume') {
     openGate();
     res.end('resuming\n');
