@@ -1,13 +1,14 @@
 // The SDK's browser build (clients/js/dist/push-client.js) in headless Chromium (/usr/bin/chromium, driven by
 // playwright-core) against a real gateway, driven by a test (tests/Push.ToolingTests/JsClientSdkTests.cs).
 //
-//   node tools/browser/sdk-resume.mjs WS_URL SDK_BUNDLE [TIMEOUT_MS]
+//   node tools/browser/sdk-resume.mjs WS_URL[,WS_URL...] SDK_BUNDLE [TIMEOUT_MS] [EXPECT_N]
 //
-// Serves a page and the bundle on 127.0.0.1 (a tiny static server), and puts a TCP proxy between the page and the
+// Serves a page and the bundle on 127.0.0.1 (a tiny static server), and puts a TCP proxy between the page and each
 // gateway so a drop is abrupt (both sockets destroyed, no close frame: 1006 in the page, the connection lost for the
-// gateway). Prints the same lines as clients/js/test/e2e/node-resume.mjs (DRIVER, OPEN, MESSAGE, CLOSE, ...).
+// gateway); the page's SDK gets the proxies' URLs as its list, in the same order. Prints the same lines as
+// clients/js/test/e2e/node-resume.mjs (DRIVER, OPEN, MESSAGE, CLOSE, ..., and with EXPECT_N the NUMBERS lines).
 // The driver (on the static server): POST /drop holds the page's reconnects back and cuts every proxied connection,
-// answering once the page has reported the close; POST /resume lets it reconnect; POST /send (text body) and
+// answering once the page has reported the close; POST /hold only holds reconnects back; POST /resume lets it reconnect; POST /send (text body) and
 // /send-binary (hex body) send through the page's client. Exits 0 once the client has closed
 // for good, 1 on timeout or error (with the page's console on stderr).
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -17,33 +18,39 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 
-const [wsUrl, bundlePath, timeoutArg] = process.argv.slice(2);
+const [wsUrl, bundlePath, timeoutArg, expectArg] = process.argv.slice(2);
 if (!wsUrl || !bundlePath) {
   console.error('usage: node sdk-resume.mjs WS_URL SDK_BUNDLE [TIMEOUT_MS]');
   process.exit(2);
 }
 const timeout = Number(timeoutArg || 60000);
 const bundle = readFileSync(bundlePath);
-const target = new URL(wsUrl);
+const expect = Number(expectArg || 0);
 
-// The proxy: page -> 127.0.0.1:<proxy> -> gateway. /drop destroys every pair.
+// The proxies: page -> 127.0.0.1:<proxy i> -> gateway i. /drop destroys every pair.
 const pairs = new Set();
-const proxy = createTcpServer((downstream) => {
-  const upstream = createConnection({ host: target.hostname, port: Number(target.port) });
-  const pair = { downstream, upstream };
-  pairs.add(pair);
-  const end = () => {
-    pairs.delete(pair);
-    downstream.destroy();
-    upstream.destroy();
-  };
-  downstream.on('error', end).on('close', end);
-  upstream.on('error', end).on('close', end);
-  downstream.pipe(upstream);
-  upstream.pipe(downstream);
-});
-await new Promise((resolve) => proxy.listen(0, '127.0.0.1', () => resolve(undefined)));
-const proxyUrl = `ws://127.0.0.1:${/** @type {import('node:net').AddressInfo} */ (proxy.address()).port}${target.pathname}${target.search}`;
+/** @param {URL} target */
+async function startProxy(target) {
+  const proxy = createTcpServer((downstream) => {
+    const upstream = createConnection({ host: target.hostname, port: Number(target.port) });
+    const pair = { downstream, upstream };
+    pairs.add(pair);
+    const end = () => {
+      pairs.delete(pair);
+      downstream.destroy();
+      upstream.destroy();
+    };
+    downstream.on('error', end).on('close', end);
+    upstream.on('error', end).on('close', end);
+    downstream.pipe(upstream);
+    upstream.pipe(downstream);
+  });
+  await new Promise((resolve) => proxy.listen(0, '127.0.0.1', () => resolve(undefined)));
+  const port = /** @type {import('node:net').AddressInfo} */ (proxy.address()).port;
+  return { proxy, url: `ws://127.0.0.1:${port}${target.pathname}${target.search}` };
+}
+const proxies = await Promise.all(wsUrl.split(',').map((u) => startProxy(new URL(u))));
+const proxyUrls = proxies.map((p) => p.url);
 
 const page = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>@push-grpc/client in Chromium</title><link rel="icon" href="data:,"></head>
@@ -53,13 +60,30 @@ import { PushClient } from '/push-client.js';
 const report = (line) => { document.getElementById('log').textContent += line + '\\n'; window.report(line); };
 let gate = Promise.resolve();
 window.holdReconnects = () => { gate = new Promise((resolve) => { window.releaseReconnects = resolve; }); };
+// The gate holds reconnects back through the token function, which the SDK awaits before every attempt (no token).
 const client = new PushClient({
-  url: async () => { await gate; return ${JSON.stringify(proxyUrl)}; },
+  url: ${JSON.stringify(proxyUrls)},
+  token: async () => { await gate; return undefined; },
   reconnect: { minDelayMs: 50, maxDelayMs: 1000 },
 });
+const expect = ${expect};
+let nextNumber = 1;
 const hex = (b) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
-client.on('open', (e) => report('OPEN ' + e.clientId + ' resumed=' + e.resumed + ' seq=' + e.seq + (e.resumeFailed ? ' failed=' + e.resumeFailed : '')));
-client.on('message', (m) => report('MESSAGE ' + m.seq + ' ' + (typeof m.data === 'string' ? m.data : 'bin:' + hex(m.data))));
+client.on('open', (e) => {
+  report('OPEN ' + e.clientId + ' resumed=' + e.resumed + ' seq=' + e.seq + (e.resumeFailed ? ' failed=' + e.resumeFailed : ''));
+  report('AT ' + ${JSON.stringify(proxyUrls)}.indexOf(e.url));
+});
+client.on('message', (m) => {
+  if (expect > 0 && typeof m.data === 'string' && /^[0-9]+$/.test(m.data)) {
+    const n = Number(m.data);
+    if (n !== nextNumber) report('BAD_NUMBER expected=' + nextNumber + ' got=' + n + ' seq=' + m.seq);
+    nextNumber = Math.max(nextNumber, n + 1);
+    if (n % 1000 === 0) report('NUMBERS ' + n);
+    if (n === expect) report('NUMBERS_DONE ' + n);
+    return;
+  }
+  report('MESSAGE ' + m.seq + ' ' + (typeof m.data === 'string' ? m.data : 'bin:' + hex(m.data)));
+});
 client.on('notResumed', (e) => report('NOT_RESUMED ' + e.reason));
 client.on('gap', (e) => report('GAP ' + e.expectedSeq + ' ' + e.welcomeSeq));
 client.on('resumeLost', (e) => report('RESUME_LOST ' + e.reason));
@@ -91,6 +115,9 @@ const http = createHttpServer(async (req, res) => {
       downstream.destroy();
       upstream.destroy();
     }
+  } else if (req.method === 'POST' && req.url === '/hold' && browserPage) {
+    await browserPage.evaluate(() => window.holdReconnects());
+    res.end('holding\n');
   } else if (req.method === 'POST' && req.url === '/resume' && browserPage) {
     await browserPage.evaluate(() => window.releaseReconnects());
     res.end('resuming\n');
@@ -165,6 +192,8 @@ try {
   rmSync(userDataDir, { recursive: true, force: true });
   http.closeAllConnections?.();
   http.close();
-  proxy.close();
+  for (const { proxy } of proxies) {
+    proxy.close();
+  }
 }
 process.exit(code);

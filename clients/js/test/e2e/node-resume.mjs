@@ -1,12 +1,16 @@
 // The SDK in Node (with `ws`) against a real gateway, driven by a test (tests/Push.ToolingTests/JsClientSdkTests.cs).
 //
-//   node clients/js/test/e2e/node-resume.mjs WS_URL[,WS_URL...] [TIMEOUT_MS]
+//   node clients/js/test/e2e/node-resume.mjs WS_URL[,WS_URL...] [TIMEOUT_MS] [EXPECT_N]
 //
 // Several URLs (comma-separated) go to the SDK as its list: every reconnect tries the next one.
+// With EXPECT_N, messages that are decimal numbers are checked instead of printed: they must be 1, 2, ..., N, each
+// once and in order. The script prints "NUMBERS <n>" every 1000, "NUMBERS_DONE <N>" at the end, and
+// "BAD_NUMBER expected=<x> got=<y>" for a duplicate, a gap or a reordering.
 //
 // Prints one line per SDK event (the format is shared with tools/browser/sdk-resume.mjs):
 //   DRIVER <port>                           the driver's HTTP port on 127.0.0.1 (first line)
 //   OPEN <clientId> resumed=<bool> seq=<n> [failed=<reason>]
+//   AT <i>                                  after each OPEN: the index in the URL list of the gateway it is on
 //   MESSAGE <seq> <text>                    (binary: "MESSAGE <seq> bin:<hex>")
 //   CLOSE <code> willReconnect=<bool> <reason>
 //   NOT_RESUMED <reason> | GAP <expected> <welcome> | RESUME_LOST <reason> | ERROR <message>
@@ -19,7 +23,9 @@ import { createServer } from 'node:http';
 import { WebSocket } from 'ws';
 import { PushClient } from '../../dist/index.js';
 
-const [wsUrl, timeoutArg] = process.argv.slice(2);
+const [wsUrl, timeoutArg, expectArg] = process.argv.slice(2);
+const expect = Number(expectArg || 0);
+let nextNumber = 1;
 if (!wsUrl) {
   console.error('usage: node node-resume.mjs WS_URL [TIMEOUT_MS]');
   process.exit(2);
@@ -54,8 +60,24 @@ const client = new PushClient({
   WebSocket: TrackedWebSocket,
   reconnect: { minDelayMs: 50, maxDelayMs: 1000 },
 });
-client.on('open', (e) => console.log(`OPEN ${e.clientId} resumed=${e.resumed} seq=${e.seq}${e.resumeFailed ? ` failed=${e.resumeFailed}` : ''}`));
-client.on('message', (m) => console.log(`MESSAGE ${m.seq} ${typeof m.data === 'string' ? m.data : 'bin:' + Buffer.from(m.data).toString('hex')}`));
+const urls = wsUrl.split(',');
+client.on('open', (e) => {
+  console.log(`OPEN ${e.clientId} resumed=${e.resumed} seq=${e.seq}${e.resumeFailed ? ` failed=${e.resumeFailed}` : ''}`);
+  console.log(`AT ${urls.indexOf(e.url)}`);
+});
+client.on('message', (m) => {
+  if (expect > 0 && typeof m.data === 'string' && /^[0-9]+$/.test(m.data)) {
+    const n = Number(m.data);
+    if (n !== nextNumber) {
+      console.log(`BAD_NUMBER expected=${nextNumber} got=${n} seq=${m.seq}`);
+    }
+    nextNumber = Math.max(nextNumber, n + 1);
+    if (n % 1000 === 0) console.log(`NUMBERS ${n}`);
+    if (n === expect) console.log(`NUMBERS_DONE ${n}`);
+    return;
+  }
+  console.log(`MESSAGE ${m.seq} ${typeof m.data === 'string' ? m.data : 'bin:' + Buffer.from(m.data).toString('hex')}`);
+});
 client.on('notResumed', (e) => console.log(`NOT_RESUMED ${e.reason}`));
 client.on('gap', (e) => console.log(`GAP ${e.expectedSeq} ${e.welcomeSeq}`));
 client.on('resumeLost', (e) => console.log(`RESUME_LOST ${e.reason}`));
