@@ -73,7 +73,8 @@ public sealed class JsClientSdkClusterTests(ITestOutputHelper output)
         finally
         {
             output.WriteLine(client.Output);
-            output.WriteLine(first.Output);
+            output.WriteLine("--- the drained gateway ---\n" + first.Output);
+            output.WriteLine("--- the other gateway ---\n" + second.Output);
         }
     }
 

@@ -141,6 +141,10 @@ public sealed class JsClientSdkDeliveryTests(ITestOutputHelper output)
                 output.WriteLine(client.Output);
                 await client.DisposeAsync();
             }
+            for (var i = 0; i < gateways.Length; i++)
+            {
+                output.WriteLine($"--- gateway {i} (the current process) ---\n{gateways[i].Output}");
+            }
             foreach (var control in controls)
             {
                 control.Dispose();
