@@ -4,7 +4,8 @@
 // script it (push, drop, close with a code, stay silent, tweak the welcome) and observe it through its events.
 import { EventEmitter, once } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import { WebSocketServer } from 'ws';
+import { WebSocket, WebSocketServer } from 'ws';
+import { PushClient } from '../dist/index.js';
 
 /** @typedef {{ id: string, secret: string, seq: number, acked: number, tail: { seq: number, frame: string | Buffer }[], socket: import('ws').WebSocket | null, released: boolean }} Conn */
 /** @typedef {{ protocols: string[], url: string, resume: { clientId: string, secret: string, lastSeq: number } | null }} Handshake */
@@ -255,4 +256,29 @@ export async function until(emitter, type, predicate, ms = 5000) {
     }
     emitter.on(type, check);
   });
+}
+
+// ---- client-side helpers of the tests
+
+/** Fast reconnects for tests. */
+export const fast = { minDelayMs: 5, maxDelayMs: 20 };
+
+/**
+ * A fake gateway and a client of it, both ended after the test.
+ * @param {import('node:test').TestContext} t @param {Partial<import('../dist/index.js').PushClientOptions>} [options]
+ */
+export async function setup(t, options = {}) {
+  const gw = await FakeGateway.start();
+  const client = new PushClient({ url: gw.url, WebSocket, reconnect: fast, ...options });
+  t.after(async () => {
+    await client.close();
+    await gw.stop();
+  });
+  return { gw, client };
+}
+
+/** Connects and returns the open event and the connection's id. @param {PushClient} client */
+export async function connected(client) {
+  const open = await client.connect();
+  return { open, id: open.clientId };
 }
