@@ -28,6 +28,13 @@ internal sealed partial class HandoffOwner(
     /// <summary>How long a begun handoff may wait for its completion before it is undone.</summary>
     public static readonly TimeSpan CompleteTimeout = TimeSpan.FromSeconds(10);
 
+    /// <summary>How long a completed handoff's answer is kept for a caller whose first answer got lost (it retries).</summary>
+    public static readonly TimeSpan AnswerKept = TimeSpan.FromSeconds(30);
+
+    // Answers of completed handoffs by handoff id: CompleteHandoff is idempotent, so a caller whose call timed out
+    // after the owner let go gets the same state again instead of losing the connection on both sides.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (CompleteHandoffResponse Response, long Until)> _completed = new(StringComparer.Ordinal);
+
     public async Task<BeginHandoffResponse> BeginAsync(BeginHandoffRequest request, CancellationToken ct)
     {
         var c = table.Find(request.ClientId);
@@ -43,6 +50,13 @@ internal sealed partial class HandoffOwner(
         {
             metrics.Handoff("secret");
             throw new RpcException(new Status(StatusCode.PermissionDenied, "wrong resume secret"));
+        }
+        if (c.RoughState == ResumeState.Moving)
+        {
+            // An earlier attempt whose answer got lost, or whose gateway gave up: the newest one wins (the older one's
+            // CompleteHandoff then finds no handoff and fails cleanly on its side).
+            c.UndoMove();
+            metrics.Handoff("superseded");
         }
         if (!await resume.DetachAsync(c, ct).ConfigureAwait(false))
         {
@@ -70,6 +84,19 @@ internal sealed partial class HandoffOwner(
 
     public async Task<CompleteHandoffResponse> CompleteAsync(CompleteHandoffRequest request, CancellationToken ct)
     {
+        var now = Environment.TickCount64;
+        foreach (var (key, kept) in _completed)
+        {
+            if (now > kept.Until)
+            {
+                _completed.TryRemove(key, out _);
+            }
+        }
+        if (_completed.TryGetValue(request.HandoffId, out var done) && done.Response.ResumeSecret.Length > 0)
+        {
+            metrics.Handoff("answered_again");
+            return done.Response;
+        }
         var c = table.Find(request.ClientId);
         if (c is null || c.RoughState != ResumeState.Moving || !string.Equals(c.HandoffId, request.HandoffId, StringComparison.Ordinal))
         {
@@ -119,6 +146,7 @@ internal sealed partial class HandoffOwner(
             response.EventSeq = c.EventSeq;
             response.WorkerId = c.Worker?.WorkerId ?? string.Empty;
         }
+        _completed[request.HandoffId] = (response, Environment.TickCount64 + (long)AnswerKept.TotalMilliseconds);
         WorkerRouter.PostMoved(c, c.MovedToGateway ?? string.Empty);
         c.MarkDone();
         metrics.Handoff("moved_out");

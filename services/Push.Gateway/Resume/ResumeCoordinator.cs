@@ -207,16 +207,25 @@ internal sealed partial class ResumeCoordinator
         {
             _table.JoinGroup(c, g, int.MaxValue);
         }
-        CompleteHandoffResponse done;
-        try
+        CompleteHandoffResponse? done = null;
+        // The owner lets go when it answers: an answer lost on the way (a deadline under load) is asked for again
+        // (CompleteHandoff is idempotent per handoff id), within the handshake's own deadline.
+        for (var attempt = 1; done is null; attempt++)
         {
-            done = await client.CompleteHandoffAsync(new CompleteHandoffRequest { ClientId = token.ClientId, HandoffId = begun.HandoffId }, Options(ct)).ConfigureAwait(false);
-        }
-        catch (RpcException ex)
-        {
-            _table.Remove(c);
-            c.Release();
-            return Fail(FailureOf(ex, owner));
+            try
+            {
+                done = await client.CompleteHandoffAsync(new CompleteHandoffRequest { ClientId = token.ClientId, HandoffId = begun.HandoffId }, Options(ct, HandoffDeadline)).ConfigureAwait(false);
+            }
+            catch (RpcException ex) when (attempt < 3 && !ct.IsCancellationRequested && ex.StatusCode is StatusCode.DeadlineExceeded or StatusCode.Unavailable or StatusCode.Cancelled or StatusCode.Internal)
+            {
+                Log.HandoffRetry(_logger, owner, ex.StatusCode, attempt);
+            }
+            catch (RpcException ex)
+            {
+                _table.Remove(c);
+                c.Release();
+                return Fail(FailureOf(ex, owner));
+            }
         }
         var tail = new List<OutboundFrame>(done.Messages.Count);
         foreach (var m in done.Messages)
@@ -287,7 +296,10 @@ internal sealed partial class ResumeCoordinator
         };
     }
 
-    private CallOptions Options(CancellationToken ct) => new(deadline: _time.GetUtcNow().UtcDateTime + _cluster.PeerTimeout, cancellationToken: ct);
+    /// <summary>Deadline of one handoff call: at least a few seconds (the owner waits for pushes in flight), however short Cluster:PeerTimeout is.</summary>
+    private TimeSpan HandoffDeadline => _cluster.PeerTimeout > TimeSpan.FromSeconds(3) ? _cluster.PeerTimeout : TimeSpan.FromSeconds(3);
+
+    private CallOptions Options(CancellationToken ct, TimeSpan? deadline = null) => new(deadline: _time.GetUtcNow().UtcDateTime + (deadline ?? HandoffDeadline), cancellationToken: ct);
 
     /// <summary>Tells the connection's worker it resumed (the same client: no close, no connect).</summary>
     public ValueTask PostResumedAsync(ClientConnection c, ConnectionContext transport, ResumeOutcome outcome, int replayed, CancellationToken ct)
@@ -379,6 +391,9 @@ internal sealed partial class ResumeCoordinator
 
         [LoggerMessage(3604, LogLevel.Warning, "Taking a client over from gateway {Owner} failed: {Status} {Detail}.", EventName = "HandoffFailed")]
         public static partial void HandoffFailed(ILogger logger, string owner, StatusCode status, string detail);
+
+        [LoggerMessage(3606, LogLevel.Warning, "Completing the takeover of a client from gateway {Owner} got no answer ({Status}, attempt {Attempt}); asking again.", EventName = "HandoffRetry")]
+        public static partial void HandoffRetry(ILogger logger, string owner, StatusCode status, int attempt);
 
         [LoggerMessage(3605, LogLevel.Warning, "A resume of client {ClientId} presented a wrong secret.", EventName = "BadResumeSecret")]
         public static partial void BadSecret(ILogger logger, string clientId);
