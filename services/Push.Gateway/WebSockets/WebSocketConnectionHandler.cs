@@ -413,6 +413,13 @@ internal sealed partial class WebSocketConnectionHandler(
             await WriteSafeAsync(output, request.Method == "HEAD" ? Encoding.ASCII.GetBytes(head) : [.. Encoding.ASCII.GetBytes(head), .. body]).ConfigureAwait(false);
             return;
         }
+        if (o.DemoPage && request.Method is "GET" or "HEAD" && request.Path is "/push-client.js")
+        {
+            var body = DemoPage.SdkBundle;
+            var head = $"HTTP/1.1 200 OK\r\nContent-Type: text/javascript; charset=utf-8\r\nContent-Length: {body.Length}\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n";
+            await WriteSafeAsync(output, request.Method == "HEAD" ? Encoding.ASCII.GetBytes(head) : [.. Encoding.ASCII.GetBytes(head), .. body]).ConfigureAwait(false);
+            return;
+        }
         await RespondAsync(output, 426, "Upgrade Required", "this port serves WebSocket clients: connect with a WebSocket handshake (Upgrade: websocket)", "Sec-WebSocket-Version: 13\r\n").ConfigureAwait(false);
     }
 
