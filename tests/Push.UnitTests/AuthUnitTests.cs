@@ -47,6 +47,8 @@ public sealed class AccessHandlerTests
     [InlineData("/push.v1.RegistryService/Deregister", false, false)]
     [InlineData("/push.v1.BusinessService/StreamEvents", false, false)]
     [InlineData("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", false, true)]
+    [InlineData("/push.v1.ResumeService/BeginHandoff", false, false)]
+    [InlineData("/push.v1.ResumeService/CompleteHandoff", false, false)]
     [InlineData("/something.Else/Method", false, false)]
     public void ControlCredential_MayCallOnlyTheControlApi(string path, bool forwarded, bool allowed)
     {

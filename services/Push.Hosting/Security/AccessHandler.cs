@@ -70,6 +70,10 @@ internal sealed class AccessHandler : AuthorizationHandler<AccessRequirement>
         {
             return "worker streams carry every client's events (member scope)";
         }
+        if (path.StartsWith("/push.v1.ResumeService/", StringComparison.Ordinal))
+        {
+            return "handoffs of resumable connections are gateway-to-gateway (member scope)";
+        }
         return "this method is member scope";
     }
 }
