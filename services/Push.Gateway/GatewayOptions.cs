@@ -127,13 +127,13 @@ public sealed class GatewayOptions
     public TimeSpan ResumeWindow { get; set; } = TimeSpan.FromMinutes(2);
 
     /// <summary>
-    /// Messages a resumable connection keeps until the client acknowledges them (sent or not). Defaults to
-    /// SendQueueLimit (a resumed client gets its whole tail at once, so it may not be larger).
+    /// Messages a resumable connection keeps until the client acknowledges them (sent or not). Defaults to twice
+    /// SendQueueLimit, so that a slow consumer closed for a full send queue (4001) still resumes.
     /// </summary>
     [Range(1, 1_000_000)]
     public int? ResumeBufferMessages { get; set; }
 
-    /// <summary>Bytes a resumable connection keeps until the client acknowledges them. Defaults to SendQueueBytes (and may not be larger).</summary>
+    /// <summary>Bytes a resumable connection keeps until the client acknowledges them. Defaults to twice SendQueueBytes.</summary>
     [Range(1024, 1024 * 1024 * 1024)]
     public int? ResumeBufferBytes { get; set; }
 

@@ -31,16 +31,6 @@ internal sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
         {
             failures.Add($"Gateway:MaxPushSize ({o.MaxPushSize}) + {header}-byte frame header > Gateway:SendQueueBytes ({o.SendQueueBytes}): a push of MaxPushSize could never be queued; raise SendQueueBytes to at least {o.MaxPushSize + header} or lower MaxPushSize");
         }
-        // A resumed client gets its whole retained tail at once: it must fit the send queue, or the replay itself would
-        // close it as a slow consumer.
-        if (o.ResumeBufferBytes is { } rb && rb > o.SendQueueBytes)
-        {
-            failures.Add($"Gateway:ResumeBufferBytes ({o.ResumeBufferBytes}) > Gateway:SendQueueBytes ({o.SendQueueBytes}): a resumed client's replay could overflow its send queue; lower ResumeBufferBytes or raise SendQueueBytes");
-        }
-        if (o.ResumeBufferMessages is { } rm && rm > o.SendQueueLimit)
-        {
-            failures.Add($"Gateway:ResumeBufferMessages ({o.ResumeBufferMessages}) > Gateway:SendQueueLimit ({o.SendQueueLimit}): a resumed client's replay could overflow its send queue; lower ResumeBufferMessages or raise SendQueueLimit");
-        }
         var maxEvent = MaxEventBytes(o);
         if (maxEvent > o.WorkerQueueBytes)
         {

@@ -176,6 +176,40 @@ public sealed class ResumableConnectionTests : IDisposable
     }
 
     [Fact]
+    public async Task ASlowConsumer_IsClosed4001_ButKeepsEveryFrame_AndItsReplayIsNotCutByTheSendQueueBound()
+    {
+        // A client that does not read: the pipe takes one flush, then every frame stays queued.
+        var metrics = new GatewayMetrics(_services.GetRequiredService<IMeterFactory>());
+        var stalled = new Pipe(new PipeOptions(pauseWriterThreshold: 1, resumeWriterThreshold: 1, useSynchronizationContext: false));
+        var fromClient = new Pipe();
+        var transport = new DefaultConnectionContext("t", new DuplexPipe(fromClient.Reader, stalled.Writer), new DuplexPipe(stalled.Reader, fromClient.Writer));
+        var c = new ClientConnection(1, "slow", transport, metrics, new GatewayOptions { SendQueueBytes = 10_000 }, new ResumeBudget(1 << 30));
+        var frame = OutboundFrame.Text(new string('x', 96)); // 100 bytes
+        var sent = 0;
+        while (c.ServerCloseCode == 0)
+        {
+            Assert.Equal(SendResult.Queued, c.TrySend(frame));
+            sent++;
+        }
+        Assert.Equal(4001, c.ServerCloseCode);
+        Assert.False(c.ResumeLost);
+        Assert.True(c.Detach(4001, "slow consumer", 1, 1));
+        await stalled.Reader.CompleteAsync(); // the old socket is gone: its pending flush ends
+        Assert.Null(c.CheckResume(0));
+        Assert.Equal((ulong)sent, c.LastSeq);
+
+        var (fresh, toClient) = Transport();
+        var replayed = c.TryAttach(fresh, 0, seq => ControlFrames.Welcome("slow", c.ResumeSecret!, seq, true, null, TimeSpan.FromMinutes(2), 250, TimeSpan.FromSeconds(25)));
+        Assert.Equal(sent, replayed);
+        Assert.True(c.QueuedBytes > 10_000); // the replay is larger than the send queue's bound...
+        Assert.Equal(SendResult.Queued, c.TrySend(frame)); // ...and does not make the next push a slow-consumer close
+        Assert.Equal(0, c.ServerCloseCode);
+        var all = await ReadAsync(toClient, sent + 2);
+        Assert.Equal("[control]", all[0]);
+        Assert.Equal(sent + 1, all.Count(m => m == new string('x', 96)));
+    }
+
+    [Fact]
     public void TheGatewayWideBudget_BoundsEveryConnectionTogether()
     {
         var budget = new ResumeBudget(100);

@@ -46,6 +46,8 @@ internal sealed partial class ClientConnection
     private List<OutboundFrame>? _pending;
     private bool _pendingOverflow;
     private int _attachGeneration;
+    private int _replayAllowanceCount;
+    private long _replayAllowanceBytes;
 
     /// <summary>Whether the client speaks push.v1 (resumable).</summary>
     public bool IsResumable => _resume is not null;
@@ -337,6 +339,10 @@ internal sealed partial class ClientConnection
                     replayed++;
                 }
             }
+            // The replay may be larger than the send queue's bound (the tail also holds what was sent and not
+            // acknowledged): it is allowed on top of the bound until the queue has drained once.
+            _replayAllowanceCount = _queue.Count;
+            _replayAllowanceBytes = _queuedBytes;
             _state = ResumeState.Attached;
             schedule = StartPumpLocked();
         }

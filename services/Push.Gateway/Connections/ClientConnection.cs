@@ -34,8 +34,8 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
         _resume = resume;
         if (resume is not null)
         {
-            _tailLimit = options.ResumeBufferMessages ?? options.SendQueueLimit;
-            _tailBytesLimit = options.ResumeBufferBytes ?? options.SendQueueBytes;
+            _tailLimit = options.ResumeBufferMessages ?? 2 * options.SendQueueLimit;
+            _tailBytesLimit = options.ResumeBufferBytes ?? 2L * options.SendQueueBytes;
             ResumeSecret = NewSecret();
         }
         Sequence = sequence;
@@ -177,9 +177,13 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
         lock (_sendSync)
         {
             OutboundFrame? lostNotice = null;
+            var slow = false;
             if (_resume is not null && frame.CountsAsMessage)
             {
                 frame = frame.ForV1();
+                // A full send queue is a slow consumer: it is closed (4001) and resumes from its tail; that check comes
+                // before the tail's own bound, which the unsent frames count towards too.
+                slow = _state == ResumeState.Attached && !_closeQueued && !_outputDone && QueueFullLocked(frame.Length);
                 if (RetainLocked(frame, out lostNotice) is { } result)
                 {
                     // Not for the socket: buffered while detached or adopted, refused after the end, or over the bound
@@ -195,6 +199,10 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
             {
                 // fall through to the release below
             }
+            else if (slow)
+            {
+                overflow = true; // the frame is in the tail; the close below keeps the connection resumable
+            }
             else if (_closeQueued || _outputDone)
             {
                 // A resumable connection that is closing (drain, slow consumer) has the frame in its tail: the client
@@ -209,7 +217,7 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
                     _queue.Enqueue(lostNotice);
                     _queuedBytes += lostNotice.Length;
                 }
-                if (_queue.Count > 0 && (_queue.Count >= _queueLimit || _queuedBytes + frame.Length > _queueBytesLimit))
+                if (QueueFullLocked(frame.Length))
                 {
                     if (_policy == SlowConsumerPolicy.DropOldest)
                     {
@@ -368,6 +376,11 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
         }
     }
 
+    // Caller holds _sendSync: whether a frame of this length would overflow the send queue (a resumed connection's replay
+    // is allowed on top of the bound until the queue has drained once).
+    private bool QueueFullLocked(int length)
+        => _queue is { Count: > 0 } q && (q.Count >= _queueLimit + _replayAllowanceCount || _queuedBytes + length > _queueBytesLimit + _replayAllowanceBytes);
+
     // Caller holds _sendSync; returns true when the caller must schedule the pump.
     private bool StartPumpLocked()
     {
@@ -415,6 +428,11 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
                         _queuedBytes = 0;
                         break;
                     }
+                }
+                if (_queue.Count == 0)
+                {
+                    _replayAllowanceCount = 0;
+                    _replayAllowanceBytes = 0;
                 }
                 if (bytes == 0)
                 {
