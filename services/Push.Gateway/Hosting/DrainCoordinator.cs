@@ -56,6 +56,13 @@ internal sealed partial class DrainCoordinator(
         }
         if (resumable)
         {
+            // The last takeover's answer must reach the new gateway (which asks again if it got lost) before this
+            // process leaves: a second after the last completed handoff.
+            var handoffs = services.GetRequiredService<Push.Gateway.Resume.HandoffOwner>();
+            while (handoffs.LastCompletedAt != 0 && Environment.TickCount64 - handoffs.LastCompletedAt < 1000 && time.GetElapsedTime(started) < grace + TimeSpan.FromSeconds(1))
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(50), time).ConfigureAwait(false);
+            }
             await DeregisterAsync(registry, gatewayMember).ConfigureAwait(false);
         }
         var resume = services.GetRequiredService<Push.Gateway.Resume.ResumeCoordinator>();

@@ -82,6 +82,11 @@ internal sealed partial class HandoffOwner(
         return response;
     }
 
+    /// <summary>When the last handoff was completed (Environment.TickCount64; 0: never): a drain waits a moment after it.</summary>
+    public long LastCompletedAt => Volatile.Read(ref _lastCompletedAt);
+
+    private long _lastCompletedAt;
+
     public async Task<CompleteHandoffResponse> CompleteAsync(CompleteHandoffRequest request, CancellationToken ct)
     {
         var now = Environment.TickCount64;
@@ -147,6 +152,7 @@ internal sealed partial class HandoffOwner(
             response.WorkerId = c.Worker?.WorkerId ?? string.Empty;
         }
         _completed[request.HandoffId] = (response, Environment.TickCount64 + (long)AnswerKept.TotalMilliseconds);
+        Volatile.Write(ref _lastCompletedAt, Environment.TickCount64);
         WorkerRouter.PostMoved(c, c.MovedToGateway ?? string.Empty);
         c.MarkDone();
         metrics.Handoff("moved_out");

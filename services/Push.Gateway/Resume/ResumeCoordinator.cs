@@ -166,6 +166,7 @@ internal sealed partial class ResumeCoordinator
         var address = _advertised.Value;
         BeginHandoffResponse? begun = null;
         ResumeService.ResumeServiceClient? client = null;
+        Member? ownerMember = null; // kept: a retry after the owner left the view still reaches it
         // The gateway an id names may have handed the connection on: it answers where to (a few hops at most).
         for (var hop = 0; hop < 3 && begun is null; hop++)
         {
@@ -175,6 +176,7 @@ internal sealed partial class ResumeCoordinator
                 return Fail("owner_unreachable");
             }
             client = _peers.GetResume(member);
+            ownerMember = member;
             try
             {
                 begun = await client.BeginHandoffAsync(
@@ -189,6 +191,11 @@ internal sealed partial class ResumeCoordinator
             {
                 return Fail(FailureOf(ex, owner));
             }
+            catch (Exception ex) when (IsTransportFailure(ex))
+            {
+                Log.HandoffFailed(_logger, owner, StatusCode.Unavailable, ex.Message);
+                return Fail("owner_unreachable");
+            }
         }
         if (begun is null || client is null)
         {
@@ -199,64 +206,85 @@ internal sealed partial class ResumeCoordinator
         var c = new ClientConnection(_table.NextSequence(), token.ClientId, transport, _metrics, _options, Budget);
         c.StartAdoption();
         _table.Add(c);
-        if (begun.Uid.Length > 0)
+        var adopted = false;
+        try
         {
-            _table.BindUid(c, begun.Uid);
-        }
-        foreach (var g in begun.Groups)
-        {
-            _table.JoinGroup(c, g, int.MaxValue);
-        }
-        CompleteHandoffResponse? done = null;
-        // The owner lets go when it answers: an answer lost on the way (a deadline under load) is asked for again
-        // (CompleteHandoff is idempotent per handoff id), within the handshake's own deadline.
-        for (var attempt = 1; done is null; attempt++)
-        {
-            try
+            if (begun.Uid.Length > 0)
             {
-                done = await client.CompleteHandoffAsync(new CompleteHandoffRequest { ClientId = token.ClientId, HandoffId = begun.HandoffId }, Options(ct, HandoffDeadline)).ConfigureAwait(false);
+                _table.BindUid(c, begun.Uid);
             }
-            catch (RpcException ex) when (attempt < 3 && !ct.IsCancellationRequested && ex.StatusCode is StatusCode.DeadlineExceeded or StatusCode.Unavailable or StatusCode.Cancelled or StatusCode.Internal)
+            foreach (var g in begun.Groups)
             {
-                Log.HandoffRetry(_logger, owner, ex.StatusCode, attempt);
+                _table.JoinGroup(c, g, int.MaxValue);
             }
-            catch (RpcException ex)
+            CompleteHandoffResponse? done = null;
+            // The owner lets go when it answers: an answer lost on the way (a deadline under load, a channel closed
+            // as the draining owner left the view) is asked for again (CompleteHandoff is idempotent per handoff id),
+            // within the handshake's own deadline.
+            for (var attempt = 1; done is null; attempt++)
             {
+                try
+                {
+                    done = await client.CompleteHandoffAsync(new CompleteHandoffRequest { ClientId = token.ClientId, HandoffId = begun.HandoffId }, Options(ct, HandoffDeadline)).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (attempt < 3 && !ct.IsCancellationRequested
+                    && (ex is RpcException { StatusCode: StatusCode.DeadlineExceeded or StatusCode.Unavailable or StatusCode.Cancelled or StatusCode.Internal } || IsTransportFailure(ex)))
+                {
+                    Log.HandoffRetry(_logger, owner, ex is RpcException r ? r.StatusCode : StatusCode.Unavailable, attempt);
+                    client = _peers.GetResume(ownerMember!);
+                }
+                catch (RpcException ex)
+                {
+                    return Fail(FailureOf(ex, owner));
+                }
+                catch (Exception ex) when (IsTransportFailure(ex))
+                {
+                    Log.HandoffFailed(_logger, owner, StatusCode.Unavailable, ex.Message);
+                    return Fail("owner_unreachable");
+                }
+            }
+            var tail = new List<OutboundFrame>(done.Messages.Count);
+            foreach (var m in done.Messages)
+            {
+                tail.Add(m.DataCase == RetainedMessage.DataOneofCase.Text
+                    ? OutboundFrame.V1App(true, System.Text.Encoding.UTF8.GetBytes(m.Text), m.PushId)
+                    : OutboundFrame.V1App(false, m.Binary.Span, m.PushId));
+            }
+            if (!c.CompleteAdoption(token.LastSeq, done.ResumeSecret, tail))
+            {
+                _router.PostClose(c, new Event { ClientId = c.ClientId, Close = new CloseEvent { Code = CloseCodes.Abnormal, Reason = "resume buffer overflowed during the move" } });
+                return Fail("overflow");
+            }
+            // The owner applied what came in between; take its final word on uid and groups.
+            Reconcile(c, done);
+            lock (c.SessionSync)
+            {
+                c.Session = done.Session is null || done.Session.Values.Count == 0 ? null : new Dictionary<string, string>(done.Session.Values, StringComparer.Ordinal);
+                c.SessionVersion++;
+                c.EventSeq = done.EventSeq;
+            }
+            c.PreferredWorker = done.WorkerId.Length > 0 ? done.WorkerId : null;
+            var away = done.DetachedAtUnixMs == 0 ? 0 : Math.Max(0, _time.GetUtcNow().ToUnixTimeMilliseconds() - done.DetachedAtUnixMs);
+            c.DetachCode = CloseCodes.Abnormal;
+            c.DetachReason = "moved from gateway " + owner;
+            c.DetachedAt = Environment.TickCount64;
+            adopted = true;
+            Log.TakenOver(_logger, c.ClientId, owner, tail.Count);
+            return new ResumeOutcome(c, null, owner, away);
+        }
+        finally
+        {
+            if (!adopted)
+            {
+                // Nothing of a failed takeover stays here (a later resume must not find a half-made copy).
                 _table.Remove(c);
                 c.Release();
-                return Fail(FailureOf(ex, owner));
             }
         }
-        var tail = new List<OutboundFrame>(done.Messages.Count);
-        foreach (var m in done.Messages)
-        {
-            tail.Add(m.DataCase == RetainedMessage.DataOneofCase.Text
-                ? OutboundFrame.V1App(true, System.Text.Encoding.UTF8.GetBytes(m.Text), m.PushId)
-                : OutboundFrame.V1App(false, m.Binary.Span, m.PushId));
-        }
-        if (!c.CompleteAdoption(token.LastSeq, done.ResumeSecret, tail))
-        {
-            _table.Remove(c);
-            c.Release();
-            _router.PostClose(c, new Event { ClientId = c.ClientId, Close = new CloseEvent { Code = CloseCodes.Abnormal, Reason = "resume buffer overflowed during the move" } });
-            return Fail("overflow");
-        }
-        // The owner applied what came in between; take its final word on uid and groups.
-        Reconcile(c, done);
-        lock (c.SessionSync)
-        {
-            c.Session = done.Session is null || done.Session.Values.Count == 0 ? null : new Dictionary<string, string>(done.Session.Values, StringComparer.Ordinal);
-            c.SessionVersion++;
-            c.EventSeq = done.EventSeq;
-        }
-        c.PreferredWorker = done.WorkerId.Length > 0 ? done.WorkerId : null;
-        var away = done.DetachedAtUnixMs == 0 ? 0 : Math.Max(0, _time.GetUtcNow().ToUnixTimeMilliseconds() - done.DetachedAtUnixMs);
-        c.DetachCode = CloseCodes.Abnormal;
-        c.DetachReason = "moved from gateway " + owner;
-        c.DetachedAt = Environment.TickCount64;
-        Log.TakenOver(_logger, c.ClientId, owner, tail.Count);
-        return new ResumeOutcome(c, null, owner, away);
     }
+
+    private static bool IsTransportFailure(Exception ex)
+        => ex is ObjectDisposedException or HttpRequestException or IOException or InvalidOperationException or OperationCanceledException;
 
     private void Reconcile(ClientConnection c, CompleteHandoffResponse done)
     {

@@ -76,7 +76,7 @@ public sealed class PackageContentTests
                 [
                     "Microsoft.Extensions.DependencyInjection.WorkerServiceCollectionExtensions",
                     "Push.Worker.BusinessEvents", "Push.Worker.ClientContext", "Push.Worker.ClientMessage", "Push.Worker.ClientSession",
-                    "Push.Worker.Handshake", "Push.Worker.PushWorkerHost", "Push.Worker.PushWorkerHostOptions", "Push.Worker.WorkerOptions",
+                    "Push.Worker.Handshake", "Push.Worker.PushWorkerHost", "Push.Worker.PushWorkerHostOptions", "Push.Worker.ResumeInfo", "Push.Worker.WorkerOptions",
                 ],
                 publicTypes["Push.Worker"]);
             Assert.All(publicTypes["Push.Contracts"], t => Assert.StartsWith("Push.V1.", t, StringComparison.Ordinal));
