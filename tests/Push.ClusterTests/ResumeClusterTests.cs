@@ -42,11 +42,21 @@ public sealed class ResumeClusterTests(TwoGatewayClusterFixture cluster, ITestOu
         var received = new List<int>(Total);
         var publishVia = 1; // the gateway the publisher calls: never the one about to drain
         var published = 0;
+        // The third break must happen while pushes are in flight: the publisher waits before 3,001 until the gateway
+        // drained in the second break is back (its restart takes longer than the rest of the stream at 1,000/s).
+        var secondRestarted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var paused = TimeSpan.Zero;
         var publisher = Task.Run(async () =>
         {
             var sw = Stopwatch.StartNew();
             for (var i = 1; i <= Total; i++)
             {
+                if (i == 3001)
+                {
+                    var before = sw.Elapsed;
+                    await secondRestarted.Task.WaitAsync(ct);
+                    paused = sw.Elapsed - before;
+                }
                 var wait = TimeSpan.FromMilliseconds(i) - sw.Elapsed; // 1,000 per second
                 if (wait > TimeSpan.Zero)
                 {
@@ -60,7 +70,7 @@ public sealed class ResumeClusterTests(TwoGatewayClusterFixture cluster, ITestOu
                 Assert.True(delivered >= 1, $"push {i} through gateway {Volatile.Read(ref publishVia) + 1} reached no connection: {reach}\n{cluster.Logs()}");
                 Volatile.Write(ref published, i);
             }
-            return sw.Elapsed;
+            return sw.Elapsed - paused;
         }, ct);
         // A failed push ends the test at once with its own error rather than a timeout waiting for its message.
         _ = publisher.ContinueWith(_ => run.Cancel(), CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
@@ -84,6 +94,7 @@ public sealed class ResumeClusterTests(TwoGatewayClusterFixture cluster, ITestOu
             Assert.Equal(0, await cluster.Gateways[1].WaitForExitAsync(TimeSpan.FromSeconds(15)));
             await cluster.RestartGatewayAsync(1, ct);
             drained.Remove(1);
+            secondRestarted.SetResult();
 
             // Break 3 at ~3,500: the other gateway (1, where it lives now) drains; resume on the new gateway 2.
             client = await ReadUntilAsync(client, received, 3500, ct);
@@ -112,7 +123,7 @@ public sealed class ResumeClusterTests(TwoGatewayClusterFixture cluster, ITestOu
                 await cluster.RestartGatewayAsync(i, TestTimeouts.Token(TestTimeouts.Long));
             }
         }
-        output.WriteLine($"published {Total} in {took.TotalSeconds:0.0} s; received {received.Count}; client {clientId} now on {client.Welcome.ClientId}");
+        output.WriteLine($"published {Total} in {took.TotalSeconds:0.0} s ({Total / took.TotalSeconds:0} pushes/s, paused {paused.TotalSeconds:0.0} s for a restart); received {received.Count}; client {clientId} now on {client.Welcome.ClientId}");
         Assert.Equal(Enumerable.Range(1, Total), received);
         Assert.Equal(clientId, client.Welcome.ClientId);
         await client.DisposeAsync();
