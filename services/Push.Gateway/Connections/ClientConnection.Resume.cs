@@ -65,9 +65,8 @@ internal sealed partial class ClientConnection
     public int DetachCode;
     public string? DetachReason;
 
-    /// <summary>Gateway id and gRPC address the connection moves or moved to.</summary>
+    /// <summary>Gateway id the connection moves or moved to (its address is in MovedClients).</summary>
     public string? MovedToGateway { get; set; }
-    public string? MovedToAddress { get; set; }
 
     /// <summary>Handoff token while Moving, and when the move must be complete by (TickCount64).</summary>
     public string? HandoffId { get; set; }
@@ -75,9 +74,6 @@ internal sealed partial class ClientConnection
 
     /// <summary>The client's last sequence in the handoff under way.</summary>
     public ulong HandoffLastSeq { get; set; }
-
-    /// <summary>Id of the worker the connection was pinned to before it came here (preferred by the new pin).</summary>
-    public string? PreferredWorker { get; set; }
 
     /// <summary>The state read without the lock (for sweeps and gauges; may be a moment old).</summary>
     public ResumeState RoughState => _state;
@@ -91,8 +87,6 @@ internal sealed partial class ClientConnection
     {
         get { lock (_sendSync) { return _resumeLost; } }
     }
-
-    public string? ResumeLostReason { get; private set; }
 
     /// <summary>Sequence of the last application frame assigned.</summary>
     public ulong LastSeq
@@ -150,7 +144,6 @@ internal sealed partial class ClientConnection
             {
                 DropTailLocked();
                 _resumeLost = true;
-                ResumeLostReason = why;
                 if (_state is ResumeState.Detached or ResumeState.Moving)
                 {
                     _state = ResumeState.Released; // nobody can resume it: it ends
@@ -289,12 +282,18 @@ internal sealed partial class ClientConnection
         {
             return "overflow";
         }
+        return SeqCheckLocked(lastSeq);
+    }
+
+    // Caller holds _sendSync: whether the tail can serve a client that has everything up to lastSeq.
+    private string? SeqCheckLocked(ulong lastSeq)
+    {
         if (lastSeq > _lastSeq)
         {
             return "ahead";
         }
         var first = _lastSeq - (ulong)(_tail?.Count ?? 0) + 1;
-        return lastSeq + 1 < first ? "overflow" : null; // messages after lastSeq were freed: acknowledged by someone else?
+        return lastSeq + 1 < first ? "overflow" : null; // messages after lastSeq were freed (acknowledged)
     }
 
     /// <summary>
@@ -387,7 +386,7 @@ internal sealed partial class ClientConnection
     {
         lock (_sendSync)
         {
-            if (_state != ResumeState.Moving || _resumeLost || CheckResumeMovingLocked(lastSeq) is not null)
+            if (_state != ResumeState.Moving || _resumeLost || SeqCheckLocked(lastSeq) is not null)
             {
                 return null;
             }
@@ -408,16 +407,6 @@ internal sealed partial class ClientConnection
             _state = ResumeState.Moved;
             return result;
         }
-    }
-
-    private string? CheckResumeMovingLocked(ulong lastSeq)
-    {
-        if (lastSeq > _lastSeq)
-        {
-            return "ahead";
-        }
-        var first = _lastSeq - (ulong)(_tail?.Count ?? 0) + 1;
-        return lastSeq + 1 < first ? "overflow" : null;
     }
 
     /// <summary>A connection being taken over from another gateway: pushes that reach it here wait until <see cref="CompleteAdoption"/>.</summary>

@@ -72,7 +72,6 @@ internal sealed partial class HandoffOwner(
             throw new RpcException(new Status(StatusCode.FailedPrecondition, "closed: the connection is not waiting for a resume (another move is under way, or it ended)"));
         }
         c.MovedToGateway = request.GatewayId;
-        c.MovedToAddress = request.GatewayAddress;
         c.HandoffId = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8));
         c.HandoffLastSeq = request.LastSeq;
         Volatile.Write(ref c.HandoffDeadline, Environment.TickCount64 + (long)CompleteTimeout.TotalMilliseconds);

@@ -263,7 +263,7 @@ internal sealed partial class ResumeCoordinator
                 c.SessionVersion++;
                 c.EventSeq = done.EventSeq;
             }
-            c.PreferredWorker = done.WorkerId.Length > 0 ? done.WorkerId : null;
+            _router.PinPreferred(c, done.WorkerId);
             var away = done.DetachedAtUnixMs == 0 ? 0 : Math.Max(0, _time.GetUtcNow().ToUnixTimeMilliseconds() - done.DetachedAtUnixMs);
             c.DetachCode = CloseCodes.Abnormal;
             c.DetachReason = "moved from gateway " + owner;

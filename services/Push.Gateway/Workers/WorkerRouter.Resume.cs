@@ -23,4 +23,33 @@ internal sealed partial class WorkerRouter
             c.ReleasePinLocked();
         }
     }
+
+    /// <summary>
+    /// Pins a connection that moved here to the worker it had on its old gateway, when this gateway has an open stream
+    /// to it (the worker keeps its application state for the client); otherwise the next event picks the least-loaded.
+    /// </summary>
+    public void PinPreferred(ClientConnection c, string workerId)
+    {
+        if (workerId.Length == 0)
+        {
+            return;
+        }
+        lock (_rerouteSync)
+        {
+            foreach (var link in _open)
+            {
+                if (link.IsOpen && !link.IsRemoved && string.Equals(link.WorkerId, workerId, StringComparison.Ordinal))
+                {
+                    lock (c.SessionSync)
+                    {
+                        if (!c.HasLivePinLocked)
+                        {
+                            c.PinLocked(link);
+                        }
+                    }
+                    return;
+                }
+            }
+        }
+    }
 }
