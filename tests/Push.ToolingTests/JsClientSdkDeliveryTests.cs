@@ -73,12 +73,19 @@ public sealed class JsClientSdkDeliveryTests(ITestOutputHelper output)
 
             // Act: the publisher, through the gateway that is not being drained.
             var publisherControl = controls[1];
+            // The third break must happen while pushes are in flight: the publisher waits before 6,001 until the gateway
+            // drained in the second break is back (on a fast machine the rest of the stream is out before its restart).
+            var firstRestart = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             var publisher = Task.Run(async () =>
             {
                 var clock = Stopwatch.StartNew();
                 var missed = 0;
                 for (var i = 1; i <= N; i++)
                 {
+                    if (i == 6001)
+                    {
+                        await firstRestart.Task.WaitAsync(ct);
+                    }
                     var wait = TimeSpan.FromMilliseconds(i) - clock.Elapsed; // 1,000/s at most
                     if (wait > TimeSpan.Zero)
                     {
@@ -119,6 +126,7 @@ public sealed class JsClientSdkDeliveryTests(ITestOutputHelper output)
                 controls[drained] = gateways[drained].Control();
                 await gateways[drained].WaitHealthyAsync(requireHealthy: true, ct);
                 output.WriteLine($"{phases.Elapsed.TotalSeconds:F1} s: gateway {drained} restarted");
+                firstRestart.TrySetResult();
             }
 
             // Assert
