@@ -57,9 +57,11 @@ internal sealed partial class DrainCoordinator(
         if (resumable)
         {
             // The last takeover's answer must reach the new gateway (which asks again if it got lost) before this
-            // process leaves: a second after the last completed handoff.
+            // process leaves: no CompleteHandoff still running (its connection already left the table) and a second
+            // after the last completed one.
             var handoffs = services.GetRequiredService<Push.Gateway.Resume.HandoffOwner>();
-            while (handoffs.LastCompletedAt != 0 && Environment.TickCount64 - handoffs.LastCompletedAt < 1000 && time.GetElapsedTime(started) < grace + TimeSpan.FromSeconds(1))
+            while ((handoffs.Completing > 0 || (handoffs.LastCompletedAt != 0 && Environment.TickCount64 - handoffs.LastCompletedAt < 1000))
+                && time.GetElapsedTime(started) < grace + TimeSpan.FromSeconds(1))
             {
                 await Task.Delay(TimeSpan.FromMilliseconds(50), time).ConfigureAwait(false);
             }

@@ -84,9 +84,29 @@ internal sealed partial class HandoffOwner(
     /// <summary>When the last handoff was completed (Environment.TickCount64; 0: never): a drain waits a moment after it.</summary>
     public long LastCompletedAt => Volatile.Read(ref _lastCompletedAt);
 
+    /// <summary>
+    /// CompleteHandoff calls running now. The connection leaves the table at the start of one, before its answer is
+    /// built: a drain that saw an empty table must still wait for these, or the process ends with the tail unsent.
+    /// </summary>
+    public int Completing => Volatile.Read(ref _completing);
+
     private long _lastCompletedAt;
+    private int _completing;
 
     public async Task<CompleteHandoffResponse> CompleteAsync(CompleteHandoffRequest request, CancellationToken ct)
+    {
+        Interlocked.Increment(ref _completing);
+        try
+        {
+            return await CompleteCoreAsync(request, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _completing);
+        }
+    }
+
+    private async Task<CompleteHandoffResponse> CompleteCoreAsync(CompleteHandoffRequest request, CancellationToken ct)
     {
         var now = Environment.TickCount64;
         foreach (var (key, kept) in _completed)
