@@ -268,7 +268,7 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
             }
             else
             {
-                ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+                SendScheduler.Schedule(this);
             }
         }
         return SendResult.Queued;
@@ -393,6 +393,9 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
     }
 
     void IThreadPoolWorkItem.Execute() => _ = PumpAsync();
+
+    /// <summary>Runs the pump on the caller's thread (<see cref="SendScheduler"/>'s sweepers).</summary>
+    public void RunPump() => _ = PumpAsync();
 
     private async Task PumpAsync()
     {

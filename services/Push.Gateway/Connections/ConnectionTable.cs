@@ -270,6 +270,7 @@ internal sealed class ConnectionTable(GatewayIdentity identity)
     public int SendToAll(HashSet<long>? exclude, OutboundFrame frame)
     {
         using var gate = Gate.Enter();
+        using var fanout = SendScheduler.BeginFanout();
         var sent = 0;
         foreach (var (seq, c) in _byId)
         {
@@ -289,6 +290,7 @@ internal sealed class ConnectionTable(GatewayIdentity identity)
     {
         var sent = 0;
         var inline = n <= 4; // a few targets: pump on this thread; a fan-out: let each connection's pump coalesce
+        using var fanout = inline ? default : SendScheduler.BeginFanout();
         try
         {
             for (var i = 0; i < n; i++)

@@ -37,6 +37,9 @@ internal sealed class GatewayMetrics
     // Totals for GetStatus (cheap, process-wide).
     public long MessagesIn;
     public long MessagesOut;
+
+    /// <summary>Flushes that wrote at least one message (messages per write tells how well fan-outs coalesce).</summary>
+    public long Writes;
     public long MessagesDropped;
     public long EventsRedelivered;
     private long _sendQueueDropped;
@@ -53,6 +56,7 @@ internal sealed class GatewayMetrics
         meter.CreateObservableCounter("push.gateway.messages.received", () => Interlocked.Read(ref MessagesIn), "{message}", "Messages received from clients.");
         _receivedBytes = meter.CreateCounter<long>("push.gateway.bytes.received", "By", "Payload bytes received from clients.");
         meter.CreateObservableCounter("push.gateway.messages.sent", () => Interlocked.Read(ref MessagesOut), "{message}", "Messages written to clients.");
+        meter.CreateObservableCounter("push.gateway.writes", () => Interlocked.Read(ref Writes), "{write}", "Writes (flushes) of messages to client connections: messages.sent ÷ writes is how many messages one write carried.");
         _sentBytes = meter.CreateCounter<long>("push.gateway.bytes.sent", "By", "Frame bytes written to clients.");
         meter.CreateObservableCounter("push.gateway.send_queue.dropped", () => Interlocked.Read(ref _sendQueueDropped), "{message}", "Messages dropped because a client's send queue was full.");
         _pushes = meter.CreateCounter<long>("push.gateway.pushes", "{push}", "Control API pushes handled, by kind (client, clients, uid, group, all, batch).");
@@ -111,6 +115,7 @@ internal sealed class GatewayMetrics
 
     public void MessagesSent(int count, long bytes)
     {
+        Interlocked.Increment(ref Writes);
         Interlocked.Add(ref MessagesOut, count);
         _sentBytes.Add(bytes);
     }
