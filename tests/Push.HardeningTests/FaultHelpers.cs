@@ -332,6 +332,13 @@ internal static partial class Probe
         return sum;
     }
 
+    /// <summary>The process's /metrics lines about worker links and events (for a failure message).</summary>
+    public static async Task<string> MetricsTextAsync(PushProcess p, CancellationToken ct = default)
+    {
+        var text = await Http.GetStringAsync(new Uri(p.Http!, "/metrics"), ct).ConfigureAwait(false);
+        return string.Join('\n', text.Split('\n').Where(l => l.StartsWith("push_gateway_worker", StringComparison.Ordinal) || l.StartsWith("push_gateway_messages", StringComparison.Ordinal)));
+    }
+
     public static async Task<int> ReadyStatusAsync(PushProcess p, CancellationToken ct = default)
     {
         try

@@ -186,11 +186,54 @@ internal sealed partial class WorkerRouter
     }
 
     // Caller holds _rerouteSync. Returns how many of the first <paramref name="sent"/> entries (written before) moved.
+    // A connection's events move together while its SessionSync is held: the receive loop posts a new event under that
+    // lock without the reroute lock (once the connection is re-pinned), so moving them one by one in the queue's order,
+    // interleaved with other connections', let a new event overtake the connection's later moved ones.
     private int Reroute(List<LinkQueue.Entry> entries, int sent)
     {
         Dictionary<string, WorkerLink>? closing = null;
         var redelivered = 0;
+        var byConnection = new Dictionary<ClientConnection, List<int>>(ReferenceEqualityComparer.Instance);
+        var order = new List<(ClientConnection? Connection, int Index)>(entries.Count);
         for (var i = 0; i < entries.Count; i++)
+        {
+            var c = entries[i].Connection;
+            if (c is null)
+            {
+                order.Add((null, i));
+            }
+            else if (byConnection.TryGetValue(c, out var list))
+            {
+                list.Add(i);
+            }
+            else
+            {
+                byConnection[c] = [i];
+                order.Add((c, i));
+            }
+        }
+        foreach (var (c, first) in order)
+        {
+            if (c is null)
+            {
+                redelivered += RerouteOne(entries, first, sent, ref closing);
+                continue;
+            }
+            lock (c.SessionSync)
+            {
+                foreach (var i in byConnection[c])
+                {
+                    redelivered += RerouteOne(entries, i, sent, ref closing);
+                }
+            }
+        }
+        return redelivered;
+    }
+
+    // Caller holds _rerouteSync (and the entry's connection's SessionSync): moves one entry; 1 when it was a written one.
+    private int RerouteOne(List<LinkQueue.Entry> entries, int i, int sent, ref Dictionary<string, WorkerLink>? closing)
+    {
+        var redelivered = 0;
         {
             var (e, _, c, _) = entries[i];
             WorkerLink? to = null;
