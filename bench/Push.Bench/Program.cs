@@ -17,6 +17,7 @@ public static class Program
             return args.FirstOrDefault() switch
             {
                 "baseline" => await BaselineServer.RunAsync(Arg(args, "--ready-file") ?? throw new ArgumentException("baseline needs --ready-file FILE")).ConfigureAwait(false),
+                "limit" => await Limit.LimitServer.RunAsync(Arg(args, "--ready-file") ?? throw new ArgumentException("limit needs --ready-file FILE")).ConfigureAwait(false),
                 "clients" => await ClientsChildAsync(args).ConfigureAwait(false),
                 "tokens" => await Tokens.TokenValidationBench.RunAsync(args).ConfigureAwait(false),
                 _ => await DriverAsync(Options.Parse(args)).ConfigureAwait(false),
@@ -81,7 +82,17 @@ public static class Program
         string work = Path.Combine(Path.GetTempPath(), $"push-bench-{Environment.ProcessId}");
         Directory.CreateDirectory(work);
         var report = new Report();
-        var bench = new Scenarios(o, report);
+        NodeBackend? node = null;
+        string nodeNote = string.Empty;
+        if (!o.SkipActive)
+        {
+            (node, nodeNote) = NodeBackend.TryStart(FindRepoRoot());
+            report.Note(node is null
+                ? $"Node backend not available ({nodeNote}): the unary fan-out calls are made by the driver (C#, 32 in flight)"
+                : $"unary fan-out calls: {node.Description}, bench/node/publisher.js, 32 in flight; its CPU is not in the driver's row");
+        }
+        using var nodeScope = node;
+        var bench = new Scenarios(o, report, node, nodeNote);
 
         // Watchdog: the whole run is bounded; past the limit every child is killed.
         using var watchdog = new Timer(_ =>
@@ -110,10 +121,21 @@ public static class Program
                 return ServerProcess.StartAsync("baseline", info, Path.Combine(work, name + ".json"), Path.Combine(work, name + ".log"), TimeSpan.FromSeconds(30));
             };
 
+            int limitStarts = 0;
+            ServerFactory limit = purpose =>
+            {
+                string name = $"limit-{purpose}-{++limitStarts}";
+                var info = Children.Self(["limit", "--ready-file", Path.Combine(work, name + ".json")]);
+                info.Environment["DOTNET_gcServer"] = gcServer ? "1" : "0";
+                info.Environment["DOTNET_gcConcurrent"] = gcConcurrent ? "1" : "0";
+                return ServerProcess.StartAsync("limit", info, Path.Combine(work, name + ".json"), Path.Combine(work, name + ".log"), TimeSpan.FromSeconds(30));
+            };
+
             var (suite, suiteLabel, suiteNote, suiteGc) = ResolveSuite(o, work, baseline);
             gcServer = suiteGc.Server ?? gcServer;
             gcConcurrent = suiteGc.Concurrent ?? gcConcurrent;
             string baselineLabel = $"baseline (Kestrel, {Machine.DescribeGc(gcServer, gcConcurrent)} GC)";
+            string limitLabel = o.NoLimit ? "limit (skipped)" : $"limit (hand-written Kestrel broadcaster, {Machine.DescribeGc(gcServer, gcConcurrent)} GC)";
             if (suiteNote is not null)
             {
                 Console.Error.WriteLine(suiteNote);
@@ -121,6 +143,10 @@ public static class Program
             }
 
             var columns = new List<(string Column, ServerFactory Start)> { (Report.Baseline, baseline) };
+            if (!o.NoLimit)
+            {
+                columns.Add((Report.Limit, limit));
+            }
             if (suite is not null)
             {
                 columns.Add((Report.Suite, suite));
@@ -152,7 +178,7 @@ public static class Program
                 {machine}
                 Parameters: {o.Clients:N0} clients, {o.Messages:N0} messages × {o.Bursts} bursts, {o.Idle:N0} idle connections, {o.Duration:0.#} s timed runs, {o.Rate:N0}/s paced pushes, {o.EchoClients:N0} echo clients, batches of {o.BatchSize}, {o.SourceAddresses} source addresses per process.
 
-                {report.ToMarkdown(suiteLabel, baselineLabel)}
+                {report.ToMarkdown(suiteLabel, baselineLabel, limitLabel)}
                 """;
             Console.Out.WriteLine(md);
             if (o.Out is not null)
@@ -207,7 +233,7 @@ public static class Program
             // Through a small sh wrapper that kills `push start` when the driver's end of its
             // standard input closes, so that the suite never outlives the driver, even on SIGKILL.
             var info = new ProcessStartInfo("/bin/sh") { WorkingDirectory = work };
-            foreach (string a in new[] { "-c", SuiteWrapper, "push-bench-suite", "dotnet", dll, "start", "--ws", "127.0.0.1:0", "--grpc", "127.0.0.1:0", "--http", "127.0.0.1:0", "--ready-file", ready })
+            foreach (string a in new[] { "-c", SuiteWrapper, "push-bench-suite", "dotnet", dll, "start", "--ws", "127.0.0.1:0", "--grpc", "127.0.0.1:0", "--http", "127.0.0.1:0", "--api", "127.0.0.1:0", "--ready-file", ready })
             {
                 info.ArgumentList.Add(a);
             }

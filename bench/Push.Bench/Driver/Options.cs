@@ -26,6 +26,9 @@ public sealed class Options
 
     public int EchoClients { get; set; } = 1000;
 
+    /// <summary>Messages per second, in total, of the paced echo.</summary>
+    public int EchoRate { get; set; } = 10_000;
+
     public int BatchSize { get; set; } = 100;
 
     public int SourceAddresses { get; set; } = 8;
@@ -36,6 +39,9 @@ public sealed class Options
     public double MaxMinutes { get; set; } = 6;
 
     public bool SkipIdle { get; set; }
+
+    /// <summary>Leave the limit broadcaster out (two columns, as before).</summary>
+    public bool NoLimit { get; set; }
 
     public bool SkipActive { get; set; }
 
@@ -61,11 +67,13 @@ public sealed class Options
                 case "--duration": o.Duration = NextDouble(); break;
                 case "--rate": o.Rate = NextInt(); break;
                 case "--echo-clients": o.EchoClients = NextInt(); break;
+                case "--echo-rate": o.EchoRate = NextInt(); break;
                 case "--batch": o.BatchSize = NextInt(); break;
                 case "--sources": o.SourceAddresses = NextInt(); break;
                 case "--out": o.Out = Next(); break;
                 case "--max-minutes": o.MaxMinutes = NextDouble(); break;
                 case "--no-idle": o.SkipIdle = true; break;
+                case "--no-limit": o.NoLimit = true; break;
                 case "--idle-only": o.SkipActive = true; break;
                 case "-h" or "--help": throw new ArgumentException(Usage);
                 default: throw new ArgumentException("unknown option " + a + "\n" + Usage);

@@ -38,7 +38,7 @@ public sealed class LatencySink(Histogram histogram, Action<WsConn>? onTimed = n
 public delegate Task<ServerProcess> ServerFactory(string purpose);
 
 /// <summary>The scenarios, run against one server at a time.</summary>
-public sealed class Scenarios(Options o, Report report)
+public sealed class Scenarios(Options o, Report report, NodeBackend? node = null, string nodeNote = "")
 {
     private readonly Dictionary<string, double> _unaryRate = [];
 
@@ -217,10 +217,18 @@ public sealed class Scenarios(Options o, Report report)
                 }
             }
 
-            await Each("fan-out SendToGroup", t => FanOutAsync(t.Column, "SendToGroup", t.Pool, t.Pid,
-                (seq, text) => t.Gw.SendToGroupAsync(new SendToGroupRequest { Groups = { Group }, Text = text }).ResponseAsync)).ConfigureAwait(false);
-            await Each("fan-out SendToAll", t => FanOutAsync(t.Column, "SendToAll", t.Pool, t.Pid,
-                (seq, text) => t.Gw.SendToAllAsync(new SendToAllRequest { Text = text }).ResponseAsync)).ConfigureAwait(false);
+            // Fan-out the way backends push: one unary call per message from the Node backend, 32 in flight (the
+            // limit: the whole burst in one call); then SendBatch of 100 broadcast items, 4 in flight.
+            string unaryForm = node is null ? $"one unary call per message (C# backend: {nodeNote}), 32 in flight" : "one unary call per message from a Node backend, 32 in flight";
+            await Each("fan-out SendToAll, unary", t => FanOutAsync(t, $"SendToAll, {unaryForm}", burst => t.Column == Report.Limit
+                ? OneCallPerBurstAsync(t, burst, null)
+                : UnaryBurstAsync(t, burst, null))).ConfigureAwait(false);
+            await Each("fan-out SendToGroup, unary", t => FanOutAsync(t, $"SendToGroup, {unaryForm}", burst => t.Column == Report.Limit
+                ? OneCallPerBurstAsync(t, burst, Group)
+                : UnaryBurstAsync(t, burst, Group))).ConfigureAwait(false);
+            await Each("fan-out SendToAll, SendBatch", t => FanOutAsync(t, $"SendToAll as SendBatch of {o.BatchSize} items, 4 in flight", burst => t.Column == Report.Limit
+                ? OneCallPerBurstAsync(t, burst, null)
+                : BatchBurstAsync(t, burst))).ConfigureAwait(false);
 
             await Each("unary SendToClient, 1 in flight", t => UnaryAsync(t.Column, t.Pool, t.Gw, 1, Math.Max(1, o.Duration / 2))).ConfigureAwait(false);
             await Each("unary SendToClient, 64 in flight", t => UnaryAsync(t.Column, t.Pool, t.Gw, 64, o.Duration)).ConfigureAwait(false);
@@ -231,7 +239,8 @@ public sealed class Scenarios(Options o, Report report)
             await Each("paced SendToUid", t => PacedAsync(t.Column, "single push SendToUid", t.Pool,
                 (i, text) => t.Gw.SendToUidAsync(new SendToUidRequest { Uids = { "u" + (i % t.Pool.Conns.Count).ToString(CultureInfo.InvariantCulture) }, Text = text }).ResponseAsync)).ConfigureAwait(false);
 
-            await Each("upstream echo", t => UpstreamAsync(t.Column, t.Pool, t.Pid)).ConfigureAwait(false);
+            await Each("upstream echo, paced", t => UpstreamPacedAsync(t.Column, t.Pool, t.Pid)).ConfigureAwait(false);
+            await Each("upstream echo, closed loop", t => UpstreamAsync(t.Column, t.Pool, t.Pid)).ConfigureAwait(false);
 
             await Each("dropped", async t =>
             {
@@ -310,8 +319,76 @@ public sealed class Scenarios(Options o, Report report)
         await WaitDeliveredAsync(warm, (conns.Count * 200L) + 200 + (conns.Count * 20L), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(10)).ConfigureAwait(false);
     }
 
-    private async Task FanOutAsync(string column, string form, ClientPool pool, int pid, Func<int, string, Task> push)
+    private Task<(long Ok, long Errors, string? FirstError)> UnaryBurstAsync(Target t, int burst, string? group)
     {
+        int seq = burst * o.Messages;
+        if (node is not null)
+        {
+            return node.PushAsync(t.Server.Grpc, group, o.Messages, 32, seq);
+        }
+        return InFlightAsync(o.Messages, 32, i => group is null
+            ? t.Gw.SendToAllAsync(new SendToAllRequest { Text = Payload.Now(seq + i) }).ResponseAsync
+            : t.Gw.SendToGroupAsync(new SendToGroupRequest { Groups = { group }, Text = Payload.Now(seq + i) }).ResponseAsync);
+    }
+
+    /// <summary>The burst as SendBatch calls of <see cref="Options.BatchSize"/> broadcast items, 4 in flight; returns messages, not calls.</summary>
+    private async Task<(long Ok, long Errors, string? FirstError)> BatchBurstAsync(Target t, int burst)
+    {
+        int size = o.BatchSize;
+        int calls = (o.Messages + size - 1) / size;
+        long accepted = 0;
+        var (_, _, first) = await InFlightAsync(calls, 4, async c =>
+        {
+            var req = new SendBatchRequest();
+            long ticks = Stopwatch.GetTimestamp();
+            for (int k = c * size; k < Math.Min(o.Messages, (c + 1) * size); k++)
+            {
+                req.Items.Add(new BatchItem { All = true, Text = Payload.Text(ticks, (burst * o.Messages) + k) });
+            }
+            await t.Gw.SendBatchAsync(req).ResponseAsync.ConfigureAwait(false);
+            Interlocked.Add(ref accepted, req.Items.Count);
+        }).ConfigureAwait(false);
+        return (accepted, o.Messages - accepted, first);
+    }
+
+    /// <summary>The limit's form: the whole burst (M messages) in one call, every message stamped at the call.</summary>
+    private async Task<(long Ok, long Errors, string? FirstError)> OneCallPerBurstAsync(Target t, int burst, string? group)
+    {
+        var req = new SendBatchRequest();
+        long ticks = Stopwatch.GetTimestamp();
+        for (int k = 0; k < o.Messages; k++)
+        {
+            var item = new BatchItem { Text = Payload.Text(ticks, (burst * o.Messages) + k) };
+            if (group is null)
+            {
+                item.All = true;
+            }
+            else
+            {
+                item.Groups.Add(group);
+            }
+            req.Items.Add(item);
+        }
+        try
+        {
+            await t.Gw.SendBatchAsync(req).ResponseAsync.ConfigureAwait(false);
+            return (o.Messages, 0, null);
+        }
+        catch (RpcException ex)
+        {
+            return (0, o.Messages, $"{ex.StatusCode}: {ex.Status.Detail}");
+        }
+    }
+
+    /// <summary>
+    /// Bursts of <see cref="Options.Messages"/> pushes to every client; <paramref name="burstOf"/> makes one burst's
+    /// calls and returns the messages accepted and refused.
+    /// </summary>
+    private async Task FanOutAsync(Target t, string form, Func<int, Task<(long Ok, long Errors, string? FirstError)>> burstOf)
+    {
+        string column = t.Column;
+        var pool = t.Pool;
+        int pid = t.Pid;
         var h = new Histogram();
         var rates = new List<double>();
         long lost = 0;
@@ -327,8 +404,7 @@ public sealed class Scenarios(Options o, Report report)
             pool.Sink = sink;
             long expected = (long)pool.Conns.Count * o.Messages;
             long t0 = Stopwatch.GetTimestamp();
-            int burst = b;
-            var (_, errors, first) = await InFlightAsync(o.Messages, 4, i => push((burst * o.Messages) + i, Payload.Now((burst * o.Messages) + i))).ConfigureAwait(false);
+            var (_, errors, first) = await burstOf(b).ConfigureAwait(false);
             callErrors += errors;
             firstError ??= first;
             long received = await WaitDeliveredAsync(pool, expected - (errors * pool.Conns.Count), TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(30)).ConfigureAwait(false);
@@ -474,6 +550,50 @@ public sealed class Scenarios(Options o, Report report)
         {
             report.Fail($"{full}: failed calls", column, $"{errors}: {first}");
         }
+    }
+
+    /// <summary>
+    /// Paced echo: <see cref="Options.EchoRate"/> messages per second in total, spread over the echo clients in turn
+    /// (each sent as it falls due, checked every millisecond); p50/p99 of the round trip, lost must be 0.
+    /// </summary>
+    private async Task UpstreamPacedAsync(string column, ClientPool pool, int pid)
+    {
+        var conns = pool.Conns.Take(o.EchoClients).ToList();
+        pool.ResetCounters();
+        var h = new Histogram();
+        var sink = new LatencySink(h);
+        pool.Sink = sink;
+        int total = (int)(o.EchoRate * o.Duration);
+        long sent = 0;
+        double cpu0 = ProcStats.CpuMs(pid);
+        await Task.Run(async () =>
+        {
+            byte[] buf = new byte[Payload.Size];
+            long t0 = Stopwatch.GetTimestamp();
+            int issued = 0;
+            while (issued < total)
+            {
+                int due = Math.Min(total, (int)(Seconds(t0, Stopwatch.GetTimestamp()) * o.EchoRate) + 1);
+                while (issued < due)
+                {
+                    var c = conns[issued % conns.Count];
+                    Payload.Write(buf, Stopwatch.GetTimestamp(), issued);
+                    if (c.SendText(buf))
+                    {
+                        sent++;
+                    }
+                    issued++;
+                }
+                await Task.Delay(1).ConfigureAwait(false);
+            }
+        }).ConfigureAwait(false);
+        long received = await WaitDeliveredAsync(pool, sent, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+        double cpu = ProcStats.CpuMs(pid) - cpu0;
+        pool.Sink = null;
+        string name = $"upstream echo, paced ({conns.Count:N0} clients, {o.EchoRate:N0} msg/s in total)";
+        Latency(name, column, h);
+        report.Set($"{name}: server CPU per round trip", Unit.Micros, column, received > 0 ? cpu * 1000 / received : double.NaN);
+        report.Set($"{name}: lost", Unit.Count, column, sent - received, ratio: false);
     }
 
     private async Task UpstreamAsync(string column, ClientPool pool, int pid)
