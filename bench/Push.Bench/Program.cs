@@ -47,8 +47,9 @@ public static class Program
         int srcFrom = int.Parse(Arg(args, "--src-from") ?? "10", CultureInfo.InvariantCulture);
         int srcCount = int.Parse(Arg(args, "--src-count") ?? "8", CultureInfo.InvariantCulture);
         int concurrency = int.Parse(Arg(args, "--concurrency") ?? "64", CultureInfo.InvariantCulture);
+        int timeout = int.Parse(Arg(args, "--timeout") ?? "100", CultureInfo.InvariantCulture);
         using var pool = new ClientPool();
-        await pool.ConnectAsync(new IPEndPoint(IPAddress.Parse(ws.Host), ws.Port), count, concurrency, srcFrom, srcCount, TimeSpan.FromSeconds(100)).ConfigureAwait(false);
+        await pool.ConnectAsync(new IPEndPoint(IPAddress.Parse(ws.Host), ws.Port), count, concurrency, srcFrom, srcCount, TimeSpan.FromSeconds(timeout)).ConfigureAwait(false);
         var result = new Dictionary<string, object?>
         {
             ["connected"] = pool.Conns.Count,
@@ -58,21 +59,60 @@ public static class Program
         };
         Console.Out.WriteLine(JsonSerializer.Serialize(result));
         Console.Out.Flush();
-        // Hold the connections until the driver closes our input (bounded: 10 minutes).
+        // Hold the connections until the driver closes our input (bounded: 30 minutes). Commands, one per line:
+        //   reset      count timed messages from now on (latency histogram too)
+        //   count      print {"received":N,"lastTicks":T,"p50":us,"p99":us,"open":N}
+        //   ids N      print {"ids":[...]} with the first N client ids
+        var histogram = new Histogram();
         var read = Task.Run(() =>
         {
             try
             {
-                while (Console.In.ReadLine() is not null)
+                while (Console.In.ReadLine() is { } line)
                 {
+                    string[] words = line.Trim().Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                    switch (words.FirstOrDefault())
+                    {
+                        case "reset":
+                            pool.ResetCounters();
+                            histogram = new Histogram();
+                            pool.Sink = new Driver.LatencySink(histogram);
+                            Reply(new Dictionary<string, object?> { ["reset"] = true });
+                            break;
+                        case "count":
+                            Reply(new Dictionary<string, object?>
+                            {
+                                ["received"] = pool.TotalReceived(),
+                                ["lastTicks"] = (pool.Sink as Driver.LatencySink)?.LastTicks ?? 0,
+                                ["p50"] = histogram.Percentile(50),
+                                ["p99"] = histogram.Percentile(99),
+                                ["open"] = pool.OpenCount(),
+                            });
+                            break;
+                        case "ids":
+                            int n = words.Length > 1 ? int.Parse(words[1], CultureInfo.InvariantCulture) : pool.Conns.Count;
+                            Reply(new Dictionary<string, object?> { ["ids"] = pool.Conns.Take(n).Select(c => c.ClientId).ToArray() });
+                            break;
+                        default:
+                            break;
+                    }
                 }
             }
             catch (IOException)
             {
             }
         });
-        await Task.WhenAny(read, Task.Delay(TimeSpan.FromMinutes(10))).ConfigureAwait(false);
+        await Task.WhenAny(read, Task.Delay(TimeSpan.FromMinutes(30))).ConfigureAwait(false);
         return 0;
+    }
+
+    private static void Reply(Dictionary<string, object?> answer)
+    {
+        lock (Console.Out)
+        {
+            Console.Out.WriteLine(JsonSerializer.Serialize(answer));
+            Console.Out.Flush();
+        }
     }
 
     private static async Task<int> DriverAsync(Options o)
@@ -84,7 +124,7 @@ public static class Program
         var report = new Report();
         NodeBackend? node = null;
         string nodeNote = string.Empty;
-        if (!o.SkipActive)
+        if (!o.SkipActive && !o.ClusterOnly && o.Scale == 0)
         {
             (node, nodeNote) = NodeBackend.TryStart(FindRepoRoot());
             report.Note(node is null
@@ -131,7 +171,7 @@ public static class Program
                 return ServerProcess.StartAsync("limit", info, Path.Combine(work, name + ".json"), Path.Combine(work, name + ".log"), TimeSpan.FromSeconds(30));
             };
 
-            var (suite, suiteLabel, suiteNote, suiteGc) = ResolveSuite(o, work, baseline);
+            var (suite, suiteLabel, suiteNote, suiteGc, suiteDll) = ResolveSuite(o, work, baseline);
             gcServer = suiteGc.Server ?? gcServer;
             gcConcurrent = suiteGc.Concurrent ?? gcConcurrent;
             string baselineLabel = $"baseline (Kestrel, {Machine.DescribeGc(gcServer, gcConcurrent)} GC)";
@@ -152,13 +192,14 @@ public static class Program
                 columns.Add((Report.Suite, suite));
             }
 
-            if (!o.SkipActive)
+            bool main = !o.ClusterOnly && o.Scale == 0;
+            if (main && !o.SkipActive)
             {
                 await bench.ActiveAsync(columns).ConfigureAwait(false);
             }
             foreach (var (column, start) in columns)
             {
-                if (!o.SkipIdle)
+                if (main && !o.SkipIdle)
                 {
                     try
                     {
@@ -171,6 +212,30 @@ public static class Program
                 }
             }
 
+            string sections = string.Empty;
+            bool clusterRuns = o.Cluster && (o.ClusterOnly || (o.Scale == 0 && !o.SkipActive));
+            if (clusterRuns || o.Scale > 0)
+            {
+                if (suiteDll is null)
+                {
+                    report.Note("cluster and scale scenarios: skipped (they need a push.dll: no --suite baseline/none)");
+                }
+                else
+                {
+                    if (clusterRuns)
+                    {
+                        var cluster = new ClusterScenario(o, suiteDll, work);
+                        await cluster.RunAsync().ConfigureAwait(false);
+                        sections += "\n" + cluster.ToMarkdown();
+                    }
+                    if (o.Scale > 0)
+                    {
+                        var scale = new ScaleScenario(o, suiteDll, work);
+                        await scale.RunAsync().ConfigureAwait(false);
+                        sections += "\n" + scale.ToMarkdown();
+                    }
+                }
+            }
             report.Note($"run took {total.Elapsed.TotalSeconds:0} s; server logs and ready files in {work}");
             string md = $"""
                 # Push.Bench results ({DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC{(o.Quick ? ", --quick" : "")})
@@ -178,8 +243,15 @@ public static class Program
                 {machine}
                 Parameters: {o.Clients:N0} clients, {o.Messages:N0} messages × {o.Bursts} bursts, {o.Idle:N0} idle connections, {o.Duration:0.#} s timed runs, {o.Rate:N0}/s paced pushes, {o.EchoClients:N0} echo clients, batches of {o.BatchSize}, {o.SourceAddresses} source addresses per process.
 
-                {report.ToMarkdown(suiteLabel, baselineLabel, limitLabel)}
+                {report.ToMarkdown(suiteLabel, baselineLabel, limitLabel)}{sections}
                 """;
+            if (o.Chart is not null)
+            {
+                string chartTitle = $"Push.Bench {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC{(o.Quick ? " (--quick)" : "")}: {o.Clients:N0} clients × {o.Messages:N0} × 64 B, {o.Idle:N0} idle, {o.EchoClients:N0} echo clients";
+                await File.WriteAllTextAsync(o.Chart, Chart.Svg(report, chartTitle)).ConfigureAwait(false);
+                string link = o.Out is null ? Path.GetFullPath(o.Chart) : Path.GetRelativePath(Path.GetDirectoryName(Path.GetFullPath(o.Out))!, Path.GetFullPath(o.Chart));
+                md += $"\n![headline figures: suite, baseline and limit]({link.Replace('\\', '/')})\n";
+            }
             Console.Out.WriteLine(md);
             if (o.Out is not null)
             {
@@ -193,15 +265,15 @@ public static class Program
         }
     }
 
-    private static (ServerFactory? Start, string Label, string? Note, (bool? Server, bool? Concurrent) Gc) ResolveSuite(Options o, string work, ServerFactory baseline)
+    private static (ServerFactory? Start, string Label, string? Note, (bool? Server, bool? Concurrent) Gc, string? Dll) ResolveSuite(Options o, string work, ServerFactory baseline)
     {
         if (o.Suite == "none")
         {
-            return (null, "suite", "suite: skipped (--suite none)", default);
+            return (null, "suite", "suite: skipped (--suite none)", default, null);
         }
         if (o.Suite == "baseline")
         {
-            return (baseline, "suite = baseline again", "--suite baseline: the suite column is a second baseline server (the ratios show run-to-run noise)", default);
+            return (baseline, "suite = baseline again", "--suite baseline: the suite column is a second baseline server (the ratios show run-to-run noise)", default, null);
         }
         string? dll = o.Suite;
         if (dll is null)
@@ -210,19 +282,19 @@ public static class Program
             string? project = root is null ? null : Path.Combine(root, "services", "Push.Cli", "Push.Cli.csproj");
             if (project is null || !File.Exists(project))
             {
-                return (null, "suite", "suite: services/Push.Cli not found; pass --suite PATH_TO_push.dll (or --suite baseline to compare the baseline with itself)", default);
+                return (null, "suite", "suite: services/Push.Cli not found; pass --suite PATH_TO_push.dll (or --suite baseline to compare the baseline with itself)", default, null);
             }
             Console.Error.WriteLine("building services/Push.Cli (Release)...");
             var build = Process.Start(new ProcessStartInfo("dotnet", ["build", project, "-c", "Release", "--nologo", "-v", "q", "-clp:ErrorsOnly"]) { UseShellExecute = false })!;
             if (!build.WaitForExit(TimeSpan.FromMinutes(5)) || build.ExitCode != 0)
             {
-                return (null, "suite", "suite: building services/Push.Cli failed; pass --suite PATH_TO_push.dll", default);
+                return (null, "suite", "suite: building services/Push.Cli failed; pass --suite PATH_TO_push.dll", default, null);
             }
             dll = Path.Combine(root!, "services", "Push.Cli", "bin", "Release", "net10.0", "push.dll");
         }
         if (!File.Exists(dll))
         {
-            return (null, "suite", $"suite: {dll} not found", default);
+            return (null, "suite", $"suite: {dll} not found", default, null);
         }
         dll = Path.GetFullPath(dll);
         var gc = Machine.GcOf(Path.ChangeExtension(dll, ".runtimeconfig.json"));
@@ -240,10 +312,10 @@ public static class Program
             info.Environment["Logging__LogLevel__Default"] = "Warning";
             return StartSuiteAsync(info, ready, Path.Combine(work, $"suite-{purpose}.log"));
         };
-        return (start, $"suite (push start, {gcText} GC)", $"suite: {dll} (GC from its runtimeconfig: {gcText}; the baseline is started with the same settings)", gc);
+        return (start, $"suite (push start, {gcText} GC)", $"suite: {dll} (GC from its runtimeconfig: {gcText}; the baseline and the limit are started with the same settings)", gc, dll);
     }
 
-    private const string SuiteWrapper = """
+    internal const string SuiteWrapper = """
         exec 3<&0
         "$@" </dev/null &
         child=$!

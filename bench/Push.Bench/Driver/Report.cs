@@ -126,6 +126,15 @@ public sealed class Report
     public string ToMarkdown(string suiteLabel, string baselineLabel, string limitLabel)
     {
         var sb = new StringBuilder();
+        bool any;
+        lock (_rows)
+        {
+            any = _rows.Count > 0;
+        }
+        if (!any)
+        {
+            return NotesMarkdown(sb);
+        }
         sb.AppendLine(CultureInfo.InvariantCulture, $"| scenario | {suiteLabel} | {baselineLabel} | {limitLabel} | suite/baseline | suite/limit |");
         sb.AppendLine("|---|---:|---:|---:|---:|---:|");
         lock (_rows)
@@ -139,6 +148,11 @@ public sealed class Report
                 sb.AppendLine(CultureInfo.InvariantCulture, $"| {row.Name} | {Cell(Suite)} | {Cell(Baseline)} | {Cell(Limit)} | {Ratio(row, Baseline)} | {Ratio(row, Limit)} |");
             }
         }
+        return NotesMarkdown(sb);
+    }
+
+    private string NotesMarkdown(StringBuilder sb)
+    {
         lock (_notes)
         {
             if (_notes.Count > 0)
