@@ -111,8 +111,8 @@ public sealed class ScaleScenario(Options o, string dll, string work)
             Line("server live managed heap per connection (all gateways)", liveAll ? $"{(liveSum / 1024.0 / Math.Max(1, connected)).ToString("0.0", c)} KiB" : "n/a (no GC could be induced)");
 
             // One SendToAll to everyone.
-            await PushOnceAsync(children, connected, "SendToAll to everyone", () =>
-                cluster.Controls[0].SendToAllAsync(new SendToAllRequest { Text = Load.Payload.Now(1) }, BenchCluster.Auth, DateTime.UtcNow.AddSeconds(60)).ResponseAsync).ConfigureAwait(false);
+            await PushOnceAsync(children, connected, "SendToAll to everyone", text =>
+                cluster.Controls[0].SendToAllAsync(new SendToAllRequest { Text = text }, BenchCluster.Auth, DateTime.UtcNow.AddSeconds(60)).ResponseAsync).ConfigureAwait(false);
 
             // Every tenth client of every child joins one group (through its own gateway); one SendToGroup.
             int members = 0;
@@ -125,8 +125,8 @@ public sealed class ScaleScenario(Options o, string dll, string work)
                 members += (int)ok;
             }
             await Task.Delay(1000).ConfigureAwait(false); // interest routing (mesh/NATS) may take a moment to spread
-            await PushOnceAsync(children, members, $"SendToGroup to one group of {members:N0} (every {GroupEvery}th client, on every gateway)", () =>
-                cluster.Controls[^1].SendToGroupAsync(new SendToGroupRequest { Groups = { "scale" }, Text = Load.Payload.Now(2) }, BenchCluster.Auth, DateTime.UtcNow.AddSeconds(60)).ResponseAsync).ConfigureAwait(false);
+            await PushOnceAsync(children, members, $"SendToGroup to one group of {members:N0} (every {GroupEvery}th client, on every gateway)", text =>
+                cluster.Controls[^1].SendToGroupAsync(new SendToGroupRequest { Groups = { "scale" }, Text = text }, BenchCluster.Auth, DateTime.UtcNow.AddSeconds(60)).ResponseAsync).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is IOException or InvalidOperationException or TimeoutException or OperationCanceledException or Grpc.Core.RpcException or JsonException)
         {
@@ -162,15 +162,21 @@ public sealed class ScaleScenario(Options o, string dll, string work)
         return e is null ? string.Empty : ": " + e;
     }
 
-    private async Task PushOnceAsync(List<Process> children, int expected, string what, Func<Task> push)
+    /// <summary>
+    /// One untimed push first (it warms the path: the children count only timed payloads), then the timed one;
+    /// waits until the children received <paramref name="expected"/> or nothing arrived for 5 s.
+    /// </summary>
+    private async Task PushOnceAsync(List<Process> children, int expected, string what, Func<string, Task> push)
     {
         var c = CultureInfo.InvariantCulture;
+        await push("warm-up").ConfigureAwait(false);
+        await Task.Delay(2000).ConfigureAwait(false);
         foreach (var p in children)
         {
             await AskAsync(p, "reset").ConfigureAwait(false);
         }
         long t0 = Stopwatch.GetTimestamp();
-        await push().ConfigureAwait(false);
+        await push(Load.Payload.Text(t0, 1)).ConfigureAwait(false);
         long received = 0;
         long last = -1;
         long lastTicks = 0;
