@@ -68,9 +68,6 @@ public sealed class Options
     /// <summary>Most connections per gateway process of the scale scenario.</summary>
     public int ScalePerGateway { get; set; } = 18_000;
 
-    /// <summary>Most connections per load-generator child of the scale scenario.</summary>
-    public int ScalePerChild { get; set; } = 18_000;
-
     public static Options Parse(string[] args)
     {
         var o = new Options();
@@ -110,7 +107,6 @@ public sealed class Options
                 case "--cluster-seconds": o.ClusterSeconds = NextDouble(); break;
                 case "--scale": o.Scale = NextInt(); break;
                 case "--scale-per-gateway": o.ScalePerGateway = NextInt(); break;
-                case "--scale-per-child": o.ScalePerChild = NextInt(); break;
                 case "--idle-only": o.SkipActive = true; break;
                 case "-h" or "--help": throw new ArgumentException(Usage);
                 default: throw new ArgumentException("unknown option " + a + "\n" + Usage);
@@ -132,7 +128,7 @@ public sealed class Options
             if (!given.Contains("--cluster-seconds")) o.ClusterSeconds = 1;
         }
         if (o.Clients < 1 || o.Messages < 1 || o.Bursts < 1 || o.Idle < 0 || o.Duration <= 0 || o.Rate < 1 || o.SourceAddresses is < 1 or > 60
-            || o.GatewayCounts.Count == 0 || o.GatewayCounts.Any(n => n is < 1 or > 30) || o.ClusterClients < 10 || o.Scale < 0 || o.ScalePerGateway < 100 || o.ScalePerChild < 100)
+            || o.GatewayCounts.Count == 0 || o.GatewayCounts.Any(n => n is < 1 or > 30) || o.ClusterClients < 10 || o.Scale < 0 || o.ScalePerGateway < 100)
         {
             throw new ArgumentException("invalid option value\n" + Usage);
         }
@@ -148,7 +144,7 @@ public sealed class Options
                           [--max-minutes 12] [--no-idle] [--idle-only] [--no-limit] [--chart FILE.svg]
                           [--cluster | --no-cluster | --cluster-only] [--routing mesh,nats] [--gateways 1,4,8]
                           [--cluster-clients 200] [--cluster-seconds 3]
-                          [--scale 100000 [--scale-per-gateway 18000] [--scale-per-child 18000]]
+                          [--scale 100000 [--scale-per-gateway 18000]]
                Push.Bench limit --ready-file FILE
                Push.Bench baseline --ready-file FILE
                Push.Bench clients --ws URL --count N [--src-from 10] [--src-count 8] [--concurrency 64]
