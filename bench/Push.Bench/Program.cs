@@ -236,7 +236,7 @@ public static class Program
                     }
                 }
             }
-            report.Note($"run took {total.Elapsed.TotalSeconds:0} s; server logs and ready files in {work}");
+            report.Note($"run took {total.Elapsed.TotalSeconds:0} s; load average at the end: {Machine.LoadAverage()}; server logs and ready files in {work}");
             string md = $"""
                 # Push.Bench results ({DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC{(o.Quick ? ", --quick" : "")})
 

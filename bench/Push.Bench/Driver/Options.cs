@@ -39,7 +39,7 @@ public sealed class Options
     public string? Chart { get; set; }
 
     /// <summary>Hard limit of the whole run; everything is killed past it.</summary>
-    public double MaxMinutes { get; set; } = 12;
+    public double MaxMinutes { get; set; } = 15;
 
     public bool SkipIdle { get; set; }
 
@@ -124,7 +124,7 @@ public sealed class Options
             if (!given.Contains("--idle")) o.Idle = 2000;
             if (!given.Contains("--duration")) o.Duration = 1;
             if (!given.Contains("--echo-clients")) o.EchoClients = 200;
-            if (!given.Contains("--max-minutes")) o.MaxMinutes = 4;
+            if (!given.Contains("--max-minutes")) o.MaxMinutes = 8;
             if (!given.Contains("--cluster-seconds")) o.ClusterSeconds = 1;
         }
         if (o.Clients < 1 || o.Messages < 1 || o.Bursts < 1 || o.Idle < 0 || o.Duration <= 0 || o.Rate < 1 || o.SourceAddresses is < 1 or > 60
@@ -141,7 +141,7 @@ public sealed class Options
         usage: Push.Bench [--quick] [--clients 2000] [--messages 500] [--bursts 3] [--idle 10000]
                           [--suite PATH_TO_push.dll | baseline | none] [--duration 3] [--rate 2000]
                           [--echo-clients 1000] [--batch 100] [--sources 8] [--out FILE.md]
-                          [--max-minutes 12] [--no-idle] [--idle-only] [--no-limit] [--chart FILE.svg]
+                          [--max-minutes 15] [--no-idle] [--idle-only] [--no-limit] [--chart FILE.svg]
                           [--cluster | --no-cluster | --cluster-only] [--routing mesh,nats] [--gateways 1,4,8]
                           [--cluster-clients 200] [--cluster-seconds 3]
                           [--scale 100000 [--scale-per-gateway 18000]]
