@@ -65,6 +65,9 @@ public sealed class Options
     /// <summary>Connections of the scale scenario (0: off).</summary>
     public int Scale { get; set; }
 
+    /// <summary>SendToAll calls of the scale scenario's fan-out (4 in flight).</summary>
+    public int ScaleMessages { get; set; } = 1;
+
     /// <summary>Most connections per gateway process of the scale scenario.</summary>
     public int ScalePerGateway { get; set; } = 18_000;
 
@@ -107,6 +110,7 @@ public sealed class Options
                 case "--cluster-seconds": o.ClusterSeconds = NextDouble(); break;
                 case "--scale": o.Scale = NextInt(); break;
                 case "--scale-per-gateway": o.ScalePerGateway = NextInt(); break;
+                case "--scale-messages": o.ScaleMessages = NextInt(); break;
                 case "--idle-only": o.SkipActive = true; break;
                 case "-h" or "--help": throw new ArgumentException(Usage);
                 default: throw new ArgumentException("unknown option " + a + "\n" + Usage);
@@ -128,7 +132,7 @@ public sealed class Options
             if (!given.Contains("--cluster-seconds")) o.ClusterSeconds = 1;
         }
         if (o.Clients < 1 || o.Messages < 1 || o.Bursts < 1 || o.Idle < 0 || o.Duration <= 0 || o.Rate < 1 || o.SourceAddresses is < 1 or > 60
-            || o.GatewayCounts.Count == 0 || o.GatewayCounts.Any(n => n is < 1 or > 30) || o.ClusterClients < 10 || o.Scale < 0 || o.ScalePerGateway < 100)
+            || o.GatewayCounts.Count == 0 || o.GatewayCounts.Any(n => n is < 1 or > 30) || o.ClusterClients < 10 || o.Scale < 0 || o.ScalePerGateway < 100 || o.ScaleMessages < 1)
         {
             throw new ArgumentException("invalid option value\n" + Usage);
         }
@@ -144,7 +148,7 @@ public sealed class Options
                           [--max-minutes 15] [--no-idle] [--idle-only] [--no-limit] [--chart FILE.svg]
                           [--cluster | --no-cluster | --cluster-only] [--routing mesh,nats] [--gateways 1,4,8]
                           [--cluster-clients 200] [--cluster-seconds 3]
-                          [--scale 100000 [--scale-per-gateway 18000]]
+                          [--scale 100000 [--scale-per-gateway 18000] [--scale-messages 1]]
                Push.Bench limit --ready-file FILE
                Push.Bench baseline --ready-file FILE
                Push.Bench clients --ws URL --count N [--src-from 10] [--src-count 8] [--concurrency 64]

@@ -11,7 +11,7 @@ namespace Push.Bench.Driver;
 /// cluster, and one load-generator child per gateway (each under the ~20,000 files a process may open), every
 /// gateway on its own 127.0.0.x address and every child on its own range of 8 source addresses, so that no
 /// address/port range runs out. Reports the connect rate, RSS and live managed heap per connection of every gateway,
-/// one SendToAll to everyone and one SendToGroup to every tenth client (delivered/s and lost, counted by the children).
+/// SendToAll to everyone (<c>--scale-messages</c> calls, 1 by default) and one SendToGroup to every tenth client (delivered/s and lost, counted by the children).
 /// </summary>
 public sealed class ScaleScenario(Options o, string dll, string work)
 {
@@ -110,9 +110,17 @@ public sealed class ScaleScenario(Options o, string dll, string work)
             Line("server RSS per connection (all gateways)", $"{(rssSum / 1024.0 / Math.Max(1, connected)).ToString("0.0", c)} KiB");
             Line("server live managed heap per connection (all gateways)", liveAll ? $"{(liveSum / 1024.0 / Math.Max(1, connected)).ToString("0.0", c)} KiB" : "n/a (no GC could be induced)");
 
-            // One SendToAll to everyone.
-            await PushOnceAsync(children, connected, "SendToAll to everyone", text =>
-                cluster.Controls[0].SendToAllAsync(new SendToAllRequest { Text = text }, BenchCluster.Auth, DateTime.UtcNow.AddSeconds(60)).ResponseAsync).ConfigureAwait(false);
+            // SendToAll to everyone: --scale-messages calls (1 by default), 4 in flight.
+            int calls = o.ScaleMessages;
+            await PushOnceAsync(children, (long)connected * calls, calls == 1 ? "one SendToAll to everyone" : $"{calls} SendToAll to everyone (4 in flight)", async text =>
+            {
+                if (text == "warm-up")
+                {
+                    await cluster.Controls[0].SendToAllAsync(new SendToAllRequest { Text = text }, BenchCluster.Auth, DateTime.UtcNow.AddSeconds(60)).ResponseAsync.ConfigureAwait(false);
+                    return;
+                }
+                await Scenarios.InFlightAsync(calls, 4, i => cluster.Controls[0].SendToAllAsync(new SendToAllRequest { Text = Load.Payload.Now(1 + i) }, BenchCluster.Auth, DateTime.UtcNow.AddSeconds(60)).ResponseAsync).ConfigureAwait(false);
+            }).ConfigureAwait(false);
 
             // Every tenth client of every child joins one group (through its own gateway); one SendToGroup.
             int members = 0;
@@ -125,7 +133,7 @@ public sealed class ScaleScenario(Options o, string dll, string work)
                 members += (int)ok;
             }
             await Task.Delay(1000).ConfigureAwait(false); // interest routing (mesh/NATS) may take a moment to spread
-            await PushOnceAsync(children, members, $"SendToGroup to one group of {members:N0} (every {GroupEvery}th client, on every gateway)", text =>
+            await PushOnceAsync(children, members, $"one SendToGroup to one group of {members:N0} (every {GroupEvery}th client, on every gateway)", text =>
                 cluster.Controls[^1].SendToGroupAsync(new SendToGroupRequest { Groups = { "scale" }, Text = text }, BenchCluster.Auth, DateTime.UtcNow.AddSeconds(60)).ResponseAsync).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is IOException or InvalidOperationException or TimeoutException or OperationCanceledException or Grpc.Core.RpcException or JsonException)
@@ -166,7 +174,7 @@ public sealed class ScaleScenario(Options o, string dll, string work)
     /// One untimed push first (it warms the path: the children count only timed payloads), then the timed one;
     /// waits until the children received <paramref name="expected"/> or nothing arrived for 5 s.
     /// </summary>
-    private async Task PushOnceAsync(List<Process> children, int expected, string what, Func<string, Task> push)
+    private async Task PushOnceAsync(List<Process> children, long expected, string what, Func<string, Task> push)
     {
         var c = CultureInfo.InvariantCulture;
         await push("warm-up").ConfigureAwait(false);
