@@ -268,7 +268,7 @@ public sealed partial class Scenarios(Options o, Report report, NodeBackend? nod
         string column = t.Column;
         var gw = t.Gw;
         var ep = t.Server.WsEndPoint;
-        await Step("warm-up", column, () => WarmUpAsync(gw, ep)).ConfigureAwait(false);
+        await Step("warm-up", column, () => WarmUpAsync(t, gw, ep)).ConfigureAwait(false);
         await Task.Delay(1000).ConfigureAwait(false); // let tiered compilation finish on both sides
 
         var pool = t.Pool;
@@ -293,7 +293,7 @@ public sealed partial class Scenarios(Options o, Report report, NodeBackend? nod
         }
     }
 
-    private static async Task WarmUpAsync(GatewayService.GatewayServiceClient gw, IPEndPoint ep)
+    private async Task WarmUpAsync(Target t, GatewayService.GatewayServiceClient gw, IPEndPoint ep)
     {
         using var warm = new ClientPool();
         await warm.ConnectAsync(ep, 500, 64, DriverSourceFrom, 1, TimeSpan.FromSeconds(30)).ConfigureAwait(false);
@@ -307,6 +307,23 @@ public sealed partial class Scenarios(Options o, Report report, NodeBackend? nod
         await InFlightAsync(conns.Count, 16, i => gw.JoinGroupAsync(new JoinGroupRequest { ClientId = conns[i].ClientId, Group = "warm" }).ResponseAsync).ConfigureAwait(false);
         await InFlightAsync(200, 8, i => gw.SendToGroupAsync(new SendToGroupRequest { Groups = { "warm" }, Text = Payload.Now(i) }).ResponseAsync).ConfigureAwait(false);
         await InFlightAsync(200, 16, i => gw.SendToClientAsync(new SendToClientRequest { ClientId = conns[i % conns.Count].ClientId, Text = Payload.Now(i) }).ResponseAsync).ConfigureAwait(false);
+        // The fan-out forms of the timed scenarios: broadcast SendBatch (a burst in one call for the limit), and the
+        // Node backend's channel to this server (opened here, not inside the first timed burst).
+        await InFlightAsync(4, 2, i =>
+        {
+            var req = new SendBatchRequest();
+            for (int k = 0; k < 50; k++)
+            {
+                req.Items.Add(new BatchItem { All = true, Text = Payload.Now(k) });
+            }
+            return gw.SendBatchAsync(req).ResponseAsync;
+        }).ConfigureAwait(false);
+        long nodeWarm = 0;
+        if (node is not null && t.Column != Report.Limit)
+        {
+            var (ok, _, _) = await node.PushAsync(t.Server.Grpc, "warm", 100, 32, 0).ConfigureAwait(false);
+            nodeWarm = ok;
+        }
         byte[] buf = new byte[Payload.Size];
         for (int round = 0; round < 20; round++)
         {
@@ -316,7 +333,7 @@ public sealed partial class Scenarios(Options o, Report report, NodeBackend? nod
                 c.SendText(buf);
             }
         }
-        await WaitDeliveredAsync(warm, (conns.Count * 200L) + 200 + (conns.Count * 20L), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+        await WaitDeliveredAsync(warm, (conns.Count * (200L + 200 + nodeWarm + 20)) + 200, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(10)).ConfigureAwait(false);
     }
 
     private async Task UnaryAsync(string column, ClientPool pool, GatewayService.GatewayServiceClient gw, int inFlight, double duration)

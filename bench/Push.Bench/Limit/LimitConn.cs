@@ -6,7 +6,7 @@ namespace Push.Bench.Limit;
 
 /// <summary>
 /// One WebSocket of the limit server, written by hand on Kestrel's transport pipes. Its send queue holds
-/// already-framed bytes (a frame, or a run of frames encoded once for a whole burst, shared by every target);
+/// already-framed messages (each framed once and shared by every target);
 /// while something is queued one pump drains <em>everything</em> queued into the pipe and flushes once, so
 /// frames queued together go out in one socket write. Idle, it holds no queue, no pump and no buffer.
 /// </summary>
@@ -40,6 +40,27 @@ public sealed class LimitConn(string id, PipeWriter output, LimitHub hub) : IThr
             }
             (_pending ??= []).Add(frames);
             _queuedMessages += messages;
+            if (_pumping)
+            {
+                return true;
+            }
+            _pumping = true;
+        }
+        ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+        return true;
+    }
+
+    /// <summary>Queues several frames (each framed once, shared by every target) under one lock; false when full or closed.</summary>
+    public bool EnqueueMany(ReadOnlyMemory<byte>[] frames)
+    {
+        lock (_lock)
+        {
+            if (_closed || _queuedMessages + frames.Length > QueueLimit)
+            {
+                return false;
+            }
+            (_pending ??= new(frames.Length)).AddRange(frames);
+            _queuedMessages += frames.Length;
             if (_pumping)
             {
                 return true;

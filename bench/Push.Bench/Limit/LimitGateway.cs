@@ -7,29 +7,32 @@ namespace Push.Bench.Limit;
 
 /// <summary>
 /// The limit's control API: the push.v1.GatewayService calls the benchmark uses. Every payload is encoded and
-/// framed once; a SendBatch run of consecutive items with the same target (everyone, or the same groups) is framed
-/// once into one buffer that every target queues as it is, so a whole burst sent in one call costs each connection
-/// one enqueue and one socket write.
+/// framed once and the same frame is queued to every target; a SendBatch run of consecutive items with the same
+/// target (everyone, or the same groups) is queued to each connection in one step (one lock), and its writer sends
+/// whatever is queued in one write, so a whole burst sent in one call costs each connection about one socket write.
 /// </summary>
 public sealed class LimitGateway(LimitHub hub) : GatewayService.GatewayServiceBase
 {
     private static byte[] Frame(string text, Google.Protobuf.ByteString binary) =>
         binary.IsEmpty ? LimitConn.Frame(0x1, Encoding.UTF8.GetBytes(text)) : LimitConn.Frame(0x2, binary.Span);
 
-    private long ToAll(ReadOnlyMemory<byte> frames, int messages, ICollection<string> exclude)
+    private long ToAll(ReadOnlyMemory<byte>[] frames, ICollection<string> exclude)
     {
         long n = 0;
         foreach (var c in hub.Clients.Values)
         {
-            if ((exclude.Count == 0 || !exclude.Contains(c.Id)) && hub.Enqueue(c, frames, messages))
+            if ((exclude.Count == 0 || !exclude.Contains(c.Id)) && Enqueue(c, frames))
             {
-                n += messages;
+                n += frames.Length;
             }
         }
         return n;
     }
 
-    private long ToGroups(ReadOnlyMemory<byte> frames, int messages, RepeatedField<string> groups, ICollection<string> exclude)
+    private bool Enqueue(LimitConn c, ReadOnlyMemory<byte>[] frames) =>
+        frames.Length == 1 ? hub.Enqueue(c, frames[0], 1) : hub.EnqueueMany(c, frames);
+
+    private long ToGroups(ReadOnlyMemory<byte>[] frames, RepeatedField<string> groups, ICollection<string> exclude)
     {
         long n = 0;
         HashSet<string>? seen = groups.Count > 1 ? new(StringComparer.Ordinal) : null;
@@ -41,9 +44,9 @@ public sealed class LimitGateway(LimitHub hub) : GatewayService.GatewayServiceBa
             }
             foreach (var c in members.Values)
             {
-                if ((exclude.Count == 0 || !exclude.Contains(c.Id)) && (seen is null || seen.Add(c.Id)) && hub.Enqueue(c, frames, messages))
+                if ((exclude.Count == 0 || !exclude.Contains(c.Id)) && (seen is null || seen.Add(c.Id)) && Enqueue(c, frames))
                 {
-                    n += messages;
+                    n += frames.Length;
                 }
             }
         }
@@ -67,10 +70,10 @@ public sealed class LimitGateway(LimitHub hub) : GatewayService.GatewayServiceBa
     }
 
     public override Task<SendToAllResponse> SendToAll(SendToAllRequest request, ServerCallContext context) =>
-        Task.FromResult(new SendToAllResponse { Delivered = ToAll(Frame(request.Text, request.Binary), 1, ExcludeSet(request.ExcludeClientIds)) });
+        Task.FromResult(new SendToAllResponse { Delivered = ToAll([Frame(request.Text, request.Binary)], ExcludeSet(request.ExcludeClientIds)) });
 
     public override Task<SendToGroupResponse> SendToGroup(SendToGroupRequest request, ServerCallContext context) =>
-        Task.FromResult(new SendToGroupResponse { Delivered = ToGroups(Frame(request.Text, request.Binary), 1, request.Groups, ExcludeSet(request.ExcludeClientIds)) });
+        Task.FromResult(new SendToGroupResponse { Delivered = ToGroups([Frame(request.Text, request.Binary)], request.Groups, ExcludeSet(request.ExcludeClientIds)) });
 
     public override Task<SendToClientResponse> SendToClient(SendToClientRequest request, ServerCallContext context) =>
         Task.FromResult(new SendToClientResponse { Delivered = ToClient(Frame(request.Text, request.Binary), request.ClientId) });
@@ -98,14 +101,14 @@ public sealed class LimitGateway(LimitHub hub) : GatewayService.GatewayServiceBa
                 i++;
                 continue;
             }
-            // A run of broadcast items to the same target: framed once, into one buffer.
+            // A run of broadcast items to the same target: each framed once, queued to each connection in one step.
             int end = i + 1;
             while (end < items.Count && SameBroadcast(item, items[end]))
             {
                 end++;
             }
             var frames = Frames(items, i, end);
-            n += item.All ? ToAll(frames, end - i, none) : item.Groups.Count > 0 ? ToGroups(frames, end - i, item.Groups, none) : 0;
+            n += item.All ? ToAll(frames, none) : item.Groups.Count > 0 ? ToGroups(frames, item.Groups, none) : 0;
             i = end;
         }
         return Task.FromResult(new SendBatchResponse { Delivered = n });
@@ -130,21 +133,12 @@ public sealed class LimitGateway(LimitHub hub) : GatewayService.GatewayServiceBa
         return true;
     }
 
-    private static byte[] Frames(RepeatedField<BatchItem> items, int from, int to)
+    private static ReadOnlyMemory<byte>[] Frames(RepeatedField<BatchItem> items, int from, int to)
     {
-        var payloads = new byte[to - from][];
-        int total = 0;
+        var frames = new ReadOnlyMemory<byte>[to - from];
         for (int i = from; i < to; i++)
         {
-            var item = items[i];
-            payloads[i - from] = item.Binary.IsEmpty ? Encoding.UTF8.GetBytes(item.Text) : item.Binary.ToByteArray();
-            total += LimitConn.FrameLength(payloads[i - from].Length);
-        }
-        var frames = new byte[total];
-        int at = 0;
-        for (int i = from; i < to; i++)
-        {
-            at += LimitConn.WriteFrame(frames.AsSpan(at), items[i].Binary.IsEmpty ? 0x1 : 0x2, payloads[i - from]);
+            frames[i - from] = Frame(items[i].Text, items[i].Binary);
         }
         return frames;
     }

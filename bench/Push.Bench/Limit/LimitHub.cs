@@ -31,6 +31,17 @@ public sealed class LimitHub
         return false;
     }
 
+    /// <summary>Queues several frames at once; a full queue drops all of them and counts every message dropped.</summary>
+    public bool EnqueueMany(LimitConn conn, ReadOnlyMemory<byte>[] frames)
+    {
+        if (conn.EnqueueMany(frames))
+        {
+            return true;
+        }
+        Interlocked.Add(ref _dropped, frames.Length);
+        return false;
+    }
+
     public string NextId() => $"{Environment.ProcessId & 0xFFFFFFF:x8}{Interlocked.Increment(ref _nextId):x20}";
 
     public void Remove(LimitConn conn)
