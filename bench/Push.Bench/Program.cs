@@ -129,7 +129,7 @@ public static class Program
             (node, nodeNote) = NodeBackend.TryStart(FindRepoRoot());
             report.Note(node is null
                 ? $"Node backend not available ({nodeNote}): the unary fan-out calls are made by the driver (C#, 32 in flight)"
-                : $"unary fan-out calls: {node.Description}, bench/node/publisher.js, 32 in flight; its CPU is not in the driver's row");
+                : $"unary fan-out calls: {node.Description}, bench/node/publisher.js, 32 in flight; its CPU is in the fan-out rows' measuring-side CPU (it idles while the limit's one-call bursts run)");
         }
         using var nodeScope = node;
         var bench = new Scenarios(o, report, node, nodeNote);

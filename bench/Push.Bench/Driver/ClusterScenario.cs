@@ -29,7 +29,7 @@ public sealed class ClusterScenario(Options o, string dll, string work)
         string help = RunCapture("dotnet", [dll, "gateway", "--help"]) ?? string.Empty;
         if (!help.Contains("Cluster:Routing", StringComparison.Ordinal))
         {
-            _notes.Add("this build of push does not list Cluster:Routing in `push gateway --help`: an ignored option means today's broadcast of every group push to every gateway");
+            _notes.Add("`push gateway --help` of this build does not list Cluster:Routing: if the build ignores the option, the mesh row is the design that sends every group push to every gateway (the nats row is checked: the gateways must connect to the nats-server)");
         }
         foreach (string mode in o.RoutingModes)
         {

@@ -21,6 +21,10 @@ public sealed class NodeBackend : IDisposable
         Description = description;
     }
 
+    public int Pid => _process.Id;
+
+    public bool HasExited => _process.HasExited;
+
     /// <summary>What runs (node version, where its modules come from).</summary>
     public string Description { get; }
 

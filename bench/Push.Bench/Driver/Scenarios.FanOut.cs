@@ -89,7 +89,9 @@ public sealed partial class Scenarios
         long callErrors = 0;
         string? firstError = null;
         double cpu0 = ProcStats.CpuMs(pid);
-        double self0 = ProcStats.CpuMs(Environment.ProcessId);
+        // The measuring side: the driver (clients and gRPC), plus the Node backend when it makes this column's calls.
+        double MeasuringCpu() => ProcStats.CpuMs(Environment.ProcessId) + (node is not null && !node.HasExited ? ProcStats.CpuMs(node.Pid) : 0);
+        double self0 = MeasuringCpu();
         for (int b = 0; b < o.Bursts; b++)
         {
             pool.ResetCounters();
@@ -109,13 +111,13 @@ public sealed partial class Scenarios
             await Task.Delay(200).ConfigureAwait(false);
         }
         double cpu = ProcStats.CpuMs(pid) - cpu0;
-        double self = ProcStats.CpuMs(Environment.ProcessId) - self0;
+        double self = MeasuringCpu() - self0;
         string name = $"fan-out {form} ({pool.Conns.Count:N0} clients × {o.Messages:N0} msgs, median of {o.Bursts})";
         report.Set($"{name}: delivered msg/s", Unit.PerSecond, column, Median(rates));
         report.Set($"{name}: lost", Unit.Count, column, lost, ratio: false);
         Latency(name, column, h);
         report.Set($"{name}: server CPU per delivery", Unit.Micros, column, delivered > 0 ? cpu * 1000 / delivered : double.NaN);
-        report.Set($"{name}: driver + load generator CPU per delivery", Unit.Micros, column, delivered > 0 ? self * 1000 / delivered : double.NaN, ratio: false);
+        report.Set($"{name}: driver + load generator + Node backend CPU per delivery", Unit.Micros, column, delivered > 0 ? self * 1000 / delivered : double.NaN, ratio: false);
         if (callErrors > 0)
         {
             report.Fail($"{name}: failed push calls", column, $"{callErrors}: {firstError}");
