@@ -65,6 +65,9 @@ public sealed class Options
     /// <summary>Connections of the scale scenario (0: off).</summary>
     public int Scale { get; set; }
 
+    /// <summary>Cluster:Routing of the scale scenario's gateways (null: the build's default, no option given).</summary>
+    public string? ScaleRouting { get; set; }
+
     /// <summary>SendToAll calls of the scale scenario's fan-out (4 in flight).</summary>
     public int ScaleMessages { get; set; } = 1;
 
@@ -111,6 +114,7 @@ public sealed class Options
                 case "--scale": o.Scale = NextInt(); break;
                 case "--scale-per-gateway": o.ScalePerGateway = NextInt(); break;
                 case "--scale-messages": o.ScaleMessages = NextInt(); break;
+                case "--scale-routing": o.ScaleRouting = Next(); break;
                 case "--idle-only": o.SkipActive = true; break;
                 case "-h" or "--help": throw new ArgumentException(Usage);
                 default: throw new ArgumentException("unknown option " + a + "\n" + Usage);
@@ -148,7 +152,7 @@ public sealed class Options
                           [--max-minutes 15] [--no-idle] [--idle-only] [--no-limit] [--chart FILE.svg]
                           [--cluster | --no-cluster | --cluster-only] [--routing mesh,nats] [--gateways 1,4,8]
                           [--cluster-clients 200] [--cluster-seconds 3]
-                          [--scale 100000 [--scale-per-gateway 18000] [--scale-messages 1]]
+                          [--scale 100000 [--scale-per-gateway 18000] [--scale-messages 1] [--scale-routing mesh|nats]]
                Push.Bench limit --ready-file FILE
                Push.Bench baseline --ready-file FILE
                Push.Bench clients --ws URL --count N [--src-from 10] [--src-count 8] [--concurrency 64]

@@ -40,14 +40,37 @@ public sealed class ScaleScenario(Options o, string dll, string work)
         }
         Console.Error.WriteLine($"[scale] {o.Scale:N0} connections over {gateways} gateways... (t={Scenarios.Elapsed.Elapsed.TotalSeconds:0.0} s)");
         var hosts = Enumerable.Range(0, gateways).Select(i => BenchCluster.Host(GatewayHostFrom + i)).ToList();
+        var sets = new List<string>();
+        NatsServer? nats = null;
+        if (o.ScaleRouting is { } routing)
+        {
+            sets.Add("Cluster:Routing=" + routing);
+            if (routing == "nats")
+            {
+                (nats, string? why) = NatsServer.TryStart(work);
+                if (nats is null)
+                {
+                    Line("routing nats", "not available: " + why);
+                    return;
+                }
+                sets.Add("Cluster:NatsUrl=" + nats.Url);
+            }
+        }
+        using var natsScope = nats;
         BenchCluster cluster;
         try
         {
-            cluster = await BenchCluster.StartAsync(dll, work, "scale", BenchCluster.Host(98), BenchCluster.Host(99), hosts, [], TimeSpan.FromSeconds(120)).ConfigureAwait(false);
+            cluster = await BenchCluster.StartAsync(dll, work, "scale", BenchCluster.Host(98), BenchCluster.Host(99), hosts, sets, TimeSpan.FromSeconds(120)).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is InvalidOperationException or TimeoutException or IOException)
         {
-            Line("cluster start", "error: " + ex.Message.ReplaceLineEndings(" "));
+            Line("cluster start", (o.ScaleRouting is null ? "error: " : "not available: ") + ex.Message.ReplaceLineEndings(" "));
+            return;
+        }
+        if (nats is not null && nats.Connections() is int natsConns && natsConns < gateways)
+        {
+            Line("routing nats", $"not available: the gateways did not connect to the nats-server ({natsConns} of {gateways})");
+            cluster.Dispose();
             return;
         }
         var children = new List<Process>();
@@ -248,7 +271,7 @@ public sealed class ScaleScenario(Options o, string dll, string work)
     public string ToMarkdown()
     {
         var sb = new StringBuilder();
-        sb.AppendLine(CultureInfo.InvariantCulture, $"### Scale: {o.Scale:N0} connections (registry + gateways of at most {o.ScalePerGateway:N0} connections + 1 worker, one load-generator child per gateway)");
+        sb.AppendLine(CultureInfo.InvariantCulture, $"### Scale: {o.Scale:N0} connections (registry + gateways of at most {o.ScalePerGateway:N0} connections + 1 worker, one load-generator child per gateway; routing: {o.ScaleRouting ?? "the build's default"})");
         sb.AppendLine();
         sb.AppendLine("| figure | value |");
         sb.AppendLine("|---|---:|");
