@@ -17,6 +17,7 @@ public static class Program
             return args.FirstOrDefault() switch
             {
                 "baseline" => await BaselineServer.RunAsync(Arg(args, "--ready-file") ?? throw new ArgumentException("baseline needs --ready-file FILE")).ConfigureAwait(false),
+                "limit" => await Limit.LimitServer.RunAsync(Arg(args, "--ready-file") ?? throw new ArgumentException("limit needs --ready-file FILE")).ConfigureAwait(false),
                 "clients" => await ClientsChildAsync(args).ConfigureAwait(false),
                 "tokens" => await Tokens.TokenValidationBench.RunAsync(args).ConfigureAwait(false),
                 _ => await DriverAsync(Options.Parse(args)).ConfigureAwait(false),
@@ -46,8 +47,9 @@ public static class Program
         int srcFrom = int.Parse(Arg(args, "--src-from") ?? "10", CultureInfo.InvariantCulture);
         int srcCount = int.Parse(Arg(args, "--src-count") ?? "8", CultureInfo.InvariantCulture);
         int concurrency = int.Parse(Arg(args, "--concurrency") ?? "64", CultureInfo.InvariantCulture);
+        int timeout = int.Parse(Arg(args, "--timeout") ?? "100", CultureInfo.InvariantCulture);
         using var pool = new ClientPool();
-        await pool.ConnectAsync(new IPEndPoint(IPAddress.Parse(ws.Host), ws.Port), count, concurrency, srcFrom, srcCount, TimeSpan.FromSeconds(100)).ConfigureAwait(false);
+        await pool.ConnectAsync(new IPEndPoint(IPAddress.Parse(ws.Host), ws.Port), count, concurrency, srcFrom, srcCount, TimeSpan.FromSeconds(timeout)).ConfigureAwait(false);
         var result = new Dictionary<string, object?>
         {
             ["connected"] = pool.Conns.Count,
@@ -57,21 +59,60 @@ public static class Program
         };
         Console.Out.WriteLine(JsonSerializer.Serialize(result));
         Console.Out.Flush();
-        // Hold the connections until the driver closes our input (bounded: 10 minutes).
+        // Hold the connections until the driver closes our input (bounded: 30 minutes). Commands, one per line:
+        //   reset      count timed messages from now on (latency histogram too)
+        //   count      print {"received":N,"lastTicks":T,"p50":us,"p99":us,"open":N}
+        //   ids N      print {"ids":[...]} with the first N client ids
+        var histogram = new Histogram();
         var read = Task.Run(() =>
         {
             try
             {
-                while (Console.In.ReadLine() is not null)
+                while (Console.In.ReadLine() is { } line)
                 {
+                    string[] words = line.Trim().Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                    switch (words.FirstOrDefault())
+                    {
+                        case "reset":
+                            pool.ResetCounters();
+                            histogram = new Histogram();
+                            pool.Sink = new Driver.LatencySink(histogram);
+                            Reply(new Dictionary<string, object?> { ["reset"] = true });
+                            break;
+                        case "count":
+                            Reply(new Dictionary<string, object?>
+                            {
+                                ["received"] = pool.TotalReceived(),
+                                ["lastTicks"] = (pool.Sink as Driver.LatencySink)?.LastTicks ?? 0,
+                                ["p50"] = histogram.Percentile(50),
+                                ["p99"] = histogram.Percentile(99),
+                                ["open"] = pool.OpenCount(),
+                            });
+                            break;
+                        case "ids":
+                            int n = words.Length > 1 ? int.Parse(words[1], CultureInfo.InvariantCulture) : pool.Conns.Count;
+                            Reply(new Dictionary<string, object?> { ["ids"] = pool.Conns.Take(n).Select(c => c.ClientId).ToArray() });
+                            break;
+                        default:
+                            break;
+                    }
                 }
             }
             catch (IOException)
             {
             }
         });
-        await Task.WhenAny(read, Task.Delay(TimeSpan.FromMinutes(10))).ConfigureAwait(false);
+        await Task.WhenAny(read, Task.Delay(TimeSpan.FromMinutes(30))).ConfigureAwait(false);
         return 0;
+    }
+
+    private static void Reply(Dictionary<string, object?> answer)
+    {
+        lock (Console.Out)
+        {
+            Console.Out.WriteLine(JsonSerializer.Serialize(answer));
+            Console.Out.Flush();
+        }
     }
 
     private static async Task<int> DriverAsync(Options o)
@@ -81,7 +122,17 @@ public static class Program
         string work = Path.Combine(Path.GetTempPath(), $"push-bench-{Environment.ProcessId}");
         Directory.CreateDirectory(work);
         var report = new Report();
-        var bench = new Scenarios(o, report);
+        NodeBackend? node = null;
+        string nodeNote = string.Empty;
+        if (!o.SkipActive && !o.ClusterOnly && o.Scale == 0)
+        {
+            (node, nodeNote) = NodeBackend.TryStart(FindRepoRoot());
+            report.Note(node is null
+                ? $"Node backend not available ({nodeNote}): the unary fan-out calls are made by the driver (C#, 32 in flight)"
+                : $"unary fan-out calls: {node.Description}, bench/node/publisher.js, 32 in flight; its CPU is in the fan-out rows' measuring-side CPU (it idles while the limit's one-call bursts run)");
+        }
+        using var nodeScope = node;
+        var bench = new Scenarios(o, report, node, nodeNote);
 
         // Watchdog: the whole run is bounded; past the limit every child is killed.
         using var watchdog = new Timer(_ =>
@@ -110,10 +161,21 @@ public static class Program
                 return ServerProcess.StartAsync("baseline", info, Path.Combine(work, name + ".json"), Path.Combine(work, name + ".log"), TimeSpan.FromSeconds(30));
             };
 
-            var (suite, suiteLabel, suiteNote, suiteGc) = ResolveSuite(o, work, baseline);
+            int limitStarts = 0;
+            ServerFactory limit = purpose =>
+            {
+                string name = $"limit-{purpose}-{++limitStarts}";
+                var info = Children.Self(["limit", "--ready-file", Path.Combine(work, name + ".json")]);
+                info.Environment["DOTNET_gcServer"] = gcServer ? "1" : "0";
+                info.Environment["DOTNET_gcConcurrent"] = gcConcurrent ? "1" : "0";
+                return ServerProcess.StartAsync("limit", info, Path.Combine(work, name + ".json"), Path.Combine(work, name + ".log"), TimeSpan.FromSeconds(30));
+            };
+
+            var (suite, suiteLabel, suiteNote, suiteGc, suiteDll) = ResolveSuite(o, work, baseline);
             gcServer = suiteGc.Server ?? gcServer;
             gcConcurrent = suiteGc.Concurrent ?? gcConcurrent;
             string baselineLabel = $"baseline (Kestrel, {Machine.DescribeGc(gcServer, gcConcurrent)} GC)";
+            string limitLabel = o.NoLimit ? "limit (skipped)" : $"limit (hand-written Kestrel broadcaster, {Machine.DescribeGc(gcServer, gcConcurrent)} GC)";
             if (suiteNote is not null)
             {
                 Console.Error.WriteLine(suiteNote);
@@ -121,18 +183,23 @@ public static class Program
             }
 
             var columns = new List<(string Column, ServerFactory Start)> { (Report.Baseline, baseline) };
+            if (!o.NoLimit)
+            {
+                columns.Add((Report.Limit, limit));
+            }
             if (suite is not null)
             {
                 columns.Add((Report.Suite, suite));
             }
 
-            if (!o.SkipActive)
+            bool main = !o.ClusterOnly && o.Scale == 0;
+            if (main && !o.SkipActive)
             {
                 await bench.ActiveAsync(columns).ConfigureAwait(false);
             }
             foreach (var (column, start) in columns)
             {
-                if (!o.SkipIdle)
+                if (main && !o.SkipIdle)
                 {
                     try
                     {
@@ -145,15 +212,46 @@ public static class Program
                 }
             }
 
-            report.Note($"run took {total.Elapsed.TotalSeconds:0} s; server logs and ready files in {work}");
+            string sections = string.Empty;
+            bool clusterRuns = o.Cluster && (o.ClusterOnly || (o.Scale == 0 && !o.SkipActive));
+            if (clusterRuns || o.Scale > 0)
+            {
+                if (suiteDll is null)
+                {
+                    report.Note("cluster and scale scenarios: skipped (they need a push.dll: no --suite baseline/none)");
+                }
+                else
+                {
+                    if (clusterRuns)
+                    {
+                        var cluster = new ClusterScenario(o, suiteDll, work);
+                        await cluster.RunAsync().ConfigureAwait(false);
+                        sections += "\n" + cluster.ToMarkdown();
+                    }
+                    if (o.Scale > 0)
+                    {
+                        var scale = new ScaleScenario(o, suiteDll, work);
+                        await scale.RunAsync().ConfigureAwait(false);
+                        sections += "\n" + scale.ToMarkdown();
+                    }
+                }
+            }
+            report.Note($"run took {total.Elapsed.TotalSeconds:0} s; load average at the end: {Machine.LoadAverage()}; server logs and ready files in {work}");
             string md = $"""
                 # Push.Bench results ({DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC{(o.Quick ? ", --quick" : "")})
 
                 {machine}
                 Parameters: {o.Clients:N0} clients, {o.Messages:N0} messages × {o.Bursts} bursts, {o.Idle:N0} idle connections, {o.Duration:0.#} s timed runs, {o.Rate:N0}/s paced pushes, {o.EchoClients:N0} echo clients, batches of {o.BatchSize}, {o.SourceAddresses} source addresses per process.
 
-                {report.ToMarkdown(suiteLabel, baselineLabel)}
+                {report.ToMarkdown(suiteLabel, baselineLabel, limitLabel)}{sections}
                 """;
+            if (o.Chart is not null)
+            {
+                string chartTitle = $"Push.Bench {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC{(o.Quick ? " (--quick)" : "")}: {o.Clients:N0} clients × {o.Messages:N0} × 64 B, {o.Idle:N0} idle, {o.EchoClients:N0} echo clients";
+                await File.WriteAllTextAsync(o.Chart, Chart.Svg(report, chartTitle)).ConfigureAwait(false);
+                string link = o.Out is null ? Path.GetFullPath(o.Chart) : Path.GetRelativePath(Path.GetDirectoryName(Path.GetFullPath(o.Out))!, Path.GetFullPath(o.Chart));
+                md += $"\n![headline figures: suite, baseline and limit]({link.Replace('\\', '/')})\n";
+            }
             Console.Out.WriteLine(md);
             if (o.Out is not null)
             {
@@ -167,15 +265,15 @@ public static class Program
         }
     }
 
-    private static (ServerFactory? Start, string Label, string? Note, (bool? Server, bool? Concurrent) Gc) ResolveSuite(Options o, string work, ServerFactory baseline)
+    private static (ServerFactory? Start, string Label, string? Note, (bool? Server, bool? Concurrent) Gc, string? Dll) ResolveSuite(Options o, string work, ServerFactory baseline)
     {
         if (o.Suite == "none")
         {
-            return (null, "suite", "suite: skipped (--suite none)", default);
+            return (null, "suite", "suite: skipped (--suite none)", default, null);
         }
         if (o.Suite == "baseline")
         {
-            return (baseline, "suite = baseline again", "--suite baseline: the suite column is a second baseline server (the ratios show run-to-run noise)", default);
+            return (baseline, "suite = baseline again", "--suite baseline: the suite column is a second baseline server (the ratios show run-to-run noise)", default, null);
         }
         string? dll = o.Suite;
         if (dll is null)
@@ -184,19 +282,19 @@ public static class Program
             string? project = root is null ? null : Path.Combine(root, "services", "Push.Cli", "Push.Cli.csproj");
             if (project is null || !File.Exists(project))
             {
-                return (null, "suite", "suite: services/Push.Cli not found; pass --suite PATH_TO_push.dll (or --suite baseline to compare the baseline with itself)", default);
+                return (null, "suite", "suite: services/Push.Cli not found; pass --suite PATH_TO_push.dll (or --suite baseline to compare the baseline with itself)", default, null);
             }
             Console.Error.WriteLine("building services/Push.Cli (Release)...");
             var build = Process.Start(new ProcessStartInfo("dotnet", ["build", project, "-c", "Release", "--nologo", "-v", "q", "-clp:ErrorsOnly"]) { UseShellExecute = false })!;
             if (!build.WaitForExit(TimeSpan.FromMinutes(5)) || build.ExitCode != 0)
             {
-                return (null, "suite", "suite: building services/Push.Cli failed; pass --suite PATH_TO_push.dll", default);
+                return (null, "suite", "suite: building services/Push.Cli failed; pass --suite PATH_TO_push.dll", default, null);
             }
             dll = Path.Combine(root!, "services", "Push.Cli", "bin", "Release", "net10.0", "push.dll");
         }
         if (!File.Exists(dll))
         {
-            return (null, "suite", $"suite: {dll} not found", default);
+            return (null, "suite", $"suite: {dll} not found", default, null);
         }
         dll = Path.GetFullPath(dll);
         var gc = Machine.GcOf(Path.ChangeExtension(dll, ".runtimeconfig.json"));
@@ -207,17 +305,17 @@ public static class Program
             // Through a small sh wrapper that kills `push start` when the driver's end of its
             // standard input closes, so that the suite never outlives the driver, even on SIGKILL.
             var info = new ProcessStartInfo("/bin/sh") { WorkingDirectory = work };
-            foreach (string a in new[] { "-c", SuiteWrapper, "push-bench-suite", "dotnet", dll, "start", "--ws", "127.0.0.1:0", "--grpc", "127.0.0.1:0", "--http", "127.0.0.1:0", "--ready-file", ready })
+            foreach (string a in new[] { "-c", SuiteWrapper, "push-bench-suite", "dotnet", dll, "start", "--ws", "127.0.0.1:0", "--grpc", "127.0.0.1:0", "--http", "127.0.0.1:0", "--api", "127.0.0.1:0", "--ready-file", ready })
             {
                 info.ArgumentList.Add(a);
             }
             info.Environment["Logging__LogLevel__Default"] = "Warning";
             return StartSuiteAsync(info, ready, Path.Combine(work, $"suite-{purpose}.log"));
         };
-        return (start, $"suite (push start, {gcText} GC)", $"suite: {dll} (GC from its runtimeconfig: {gcText}; the baseline is started with the same settings)", gc);
+        return (start, $"suite (push start, {gcText} GC)", $"suite: {dll} (GC from its runtimeconfig: {gcText}; the baseline and the limit are started with the same settings)", gc, dll);
     }
 
-    private const string SuiteWrapper = """
+    internal const string SuiteWrapper = """
         exec 3<&0
         "$@" </dev/null &
         child=$!

@@ -52,31 +52,8 @@ public static class BaselineServer
         app.MapGrpcService<BaselineGateway>();
         await app.StartAsync().ConfigureAwait(false);
 
-        string ws = $"http://{wsListen!.IPEndPoint}";
-        string grpc = $"http://{grpcListen!.IPEndPoint}";
-        string json = JsonSerializer.Serialize(new Dictionary<string, object>
-        {
-            ["ws"] = ws,
-            ["grpc"] = grpc,
-            ["pid"] = Environment.ProcessId,
-        });
-        string tmp = readyFile + ".tmp";
-        await File.WriteAllTextAsync(tmp, json).ConfigureAwait(false);
-        File.Move(tmp, readyFile, overwrite: true);
-
-        // Run until the parent closes our standard input (or we are killed).
-        await Task.Run(() =>
-        {
-            try
-            {
-                while (Console.In.ReadLine() is not null)
-                {
-                }
-            }
-            catch (IOException)
-            {
-            }
-        }).ConfigureAwait(false);
+        await WriteReadyAsync(readyFile, $"http://{wsListen!.IPEndPoint}", $"http://{grpcListen!.IPEndPoint}").ConfigureAwait(false);
+        await UntilInputClosesAsync().ConfigureAwait(false);
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(3));
         try
         {
@@ -87,4 +64,32 @@ public static class BaselineServer
         }
         return 0;
     }
+
+    /// <summary>Writes the ready file in the shape <c>push start</c> writes it (ws, grpc, pid).</summary>
+    public static async Task WriteReadyAsync(string readyFile, string ws, string grpc)
+    {
+        string json = JsonSerializer.Serialize(new Dictionary<string, object>
+        {
+            ["ws"] = ws,
+            ["grpc"] = grpc,
+            ["pid"] = Environment.ProcessId,
+        });
+        string tmp = readyFile + ".tmp";
+        await File.WriteAllTextAsync(tmp, json).ConfigureAwait(false);
+        File.Move(tmp, readyFile, overwrite: true);
+    }
+
+    /// <summary>Returns once the parent closes our standard input (or it fails).</summary>
+    public static Task UntilInputClosesAsync() => Task.Run(() =>
+    {
+        try
+        {
+            while (Console.In.ReadLine() is not null)
+            {
+            }
+        }
+        catch (IOException)
+        {
+        }
+    });
 }

@@ -25,6 +25,7 @@ public static class Machine
         sb.AppendLine(c, $"- OS: {os} ({RuntimeInformation.OSDescription.Trim()})");
         sb.AppendLine(c, $"- .NET: {RuntimeInformation.FrameworkDescription} ({RuntimeInformation.RuntimeIdentifier}); bench process GC: {(GCSettings.IsServerGC ? "server" : "workstation")}");
         sb.AppendLine(c, $"- open-file limit per process: {ReadLimit()}");
+        sb.AppendLine(c, $"- load average at the start (1, 5, 15 min): {LoadAverage()} (above about 0.5 per core the figures are indicative only)");
         return sb.ToString();
     }
 
@@ -120,4 +121,17 @@ public static class Machine
 
     public static string DescribeGc(bool server, bool concurrent) =>
         (server ? "server" : "workstation") + (concurrent ? "" : " non-concurrent");
+
+    /// <summary>The first three fields of /proc/loadavg, or "unknown".</summary>
+    public static string LoadAverage()
+    {
+        try
+        {
+            return string.Join(", ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3));
+        }
+        catch (IOException)
+        {
+            return "unknown";
+        }
+    }
 }

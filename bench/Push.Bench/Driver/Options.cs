@@ -26,18 +26,53 @@ public sealed class Options
 
     public int EchoClients { get; set; } = 1000;
 
+    /// <summary>Messages per second, in total, of the paced echo.</summary>
+    public int EchoRate { get; set; } = 10_000;
+
     public int BatchSize { get; set; } = 100;
 
     public int SourceAddresses { get; set; } = 8;
 
     public string? Out { get; set; }
 
+    /// <summary>Where to write the SVG chart of the headline figures.</summary>
+    public string? Chart { get; set; }
+
     /// <summary>Hard limit of the whole run; everything is killed past it.</summary>
-    public double MaxMinutes { get; set; } = 6;
+    public double MaxMinutes { get; set; } = 15;
 
     public bool SkipIdle { get; set; }
 
+    /// <summary>Leave the limit broadcaster out (two columns, as before).</summary>
+    public bool NoLimit { get; set; }
+
     public bool SkipActive { get; set; }
+
+    /// <summary>Run the cluster routing scenario (default on; --no-cluster skips it, --cluster-only runs only it).</summary>
+    public bool Cluster { get; set; } = true;
+
+    public bool ClusterOnly { get; set; }
+
+    public IReadOnlyList<string> RoutingModes { get; set; } = ["mesh", "nats"];
+
+    public IReadOnlyList<int> GatewayCounts { get; set; } = [1, 4, 8];
+
+    public int ClusterClients { get; set; } = 200;
+
+    /// <summary>Seconds of each timed cluster run.</summary>
+    public double ClusterSeconds { get; set; } = 3;
+
+    /// <summary>Connections of the scale scenario (0: off).</summary>
+    public int Scale { get; set; }
+
+    /// <summary>Cluster:Routing of the scale scenario's gateways (null: the build's default, no option given).</summary>
+    public string? ScaleRouting { get; set; }
+
+    /// <summary>SendToAll calls of the scale scenario's fan-out (4 in flight).</summary>
+    public int ScaleMessages { get; set; } = 1;
+
+    /// <summary>Most connections per gateway process of the scale scenario.</summary>
+    public int ScalePerGateway { get; set; } = 18_000;
 
     public static Options Parse(string[] args)
     {
@@ -61,15 +96,33 @@ public sealed class Options
                 case "--duration": o.Duration = NextDouble(); break;
                 case "--rate": o.Rate = NextInt(); break;
                 case "--echo-clients": o.EchoClients = NextInt(); break;
+                case "--echo-rate": o.EchoRate = NextInt(); break;
                 case "--batch": o.BatchSize = NextInt(); break;
                 case "--sources": o.SourceAddresses = NextInt(); break;
                 case "--out": o.Out = Next(); break;
+                case "--chart": o.Chart = Next(); break;
                 case "--max-minutes": o.MaxMinutes = NextDouble(); break;
                 case "--no-idle": o.SkipIdle = true; break;
+                case "--no-limit": o.NoLimit = true; break;
+                case "--cluster": o.Cluster = true; break;
+                case "--no-cluster": o.Cluster = false; break;
+                case "--cluster-only": o.Cluster = true; o.ClusterOnly = true; break;
+                case "--routing": o.RoutingModes = Next().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries); break;
+                case "--gateways": o.GatewayCounts = Next().Split(',').Select(x => int.Parse(x, CultureInfo.InvariantCulture)).ToList(); break;
+                case "--cluster-clients": o.ClusterClients = NextInt(); break;
+                case "--cluster-seconds": o.ClusterSeconds = NextDouble(); break;
+                case "--scale": o.Scale = NextInt(); break;
+                case "--scale-per-gateway": o.ScalePerGateway = NextInt(); break;
+                case "--scale-messages": o.ScaleMessages = NextInt(); break;
+                case "--scale-routing": o.ScaleRouting = Next(); break;
                 case "--idle-only": o.SkipActive = true; break;
                 case "-h" or "--help": throw new ArgumentException(Usage);
                 default: throw new ArgumentException("unknown option " + a + "\n" + Usage);
             }
+        }
+        if (o.Scale > 0 && !given.Contains("--max-minutes"))
+        {
+            o.MaxMinutes = 30;
         }
         if (o.Quick)
         {
@@ -79,9 +132,11 @@ public sealed class Options
             if (!given.Contains("--idle")) o.Idle = 2000;
             if (!given.Contains("--duration")) o.Duration = 1;
             if (!given.Contains("--echo-clients")) o.EchoClients = 200;
-            if (!given.Contains("--max-minutes")) o.MaxMinutes = 3;
+            if (!given.Contains("--max-minutes")) o.MaxMinutes = 8;
+            if (!given.Contains("--cluster-seconds")) o.ClusterSeconds = 1;
         }
-        if (o.Clients < 1 || o.Messages < 1 || o.Bursts < 1 || o.Idle < 0 || o.Duration <= 0 || o.Rate < 1 || o.SourceAddresses is < 1 or > 60)
+        if (o.Clients < 1 || o.Messages < 1 || o.Bursts < 1 || o.Idle < 0 || o.Duration <= 0 || o.Rate < 1 || o.SourceAddresses is < 1 or > 60
+            || o.GatewayCounts.Count == 0 || o.GatewayCounts.Any(n => n is < 1 or > 30) || o.ClusterClients < 10 || o.Scale < 0 || o.ScalePerGateway < 100 || o.ScaleMessages < 1)
         {
             throw new ArgumentException("invalid option value\n" + Usage);
         }
@@ -94,7 +149,11 @@ public sealed class Options
         usage: Push.Bench [--quick] [--clients 2000] [--messages 500] [--bursts 3] [--idle 10000]
                           [--suite PATH_TO_push.dll | baseline | none] [--duration 3] [--rate 2000]
                           [--echo-clients 1000] [--batch 100] [--sources 8] [--out FILE.md]
-                          [--max-minutes 6] [--no-idle] [--idle-only]
+                          [--max-minutes 15] [--no-idle] [--idle-only] [--no-limit] [--chart FILE.svg]
+                          [--cluster | --no-cluster | --cluster-only] [--routing mesh,nats] [--gateways 1,4,8]
+                          [--cluster-clients 200] [--cluster-seconds 3]
+                          [--scale 100000 [--scale-per-gateway 18000] [--scale-messages 1] [--scale-routing mesh|nats]]
+               Push.Bench limit --ready-file FILE
                Push.Bench baseline --ready-file FILE
                Push.Bench clients --ws URL --count N [--src-from 10] [--src-count 8] [--concurrency 64]
         """;

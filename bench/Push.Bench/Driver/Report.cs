@@ -21,6 +21,7 @@ public sealed class Report
 {
     public const string Suite = "suite";
     public const string Baseline = "baseline";
+    public const string Limit = "limit";
 
     private readonly List<Row> _rows = [];
     private readonly List<string> _notes = [];
@@ -95,11 +96,47 @@ public sealed class Report
         };
     }
 
-    public string ToMarkdown(string suiteLabel, string baselineLabel)
+    /// <summary>The value of the first row whose name starts with <paramref name="prefix"/> and ends with <paramref name="suffix"/>.</summary>
+    public double? Find(string prefix, string suffix, string column)
+    {
+        lock (_rows)
+        {
+            foreach (var row in _rows)
+            {
+                if (row.Name.StartsWith(prefix, StringComparison.Ordinal) && row.Name.EndsWith(suffix, StringComparison.Ordinal)
+                    && row.Values.TryGetValue(column, out var v) && !double.IsNaN(v))
+                {
+                    return v;
+                }
+            }
+        }
+        return null;
+    }
+
+    private static string Ratio(Row row, string over)
+    {
+        if (row.Ratio && row.Values.TryGetValue(Suite, out var s) && row.Values.TryGetValue(over, out var b) && b != 0 && !double.IsNaN(s) && !double.IsNaN(b))
+        {
+            return (s / b).ToString("0.00", CultureInfo.InvariantCulture);
+        }
+        return "—";
+    }
+
+    /// <summary>The table: one column per server that ran (suite, baseline, limit), then suite/baseline and suite/limit.</summary>
+    public string ToMarkdown(string suiteLabel, string baselineLabel, string limitLabel)
     {
         var sb = new StringBuilder();
-        sb.AppendLine(CultureInfo.InvariantCulture, $"| scenario | {suiteLabel} | {baselineLabel} | suite/baseline |");
-        sb.AppendLine("|---|---:|---:|---:|");
+        bool any;
+        lock (_rows)
+        {
+            any = _rows.Count > 0;
+        }
+        if (!any)
+        {
+            return NotesMarkdown(sb);
+        }
+        sb.AppendLine(CultureInfo.InvariantCulture, $"| scenario | {suiteLabel} | {baselineLabel} | {limitLabel} | suite/baseline | suite/limit |");
+        sb.AppendLine("|---|---:|---:|---:|---:|---:|");
         lock (_rows)
         {
             foreach (var row in _rows)
@@ -108,14 +145,14 @@ public sealed class Report
                     row.Errors.TryGetValue(col, out var e) ? "error: " + e.Replace('|', '/').ReplaceLineEndings(" ")
                     : row.Values.TryGetValue(col, out var v) ? Format(v, row.Unit)
                     : "—";
-                string ratio = "—";
-                if (row.Ratio && row.Values.TryGetValue(Suite, out var s) && row.Values.TryGetValue(Baseline, out var b) && b != 0 && !double.IsNaN(s) && !double.IsNaN(b))
-                {
-                    ratio = (s / b).ToString("0.00", CultureInfo.InvariantCulture);
-                }
-                sb.AppendLine(CultureInfo.InvariantCulture, $"| {row.Name} | {Cell(Suite)} | {Cell(Baseline)} | {ratio} |");
+                sb.AppendLine(CultureInfo.InvariantCulture, $"| {row.Name} | {Cell(Suite)} | {Cell(Baseline)} | {Cell(Limit)} | {Ratio(row, Baseline)} | {Ratio(row, Limit)} |");
             }
         }
+        return NotesMarkdown(sb);
+    }
+
+    private string NotesMarkdown(StringBuilder sb)
+    {
         lock (_notes)
         {
             if (_notes.Count > 0)

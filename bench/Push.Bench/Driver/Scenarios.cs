@@ -38,7 +38,7 @@ public sealed class LatencySink(Histogram histogram, Action<WsConn>? onTimed = n
 public delegate Task<ServerProcess> ServerFactory(string purpose);
 
 /// <summary>The scenarios, run against one server at a time.</summary>
-public sealed class Scenarios(Options o, Report report)
+public sealed partial class Scenarios(Options o, Report report, NodeBackend? node = null, string nodeNote = "")
 {
     private readonly Dictionary<string, double> _unaryRate = [];
 
@@ -217,10 +217,18 @@ public sealed class Scenarios(Options o, Report report)
                 }
             }
 
-            await Each("fan-out SendToGroup", t => FanOutAsync(t.Column, "SendToGroup", t.Pool, t.Pid,
-                (seq, text) => t.Gw.SendToGroupAsync(new SendToGroupRequest { Groups = { Group }, Text = text }).ResponseAsync)).ConfigureAwait(false);
-            await Each("fan-out SendToAll", t => FanOutAsync(t.Column, "SendToAll", t.Pool, t.Pid,
-                (seq, text) => t.Gw.SendToAllAsync(new SendToAllRequest { Text = text }).ResponseAsync)).ConfigureAwait(false);
+            // Fan-out the way backends push: one unary call per message from the Node backend, 32 in flight (the
+            // limit: the whole burst in one call); then SendBatch of 100 broadcast items, 4 in flight.
+            string unaryForm = node is null ? $"one unary call per message (C# backend: {nodeNote}), 32 in flight" : "one unary call per message from a Node backend, 32 in flight";
+            await Each("fan-out SendToAll, unary", t => FanOutAsync(t, $"SendToAll, {unaryForm}", burst => t.Column == Report.Limit
+                ? OneCallPerBurstAsync(t, burst, null)
+                : UnaryBurstAsync(t, burst, null))).ConfigureAwait(false);
+            await Each("fan-out SendToGroup, unary", t => FanOutAsync(t, $"SendToGroup, {unaryForm}", burst => t.Column == Report.Limit
+                ? OneCallPerBurstAsync(t, burst, Group)
+                : UnaryBurstAsync(t, burst, Group))).ConfigureAwait(false);
+            await Each("fan-out SendToAll, SendBatch", t => FanOutAsync(t, $"SendToAll as SendBatch of {o.BatchSize} items, 4 in flight", burst => t.Column == Report.Limit
+                ? OneCallPerBurstAsync(t, burst, null)
+                : BatchBurstAsync(t, burst))).ConfigureAwait(false);
 
             await Each("unary SendToClient, 1 in flight", t => UnaryAsync(t.Column, t.Pool, t.Gw, 1, Math.Max(1, o.Duration / 2))).ConfigureAwait(false);
             await Each("unary SendToClient, 64 in flight", t => UnaryAsync(t.Column, t.Pool, t.Gw, 64, o.Duration)).ConfigureAwait(false);
@@ -231,7 +239,8 @@ public sealed class Scenarios(Options o, Report report)
             await Each("paced SendToUid", t => PacedAsync(t.Column, "single push SendToUid", t.Pool,
                 (i, text) => t.Gw.SendToUidAsync(new SendToUidRequest { Uids = { "u" + (i % t.Pool.Conns.Count).ToString(CultureInfo.InvariantCulture) }, Text = text }).ResponseAsync)).ConfigureAwait(false);
 
-            await Each("upstream echo", t => UpstreamAsync(t.Column, t.Pool, t.Pid)).ConfigureAwait(false);
+            await Each("upstream echo, paced", t => UpstreamPacedAsync(t.Column, t.Pool, t.Pid)).ConfigureAwait(false);
+            await Each("upstream echo, closed loop", t => UpstreamAsync(t.Column, t.Pool, t.Pid)).ConfigureAwait(false);
 
             await Each("dropped", async t =>
             {
@@ -259,7 +268,7 @@ public sealed class Scenarios(Options o, Report report)
         string column = t.Column;
         var gw = t.Gw;
         var ep = t.Server.WsEndPoint;
-        await Step("warm-up", column, () => WarmUpAsync(gw, ep)).ConfigureAwait(false);
+        await Step("warm-up", column, () => WarmUpAsync(t, gw, ep)).ConfigureAwait(false);
         await Task.Delay(1000).ConfigureAwait(false); // let tiered compilation finish on both sides
 
         var pool = t.Pool;
@@ -284,7 +293,7 @@ public sealed class Scenarios(Options o, Report report)
         }
     }
 
-    private static async Task WarmUpAsync(GatewayService.GatewayServiceClient gw, IPEndPoint ep)
+    private async Task WarmUpAsync(Target t, GatewayService.GatewayServiceClient gw, IPEndPoint ep)
     {
         using var warm = new ClientPool();
         await warm.ConnectAsync(ep, 500, 64, DriverSourceFrom, 1, TimeSpan.FromSeconds(30)).ConfigureAwait(false);
@@ -298,6 +307,23 @@ public sealed class Scenarios(Options o, Report report)
         await InFlightAsync(conns.Count, 16, i => gw.JoinGroupAsync(new JoinGroupRequest { ClientId = conns[i].ClientId, Group = "warm" }).ResponseAsync).ConfigureAwait(false);
         await InFlightAsync(200, 8, i => gw.SendToGroupAsync(new SendToGroupRequest { Groups = { "warm" }, Text = Payload.Now(i) }).ResponseAsync).ConfigureAwait(false);
         await InFlightAsync(200, 16, i => gw.SendToClientAsync(new SendToClientRequest { ClientId = conns[i % conns.Count].ClientId, Text = Payload.Now(i) }).ResponseAsync).ConfigureAwait(false);
+        // The fan-out forms of the timed scenarios: broadcast SendBatch (a burst in one call for the limit), and the
+        // Node backend's channel to this server (opened here, not inside the first timed burst).
+        await InFlightAsync(4, 2, i =>
+        {
+            var req = new SendBatchRequest();
+            for (int k = 0; k < 50; k++)
+            {
+                req.Items.Add(new BatchItem { All = true, Text = Payload.Now(k) });
+            }
+            return gw.SendBatchAsync(req).ResponseAsync;
+        }).ConfigureAwait(false);
+        long nodeWarm = 0;
+        if (node is not null && t.Column != Report.Limit)
+        {
+            var (ok, _, _) = await node.PushAsync(t.Server.Grpc, "warm", 100, 32, 0).ConfigureAwait(false);
+            nodeWarm = ok;
+        }
         byte[] buf = new byte[Payload.Size];
         for (int round = 0; round < 20; round++)
         {
@@ -307,50 +333,7 @@ public sealed class Scenarios(Options o, Report report)
                 c.SendText(buf);
             }
         }
-        await WaitDeliveredAsync(warm, (conns.Count * 200L) + 200 + (conns.Count * 20L), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(10)).ConfigureAwait(false);
-    }
-
-    private async Task FanOutAsync(string column, string form, ClientPool pool, int pid, Func<int, string, Task> push)
-    {
-        var h = new Histogram();
-        var rates = new List<double>();
-        long lost = 0;
-        long delivered = 0;
-        long callErrors = 0;
-        string? firstError = null;
-        double cpu0 = ProcStats.CpuMs(pid);
-        double self0 = ProcStats.CpuMs(Environment.ProcessId);
-        for (int b = 0; b < o.Bursts; b++)
-        {
-            pool.ResetCounters();
-            var sink = new LatencySink(h);
-            pool.Sink = sink;
-            long expected = (long)pool.Conns.Count * o.Messages;
-            long t0 = Stopwatch.GetTimestamp();
-            int burst = b;
-            var (_, errors, first) = await InFlightAsync(o.Messages, 4, i => push((burst * o.Messages) + i, Payload.Now((burst * o.Messages) + i))).ConfigureAwait(false);
-            callErrors += errors;
-            firstError ??= first;
-            long received = await WaitDeliveredAsync(pool, expected - (errors * pool.Conns.Count), TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(30)).ConfigureAwait(false);
-            double seconds = Seconds(t0, sink.LastTicks);
-            rates.Add(seconds > 0 ? received / seconds : double.NaN);
-            lost += expected - received;
-            delivered += received;
-            pool.Sink = null;
-            await Task.Delay(200).ConfigureAwait(false);
-        }
-        double cpu = ProcStats.CpuMs(pid) - cpu0;
-        double self = ProcStats.CpuMs(Environment.ProcessId) - self0;
-        string name = $"fan-out {form} ({pool.Conns.Count:N0} clients × {o.Messages:N0} msgs, median of {o.Bursts})";
-        report.Set($"{name}: delivered msg/s", Unit.PerSecond, column, Median(rates));
-        report.Set($"{name}: lost", Unit.Count, column, lost, ratio: false);
-        Latency(name, column, h);
-        report.Set($"{name}: server CPU per delivery", Unit.Micros, column, delivered > 0 ? cpu * 1000 / delivered : double.NaN);
-        report.Set($"{name}: driver + load generator CPU per delivery", Unit.Micros, column, delivered > 0 ? self * 1000 / delivered : double.NaN, ratio: false);
-        if (callErrors > 0)
-        {
-            report.Fail($"{name}: failed push calls", column, $"{callErrors}: {firstError}");
-        }
+        await WaitDeliveredAsync(warm, (conns.Count * (200L + 200 + nodeWarm + 20)) + 200, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(10)).ConfigureAwait(false);
     }
 
     private async Task UnaryAsync(string column, ClientPool pool, GatewayService.GatewayServiceClient gw, int inFlight, double duration)
@@ -473,220 +456,6 @@ public sealed class Scenarios(Options o, Report report)
         if (errors > 0)
         {
             report.Fail($"{full}: failed calls", column, $"{errors}: {first}");
-        }
-    }
-
-    private async Task UpstreamAsync(string column, ClientPool pool, int pid)
-    {
-        var conns = pool.Conns.Take(o.EchoClients).ToList();
-        pool.ResetCounters();
-        var h = new Histogram();
-        long sent = 0;
-        long t0 = Stopwatch.GetTimestamp();
-        long deadline = t0 + (long)(o.Duration * Freq);
-        void SendNext(WsConn c)
-        {
-            long now = Stopwatch.GetTimestamp();
-            if (now >= deadline)
-            {
-                return;
-            }
-            Span<byte> buf = stackalloc byte[Payload.Size];
-            Payload.Write(buf, now, c.Index);
-            if (c.SendText(buf))
-            {
-                Interlocked.Increment(ref sent);
-            }
-        }
-        var sink = new LatencySink(h, SendNext);
-        pool.Sink = sink;
-        double cpu0 = ProcStats.CpuMs(pid);
-        foreach (var c in conns)
-        {
-            SendNext(c);
-        }
-        await Task.Delay(TimeSpan.FromSeconds(o.Duration)).ConfigureAwait(false);
-        long received = await WaitDeliveredAsync(pool, Interlocked.Read(ref sent), TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(10)).ConfigureAwait(false);
-        double cpu = ProcStats.CpuMs(pid) - cpu0;
-        pool.Sink = null;
-        string name = $"upstream echo, closed loop ({conns.Count:N0} clients, 1 message in flight each)";
-        report.Set($"{name}: round trips/s", Unit.PerSecond, column, received / Seconds(t0, sink.LastTicks));
-        Latency(name, column, h);
-        report.Set($"{name}: server CPU per round trip", Unit.Micros, column, received > 0 ? cpu * 1000 / received : double.NaN);
-        report.Set($"{name}: lost", Unit.Count, column, Interlocked.Read(ref sent) - received, ratio: false);
-    }
-
-    // ----------------------------------------------------------------------------------------
-    // Idle footprint: a fresh server, connections held by child processes.
-    // ----------------------------------------------------------------------------------------
-
-    public async Task IdleAsync(string column, ServerFactory start)
-    {
-        if (o.Idle <= 0)
-        {
-            return;
-        }
-        Console.Error.WriteLine($"[{column}] idle footprint... (t={Elapsed.Elapsed.TotalSeconds:0.0} s)");
-        using var server = await start("idle").ConfigureAwait(false);
-        using var channel = Channel(server.Grpc);
-        var gw = new GatewayService.GatewayServiceClient(channel);
-        int pid = server.Pid;
-        bool gcInduced = true;
-        async Task<(long RssKb, long? Live)> ReadingAsync()
-        {
-            // A full GC first, so that garbage left by the calls does not count as state.
-            long? live = await ProcStats.InduceGcAsync(pid).ConfigureAwait(false);
-            gcInduced &= live is not null;
-            return (await ProcStats.SettledRssKb(pid, TimeSpan.FromSeconds(6)).ConfigureAwait(false), live);
-        }
-        void Costs(string what, int count, (long RssKb, long? Live) before, (long RssKb, long? Live) after, Unit unit)
-        {
-            double scale = unit == Unit.KiB ? 1.0 / 1024 : 1.0;
-            // A few MB of GC retention between readings swamps costs of ~100 B: such RSS rows are marked and get no ratio.
-            bool small = unit == Unit.Bytes;
-            report.Set($"idle: server RSS per {what}{(small ? " (noisy, see README)" : "")}", unit, column, (after.RssKb - before.RssKb) * 1024.0 * scale / Math.Max(1, count), ratio: !small);
-            if (before.Live is long b && after.Live is long a)
-            {
-                report.Set($"idle: server live managed heap per {what}", unit, column, (a - b) * scale / Math.Max(1, count));
-            }
-        }
-
-        // Warm the server's code paths (connect, join, bind, the gRPC connection) before the first reading.
-        using var warm = new ClientPool();
-        await warm.ConnectAsync(server.WsEndPoint, 100, 16, DriverSourceFrom, 1, TimeSpan.FromSeconds(30)).ConfigureAwait(false);
-        if (warm.Conns.Count == 0)
-        {
-            throw new IOException("no warm-up client could connect: " + warm.FirstError);
-        }
-        var warmIds = warm.Conns.Select(c => c.ClientId!).ToHashSet(StringComparer.Ordinal);
-        var warmList = warmIds.ToList();
-        await InFlightAsync(warmList.Count * 10, 64, i => gw.JoinGroupAsync(new JoinGroupRequest { ClientId = warmList[i % warmList.Count], Group = "warm" + (i / warmList.Count).ToString(CultureInfo.InvariantCulture) }).ResponseAsync).ConfigureAwait(false);
-        await InFlightAsync(warmList.Count * 10, 64, i => gw.BindUidAsync(new BindUidRequest { ClientId = warmList[i % warmList.Count], Uid = "w" + i.ToString(CultureInfo.InvariantCulture) }).ResponseAsync).ConfigureAwait(false);
-
-        var rss0 = await ReadingAsync().ConfigureAwait(false);
-
-        // Children hold the idle connections (a process can open only about 20,000 files).
-        int childCount = Math.Max(1, (o.Idle + 5999) / 6000);
-        var children = new List<Process>();
-        try
-        {
-            var results = new List<Task<JsonElement>>();
-            int remaining = o.Idle;
-            for (int k = 0; k < childCount; k++)
-            {
-                int count = remaining / (childCount - k);
-                remaining -= count;
-                var info = Children.Self([
-                    "clients", "--ws", server.Ws.ToString(), "--count", count.ToString(CultureInfo.InvariantCulture),
-                    "--src-from", (DriverSourceFrom + o.SourceAddresses + (k * o.SourceAddresses)).ToString(CultureInfo.InvariantCulture),
-                    "--src-count", o.SourceAddresses.ToString(CultureInfo.InvariantCulture), "--concurrency", "64",
-                ]);
-                info.RedirectStandardInput = true;
-                info.RedirectStandardOutput = true;
-                var p = Children.Start(info, null);
-                children.Add(p);
-                results.Add(ReadResultAsync(p, TimeSpan.FromSeconds(120)));
-            }
-            var parsed = await Task.WhenAll(results).ConfigureAwait(false);
-            int connected = parsed.Sum(r => r.GetProperty("connected").GetInt32());
-            int failed = parsed.Sum(r => r.GetProperty("failed").GetInt32());
-            double slowest = parsed.Max(r => r.GetProperty("seconds").GetDouble());
-            report.Set($"connection rate ({o.Idle:N0} idle clients from {childCount} child processes, 64 at a time each): connects/s", Unit.PerSecond, column, connected / slowest);
-            if (failed > 0)
-            {
-                string err = parsed.Select(r => r.TryGetProperty("error", out var e) ? e.GetString() : null).FirstOrDefault(e => e is not null) ?? "";
-                report.Fail($"idle: connections that failed", column, $"{failed} of {o.Idle}: {err}");
-            }
-
-            var rss1 = await ReadingAsync().ConfigureAwait(false);
-            Costs($"connection ({connected:N0} connections)", connected, rss0, rss1, Unit.KiB);
-            report.Set("idle: server RSS before them (100 warm-up clients connected)", Unit.MiB, column, rss0.RssKb / 1024.0);
-
-            // Each state-changing round below is preceded by a control round of the same number
-            // of calls of the same shape that changes no lasting state (on the warm clients), so
-            // that heap growth caused by the calls' garbage is already in the reading before it.
-            // (--quick skips them: the live-heap rows do not need them.)
-            var rss1b = rss1;
-            if (!o.Quick)
-            {
-                await InFlightAsync(connected * 2, 64, i => gw.JoinGroupAsync(new JoinGroupRequest { ClientId = warmList[i % warmList.Count], Group = "warm" + (i / warmList.Count % 10).ToString(CultureInfo.InvariantCulture) }).ResponseAsync).ConfigureAwait(false);
-                rss1b = await ReadingAsync().ConfigureAwait(false);
-            }
-
-            var ids = (await gw.GetAllClientIdListAsync(new GetAllClientIdListRequest(), deadline: DateTime.UtcNow.AddSeconds(20)).ResponseAsync.ConfigureAwait(false))
-                .ClientIds.Where(id => !warmIds.Contains(id)).ToList();
-            const int GroupsPerClient = 2;
-            const int Groups = 100;
-            var (joined, jerr, jfirst) = await InFlightAsync(ids.Count * GroupsPerClient, 64, i => gw.JoinGroupAsync(new JoinGroupRequest
-            {
-                ClientId = ids[i / GroupsPerClient],
-                Group = "idle" + (i % Groups).ToString(CultureInfo.InvariantCulture),
-            }).ResponseAsync).ConfigureAwait(false);
-            var rss2 = await ReadingAsync().ConfigureAwait(false);
-            Costs($"group membership ({joined:N0} in {Groups} groups)", (int)joined, rss1b, rss2, Unit.Bytes);
-
-            var rss2b = rss2;
-            if (!o.Quick)
-            {
-                await InFlightAsync(ids.Count, 64, i => gw.BindUidAsync(new BindUidRequest { ClientId = warmList[i % warmList.Count], Uid = "w" + (i % (warmList.Count * 10)).ToString(CultureInfo.InvariantCulture) }).ResponseAsync).ConfigureAwait(false);
-                rss2b = await ReadingAsync().ConfigureAwait(false);
-            }
-            if (jerr > 0)
-            {
-                report.Fail("idle: JoinGroup failures", column, $"{jerr}: {jfirst}");
-            }
-
-            var (bound, berr, bfirst) = await InFlightAsync(ids.Count, 64, i => gw.BindUidAsync(new BindUidRequest
-            {
-                ClientId = ids[i],
-                Uid = "iu" + i.ToString(CultureInfo.InvariantCulture),
-            }).ResponseAsync).ConfigureAwait(false);
-            var rss3 = await ReadingAsync().ConfigureAwait(false);
-            Costs($"uid binding ({bound:N0} distinct uids)", (int)bound, rss2b, rss3, Unit.Bytes);
-            if (berr > 0)
-            {
-                report.Fail("idle: BindUid failures", column, $"{berr}: {bfirst}");
-            }
-        }
-        finally
-        {
-            if (!gcInduced)
-            {
-                report.Note($"{column}: a full GC could not be induced in the server before the memory readings (no diagnostics port); they include uncollected garbage");
-            }
-            foreach (var p in children)
-            {
-                try
-                {
-                    p.StandardInput.Close();
-                }
-                catch (IOException)
-                {
-                }
-            }
-            foreach (var p in children)
-            {
-                if (!p.WaitForExit(5000))
-                {
-                    Children.Kill(p);
-                }
-                Children.Kill(p);
-            }
-        }
-    }
-
-    private static async Task<JsonElement> ReadResultAsync(Process p, TimeSpan timeout)
-    {
-        using var cts = new CancellationTokenSource(timeout);
-        while (true)
-        {
-            string? line = await p.StandardOutput.ReadLineAsync(cts.Token).ConfigureAwait(false)
-                ?? throw new IOException($"load-generator child {p.Id} exited without a result");
-            if (line.StartsWith('{'))
-            {
-                using var doc = JsonDocument.Parse(line);
-                return doc.RootElement.Clone();
-            }
         }
     }
 }

@@ -1,0 +1,98 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Text.Json;
+using Grpc.Core;
+using Grpc.Net.Client;
+using Push.Bench.Load;
+using Push.V1;
+
+namespace Push.Bench.Driver;
+
+/// <summary>The upstream scenarios: client → server → client echo, paced and closed loop.</summary>
+public sealed partial class Scenarios
+{
+    /// <summary>
+    /// Paced echo: <see cref="Options.EchoRate"/> messages per second in total, spread over the echo clients in turn
+    /// (each sent as it falls due, checked every millisecond); p50/p99 of the round trip, lost must be 0.
+    /// </summary>
+    private async Task UpstreamPacedAsync(string column, ClientPool pool, int pid)
+    {
+        var conns = pool.Conns.Take(o.EchoClients).ToList();
+        pool.ResetCounters();
+        var h = new Histogram();
+        var sink = new LatencySink(h);
+        pool.Sink = sink;
+        int total = (int)(o.EchoRate * o.Duration);
+        long sent = 0;
+        double cpu0 = ProcStats.CpuMs(pid);
+        await Task.Run(async () =>
+        {
+            byte[] buf = new byte[Payload.Size];
+            long t0 = Stopwatch.GetTimestamp();
+            int issued = 0;
+            while (issued < total)
+            {
+                int due = Math.Min(total, (int)(Seconds(t0, Stopwatch.GetTimestamp()) * o.EchoRate) + 1);
+                while (issued < due)
+                {
+                    var c = conns[issued % conns.Count];
+                    Payload.Write(buf, Stopwatch.GetTimestamp(), issued);
+                    if (c.SendText(buf))
+                    {
+                        sent++;
+                    }
+                    issued++;
+                }
+                await Task.Delay(1).ConfigureAwait(false);
+            }
+        }).ConfigureAwait(false);
+        long received = await WaitDeliveredAsync(pool, sent, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+        double cpu = ProcStats.CpuMs(pid) - cpu0;
+        pool.Sink = null;
+        string name = $"upstream echo, paced ({conns.Count:N0} clients, {o.EchoRate:N0} msg/s in total)";
+        Latency(name, column, h);
+        report.Set($"{name}: server CPU per round trip", Unit.Micros, column, received > 0 ? cpu * 1000 / received : double.NaN);
+        report.Set($"{name}: lost", Unit.Count, column, sent - received, ratio: false);
+    }
+
+    private async Task UpstreamAsync(string column, ClientPool pool, int pid)
+    {
+        var conns = pool.Conns.Take(o.EchoClients).ToList();
+        pool.ResetCounters();
+        var h = new Histogram();
+        long sent = 0;
+        long t0 = Stopwatch.GetTimestamp();
+        long deadline = t0 + (long)(o.Duration * Freq);
+        void SendNext(WsConn c)
+        {
+            long now = Stopwatch.GetTimestamp();
+            if (now >= deadline)
+            {
+                return;
+            }
+            Span<byte> buf = stackalloc byte[Payload.Size];
+            Payload.Write(buf, now, c.Index);
+            if (c.SendText(buf))
+            {
+                Interlocked.Increment(ref sent);
+            }
+        }
+        var sink = new LatencySink(h, SendNext);
+        pool.Sink = sink;
+        double cpu0 = ProcStats.CpuMs(pid);
+        foreach (var c in conns)
+        {
+            SendNext(c);
+        }
+        await Task.Delay(TimeSpan.FromSeconds(o.Duration)).ConfigureAwait(false);
+        long received = await WaitDeliveredAsync(pool, Interlocked.Read(ref sent), TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+        double cpu = ProcStats.CpuMs(pid) - cpu0;
+        pool.Sink = null;
+        string name = $"upstream echo, closed loop ({conns.Count:N0} clients, 1 message in flight each)";
+        report.Set($"{name}: round trips/s", Unit.PerSecond, column, received / Seconds(t0, sink.LastTicks));
+        Latency(name, column, h);
+        report.Set($"{name}: server CPU per round trip", Unit.Micros, column, received > 0 ? cpu * 1000 / received : double.NaN);
+        report.Set($"{name}: lost", Unit.Count, column, Interlocked.Read(ref sent) - received, ratio: false);
+    }
+}
