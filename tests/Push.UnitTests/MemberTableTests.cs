@@ -30,6 +30,32 @@ public sealed class MemberTableTests
     }
 
     [Fact]
+    public void Register_AProposedToken_IsTheLease_SoARetryAfterALostAnswerIsAnsweredAgain()
+    {
+        var proposed = new string('a', 16) + new string('7', 16);
+        Assert.Equal(MemberTable.RegisterOutcome.Registered, _table.Register(Gateway("http://10.0.0.1:8283"), proposed, out _, out var token, out _));
+        Assert.Equal(proposed, token);
+
+        // The answer got lost: the member asks again with the token it proposed, and is registered, not refused.
+        Assert.Equal(MemberTable.RegisterOutcome.Registered, _table.Register(Gateway("http://10.0.0.1:8283"), proposed, out _, out var again, out _));
+        Assert.Equal(proposed, again);
+        Assert.NotNull(_table.KeepAlive("gw1", proposed, out var denied));
+        Assert.False(denied);
+        // Without it the live id is still refused.
+        Assert.Equal(MemberTable.RegisterOutcome.Conflict, _table.Register(Gateway("http://10.0.0.1:8283"), null, out _, out _, out _));
+    }
+
+    [Theory]
+    [InlineData("short")]
+    [InlineData("not-hex-not-hex-not-hex-not-hex-not-hex")]
+    public void Register_AWeakProposal_GetsARandomToken(string proposal)
+    {
+        _table.Register(Gateway("http://10.0.0.1:8283"), proposal, out _, out var token, out _);
+        Assert.NotEqual(proposal, token);
+        Assert.Equal(32, token.Length);
+    }
+
+    [Fact]
     public void Register_SameMemberAgain_NeedsTheToken_AndTheTokenMovesIt()
     {
         _table.Register(Gateway("http://10.0.0.1:8283"), null, out _, out var token, out _);

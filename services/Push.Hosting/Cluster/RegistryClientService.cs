@@ -159,6 +159,12 @@ internal sealed partial class RegistryClientService(
         var member = new Member { Id = local.Id, Role = local.Role, Address = address, LeaseTtl = Duration.FromTimeSpan(ttl) };
         member.Metadata.Add(local.Metadata);
         RegisterResponse r;
+        // The first registration proposes its own token: if its answer gets lost, the retry presents the token the
+        // registry stored and is answered again (without it the id stays refused until its lease lapses).
+        if (!_tokens.ContainsKey((url, local.Id)))
+        {
+            _tokens[(url, local.Id)] = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
+        }
         try
         {
             r = await client.RegisterAsync(new RegisterRequest { Member = member, LeaseToken = Token(url, local) }, deadline: time.GetUtcNow().UtcDateTime + TimeSpan.FromSeconds(2), cancellationToken: ct).ConfigureAwait(false);

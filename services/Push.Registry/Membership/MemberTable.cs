@@ -59,7 +59,10 @@ internal sealed class MemberTable
             }
             else
             {
-                leaseToken = NewToken();
+                // A member may propose its own token (at least 128 bits of hex): then a retry of a registration whose
+                // answer got lost presents the token the registry stored and is answered again, instead of being
+                // refused as a take-over until the lease lapses (which made a live worker leave the cluster).
+                leaseToken = IsProposal(token) ? token! : NewToken();
             }
             var changed = old.Member is null || !old.Member.Equals(stored);
             _members[member.Id] = (stored, now + ttl, leaseToken);
@@ -111,6 +114,23 @@ internal sealed class MemberTable
             SignalLocked();
             return true;
         }
+    }
+
+    /// <summary>Whether a token a member sent with its first registration can be its lease token (32 to 128 hex digits).</summary>
+    internal static bool IsProposal(string? token)
+    {
+        if (token is not { Length: >= 32 and <= 128 })
+        {
+            return false;
+        }
+        foreach (var ch in token)
+        {
+            if (!char.IsAsciiHexDigit(ch))
+            {
+                return false;
+            }
+        }
+        return true;
     }
 
     private static string NewToken() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
