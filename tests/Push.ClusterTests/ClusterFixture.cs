@@ -17,7 +17,7 @@ public class ClusterFixture : IAsyncLifetime
     /// calls once made the second and later peers refuse them).</summary>
     public const int GatewayCount = 4;
 
-    public static readonly TimeSpan LeaseTtl = TimeSpan.FromSeconds(2);
+    public static readonly TimeSpan LeaseTtl = TimeSpan.FromSeconds(3); // long enough for the in-lease checks on a loaded machine
     public static readonly TimeSpan PeerTimeout = TimeSpan.FromSeconds(1);
 
     private int _nextWorkerHost = 21;
