@@ -73,13 +73,17 @@ internal sealed class ClusterRouter(
         return (gw, seq);
     }
 
-    /// <summary>Runs an operation on the gateway that owns <paramref name="clientId"/>.</summary>
+    /// <summary>
+    /// Runs an operation on the gateway that owns <paramref name="clientId"/>; a forwarded call may take
+    /// <paramref name="slower"/> longer than Cluster:PeerTimeout (a join waits for its interest sync there).
+    /// </summary>
     public async Task<TResponse> OnOwnerAsync<TResponse>(
         string clientId,
         ServerCallContext context,
         Func<ClientConnection, TResponse> local,
         Func<GatewayService.GatewayServiceClient, CallOptions, AsyncUnaryCall<TResponse>> remote,
-        Func<TResponse>? whenOffline = null)
+        Func<TResponse>? whenOffline = null,
+        TimeSpan slower = default)
     {
         var (gw, _) = ParseClientId(clientId);
         // Here: the id names this gateway, or the connection resumed here from another one (it keeps its id).
@@ -97,7 +101,7 @@ internal sealed class ClusterRouter(
         // It moved to another gateway: that gateway has it now (every client-id operation follows it there).
         if (moved.TryGet(clientId, out var to) && !string.Equals(to.GatewayId, identity.Id, StringComparison.Ordinal))
         {
-            return await CallPeerAsync(new Member { Id = to.GatewayId, Address = to.Address, Role = MemberRole.Gateway }, context, remote).ConfigureAwait(false);
+            return await CallPeerAsync(new Member { Id = to.GatewayId, Address = to.Address, Role = MemberRole.Gateway }, context, remote, slower).ConfigureAwait(false);
         }
         if (string.Equals(gw, identity.Id, StringComparison.Ordinal) || IsForwarded(context))
         {
@@ -114,21 +118,21 @@ internal sealed class ClusterRouter(
             }
             return whenOffline is not null ? whenOffline() : throw Errors.GatewayGone(clientId, gw);
         }
-        return await CallPeerAsync(member, context, remote).ConfigureAwait(false);
+        return await CallPeerAsync(member, context, remote, slower).ConfigureAwait(false);
     }
 
-    private async Task<TResponse> CallPeerAsync<TResponse>(Member member, ServerCallContext context, Func<GatewayService.GatewayServiceClient, CallOptions, AsyncUnaryCall<TResponse>> remote)
+    private async Task<TResponse> CallPeerAsync<TResponse>(Member member, ServerCallContext context, Func<GatewayService.GatewayServiceClient, CallOptions, AsyncUnaryCall<TResponse>> remote, TimeSpan slower)
     {
         try
         {
-            return await remote(peers.Get(member), PeerOptions(context)).ResponseAsync.ConfigureAwait(false);
+            return await remote(peers.Get(member), _scatter.PeerOptions(context, slower)).ResponseAsync.ConfigureAwait(false);
         }
         catch (RpcException ex) when (!context.CancellationToken.IsCancellationRequested && IsPeerFailure(ex) && ex.StatusCode != StatusCode.ResourceExhausted)
         {
             failures.Record(member.Id, context.Method, ex);
             // A deadline carries no detail: say what happened rather than "did not answer: ".
             var why = ex.StatusCode == StatusCode.DeadlineExceeded
-                ? $"no answer within {cluster.Value.PeerTimeout.TotalSeconds:0.###} s (Cluster:PeerTimeout)"
+                ? $"no answer within {(cluster.Value.PeerTimeout + slower).TotalSeconds:0.###} s (Cluster:PeerTimeout{(slower > TimeSpan.Zero ? " + the interest sync of a join" : string.Empty)})"
                 : string.IsNullOrEmpty(ex.Status.Detail) ? ex.StatusCode.ToString() : $"{ex.StatusCode}, {ex.Status.Detail}";
             throw Errors.GatewayUnreachable(member.Id, why);
         }

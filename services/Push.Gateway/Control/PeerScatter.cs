@@ -130,9 +130,9 @@ internal sealed class PeerScatter(
         return result;
     }
 
-    internal CallOptions PeerOptions(ServerCallContext context)
+    internal CallOptions PeerOptions(ServerCallContext context, TimeSpan slower = default)
     {
-        var deadline = time.GetUtcNow().UtcDateTime + cluster.Value.PeerTimeout;
+        var deadline = time.GetUtcNow().UtcDateTime + cluster.Value.PeerTimeout + slower;
         if (context.Deadline < deadline)
         {
             deadline = context.Deadline;

@@ -25,9 +25,13 @@ internal sealed class GatewayGrpcService(
     StatusReporter status,
     Push.Gateway.Resume.MovedClients moved,
     IPushRouting routing,
+    IOptions<RoutingOptions> routingOptions,
     IOptions<GatewayOptions> options) : GatewayService.GatewayServiceBase
 {
     private GatewayOptions O => options.Value;
+
+    // A join or bind forwarded to its owner may wait there for a peer's interest lease to run out (mesh routing).
+    private TimeSpan SyncAllowance => routingOptions.Value.InterestLease * 1.2 + TimeSpan.FromMilliseconds(100);
 
     // ---------------- sends ----------------
 
@@ -274,7 +278,7 @@ internal sealed class GatewayGrpcService(
             table.BindUid(c, request.Uid);
             here = true;
             return new BindUidResponse();
-        }, (client, o) => client.BindUidAsync(request, o)).ConfigureAwait(false);
+        }, (client, o) => client.BindUidAsync(request, o), slower: SyncAllowance).ConfigureAwait(false);
         if (here)
         {
             await routing.SyncAsync(context.CancellationToken).ConfigureAwait(false); // a push after the answer reaches it
@@ -308,7 +312,7 @@ internal sealed class GatewayGrpcService(
             }
             here = true;
             return new JoinGroupResponse();
-        }, (client, o) => client.JoinGroupAsync(request, o)).ConfigureAwait(false);
+        }, (client, o) => client.JoinGroupAsync(request, o), slower: SyncAllowance).ConfigureAwait(false);
         if (here)
         {
             await routing.SyncAsync(context.CancellationToken).ConfigureAwait(false); // a push after the answer reaches it
