@@ -1,4 +1,5 @@
 using Grpc.Core;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Push.V1;
 
@@ -9,7 +10,7 @@ namespace Push.Gateway.Routing.Mesh;
 /// a snapshot in chunks, then the changes in version order, and a grant after each acknowledgement. One writer per
 /// stream; acknowledgements are read beside it.
 /// </summary>
-internal sealed partial class InterestGrpcService(GatewayIdentity identity, IPushRouting routing, ILogger<InterestGrpcService> logger) : InterestService.InterestServiceBase
+internal sealed partial class InterestGrpcService(GatewayIdentity identity, IPushRouting routing, IHostApplicationLifetime lifetime, ILogger<InterestGrpcService> logger) : InterestService.InterestServiceBase
 {
     private const int ChunkNames = 4096;
 
@@ -30,7 +31,8 @@ internal sealed partial class InterestGrpcService(GatewayIdentity identity, IPus
         try
         {
             await WriteSnapshotAsync(responseStream, groups, uids, version, ct).ConfigureAwait(false);
-            using var done = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            // Ends when the peer goes or this process stops (a long stream must not hold up the shutdown).
+            using var done = CancellationTokenSource.CreateLinkedTokenSource(ct, lifetime.ApplicationStopping);
             var reader = ReadAcksAsync(requestStream, log, w, peer, done);
             try
             {

@@ -30,6 +30,7 @@ internal sealed partial class MeshInterestClient : IHostedService, IDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly Lock _sync = new();
     private bool _started;
+    private int _disposed;
 
     public MeshInterestClient(GatewayIdentity identity, ClusterMembership membership, IPeerClients clients, PeerFailures failures, IOptions<RoutingOptions> options, TimeProvider time, ILogger<MeshInterestClient> logger)
     {
@@ -223,10 +224,14 @@ internal sealed partial class MeshInterestClient : IHostedService, IDisposable
         }
     }
 
+    // Registered as itself and as a hosted service (the same instance): disposed twice.
     public void Dispose()
     {
-        _stopping.Cancel();
-        _stopping.Dispose();
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            _stopping.Cancel();
+            _stopping.Dispose();
+        }
     }
 
     private static partial class Log
