@@ -58,6 +58,7 @@ internal sealed partial class MeshInterestClient : IHostedService, IDisposable
         {
             _started = true;
         }
+        Log.Started(_logger, _options.InterestLease.TotalSeconds);
         _membership.Changed += Reconcile;
         Reconcile();
         return Task.CompletedTask;
@@ -236,6 +237,9 @@ internal sealed partial class MeshInterestClient : IHostedService, IDisposable
 
     private static partial class Log
     {
+        [LoggerMessage(3310, LogLevel.Information, "Cluster routing: mesh (Cluster:Routing). Group and uid pushes go to the gateways with members; interest lease {LeaseSeconds} s.", EventName = "MeshRouting")]
+        public static partial void Started(ILogger logger, double leaseSeconds);
+
         [LoggerMessage(3311, LogLevel.Information, "Interest of gateway {PeerId} in sync at version {Version}: group and uid pushes go there only for its members.", EventName = "InterestInSync")]
         public static partial void InSync(ILogger logger, string peerId, long version);
 
