@@ -197,10 +197,11 @@ internal sealed class ClusterRouter(
         Func<GatewayService.GatewayServiceClient, CallOptions, AsyncServerStreamingCall<TResponse>> remote,
         IServerStreamWriter<TResponse> output)
     {
-        var reach = new ClusterReach { GatewaysTotal = 1, GatewaysAnswered = 1 };
+        var reach = new ClusterReach { GatewaysTotal = 1, GatewaysAnswered = 1, GatewaysAsked = 1 };
         foreach (var peer in membership.Gateways.Where(g => !string.Equals(g.Id, identity.Id, StringComparison.Ordinal)).ToArray())
         {
             reach.GatewaysTotal++;
+            reach.GatewaysAsked++;
             try
             {
                 var headers = new Metadata { { ScopeHeader, "local" } };
