@@ -62,6 +62,10 @@ public sealed class InterestRoutingTests(ClusterFixture cluster, ITestOutputHelp
             // A uid push and the queries: only gateway 0 is asked.
             var toUid = await cluster.Controls[2].Raw.SendToUidAsync(new SendToUidRequest { Uids = { uid }, Text = "P:1000" }, cancellationToken: ct);
             Assert.Equal((1, 2, 4), (toUid.Delivered, toUid.Reach.GatewaysAsked, toUid.Reach.GatewaysAnswered));
+            var batch = await cluster.Controls[3].Raw.SendBatchAsync(new SendBatchRequest { Items = { new BatchItem { Groups = { group }, Text = "P:1001" }, new BatchItem { Uids = { uid }, Text = "P:1002" } } }, cancellationToken: ct);
+            Assert.Equal((4, 2, 4), (batch.Delivered, batch.Reach.GatewaysAsked, batch.Reach.GatewaysAnswered));
+            var batchAll = await cluster.Controls[3].Raw.SendBatchAsync(new SendBatchRequest { Items = { new BatchItem { Groups = { group }, Text = "P:1003" }, new BatchItem { ClientId = clients[1].ClientId, Text = "P:1004" } } }, cancellationToken: ct);
+            Assert.Equal((4, 4), (batchAll.Delivered, batchAll.Reach.GatewaysAsked)); // a client-id item: every gateway
             var online = await cluster.Controls[3].Raw.IsUidOnlineAsync(new IsUidOnlineRequest { Uid = uid }, cancellationToken: ct);
             Assert.True(online.Online);
             Assert.Equal(2, online.Reach.GatewaysAsked);
