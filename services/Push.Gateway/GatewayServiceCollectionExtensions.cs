@@ -9,6 +9,7 @@ using Push.Gateway.Diagnostics;
 using Push.Gateway.Grpc;
 using Push.Gateway.Hosting;
 using Push.Gateway.Http;
+using Push.Gateway.Routing;
 using Push.Gateway.Tokens;
 using Push.Gateway.WebSockets;
 using Push.Gateway.Workers;
@@ -49,6 +50,7 @@ internal static class GatewayServiceCollectionExtensions
         services.AddSingleton<IPeerClients>(sp => sp.GetRequiredService<PeerDirectory>());
         services.AddSingleton<PeerFailures>();
         services.AddSingleton<ClusterRouter>();
+        services.AddPushRouting();
         services.AddSingleton<StatusReporter>();
         services.TryAddSingleton<IWorkerConnector, GrpcWorkerConnector>();
         services.AddSingleton<WorkerRouter>();
@@ -89,6 +91,8 @@ internal static class GatewayServiceCollectionExtensions
             });
         // Gateway-to-gateway handoffs of resumable connections: member scope (AccessHandler), never for backends.
         endpoints.MapGrpcService<Push.Gateway.Resume.ResumeGrpcService>().RequireAuthorization(Push.Hosting.Security.PushAuth.Policy);
+        // Interest between gateways (mesh routing): member scope too.
+        endpoints.MapGrpcService<Push.Gateway.Routing.Mesh.InterestGrpcService>().RequireAuthorization(Push.Hosting.Security.PushAuth.Policy);
         endpoints.MapPushHttpApi();
         return endpoints;
     }

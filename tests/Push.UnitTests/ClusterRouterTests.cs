@@ -183,6 +183,53 @@ public sealed class ClusterRouterTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task Scatter_WithInterest_AsksOnlyGatewaysThatMayHost_AndCountsTheOthersAsAnswered()
+    {
+        foreach (var id in new[] { "aaaaaaaaaaaaaaa1", "aaaaaaaaaaaaaaa2", "aaaaaaaaaaaaaaa3" })
+        {
+            _peers.Answers[id] = () => new GetAllClientCountResponse { Count = 5 };
+        }
+        var interest = new FakeInterest("aaaaaaaaaaaaaaa1");
+        var router = new ClusterRouter(new ConnectionTable(_identity), _identity, _membership, _peers, new PeerFailures(new TestMeters(), NullLogger<PeerFailures>.Instance, _time),
+            new Push.Gateway.Resume.MovedClients(), Options.Create(new ClusterOptions { PeerTimeout = TimeSpan.FromSeconds(2) }), _time, interest);
+
+        var (results, reach) = await router.ScatterAsync(new FakeContext(), () => new GetAllClientCountResponse { Count = 1 }, (c, o) => c.GetAllClientCountAsync(new GetAllClientCountRequest(), o),
+            interest: (Push.Gateway.Routing.InterestKind.Group, ["g"]));
+
+        Assert.Equal(6, results.Sum(r => r.Count));
+        Assert.Single(_peers.Calls);
+        Assert.Equal((4, 4, 2), (reach.GatewaysTotal, reach.GatewaysAnswered, reach.GatewaysAsked));
+        Assert.Empty(reach.UnreachableGatewayIds);
+        Assert.Equal(3, interest.Asked.Count); // every peer was considered, for the group "g"
+        Assert.All(interest.Asked, a => Assert.Equal("group:g", a.What));
+
+        // Without interest (a query about everyone): every gateway, asked = total.
+        var (_, all) = await router.ScatterAsync(new FakeContext(), () => new GetAllClientCountResponse { Count = 1 }, (c, o) => c.GetAllClientCountAsync(new GetAllClientCountRequest(), o));
+        Assert.Equal((4, 4, 4), (all.GatewaysTotal, all.GatewaysAnswered, all.GatewaysAsked));
+    }
+
+    private sealed class FakeInterest(string hosting) : Push.Gateway.Routing.IPushRouting, Push.Gateway.Routing.IInterestView
+    {
+        public List<(string Id, string What)> Asked { get; } = [];
+
+        public string Mode => "test";
+
+        public bool MayHost(string gatewayId, Push.Gateway.Routing.InterestKind? kind, IReadOnlyList<string> names)
+        {
+            Asked.Add((gatewayId, $"{kind.ToString()!.ToLowerInvariant()}:{string.Join(',', names)}"));
+            return gatewayId == hosting;
+        }
+
+        public void LocalInterest(Push.Gateway.Routing.InterestKind kind, string name, bool on)
+        {
+        }
+
+        public ValueTask SyncAsync(CancellationToken ct) => ValueTask.CompletedTask;
+
+        public Task<(long Delivered, ClusterReach Reach)> SendAsync(Push.Gateway.Routing.RoutedPush push, ServerCallContext context, Func<long> local) => throw new NotSupportedException();
+    }
+
     private sealed class FakeContext(bool forwarded = false) : ServerCallContext
     {
         private readonly Metadata _headers = forwarded ? new Metadata { { ClusterRouter.ScopeHeader, "local" } } : [];

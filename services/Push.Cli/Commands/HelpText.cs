@@ -97,6 +97,8 @@ Settings (appsettings.json, environment variables with __ for ':', or --set):
     Gateway:Token:JwksFile (JWKS file, keys chosen by kid)  Gateway:Token:KeyReloadInterval (00:00:05; key files reloaded on change)
     Gateway:Token:QueryParameter (token)  Gateway:Token:Issuer  Gateway:Token:Audience  Gateway:Token:ClockSkew (00:00:30)
   Cluster:LeaseTtl (00:00:05)  Cluster:PeerTimeout (00:00:02)  Worker:Concurrency (16)  Worker:QueueCapacity (4096)
+  Cluster:Routing (mesh|nats: how group/uid pushes find the gateways with members; mesh = over the gateways' gRPC API)
+  Cluster:NatsUrl (nats://HOST:PORT[,...]; required with Cluster:Routing=nats)  Cluster:InterestLease (00:00:03)
   Cluster:TlsCa (PEM CA bundle for https:// peers)  Cluster:TlsClientCert / Cluster:TlsClientKey (client certificate for mTLS peers)
   Worker:DrainTimeout (00:00:10)  Worker:EventQueueBytes (16777216)  Worker:CommandQueueBytes (16777216)
   Worker:CommandBatchBytes (4194304)

@@ -6,9 +6,10 @@ namespace Push.Gateway.Connections;
 
 /// <summary>
 /// This gateway's clients, and the uids and groups they belong to. Groups and uids live only here and are released
-/// when their last connection leaves. Fan-out copies the targets under the lock and sends outside it.
+/// when their last connection leaves. Fan-out copies the targets under the lock and sends outside it. Every first
+/// member of a group or uid and every last one leaving is told to the interest routing (under the lock, in order).
 /// </summary>
-internal sealed class ConnectionTable(GatewayIdentity identity)
+internal sealed class ConnectionTable(GatewayIdentity identity, Routing.IPushRouting? routing = null)
 {
     private readonly ConcurrentDictionary<long, ClientConnection> _byId = new();
     // Connections that resumed here from another gateway keep their client id, which names that gateway.
@@ -177,6 +178,7 @@ internal sealed class ConnectionTable(GatewayIdentity identity)
             {
                 return 0;
             }
+            routing?.LocalInterest(Routing.InterestKind.Group, group, on: false);
             foreach (var c in members)
             {
                 c.Groups?.Remove(group);
@@ -417,21 +419,27 @@ internal sealed class ConnectionTable(GatewayIdentity identity)
         }
     }
 
-    private static void AddTo(Dictionary<string, HashSet<ClientConnection>> map, string key, ClientConnection c)
+    // Under _sync. The interest hooks: a group or uid's first member here (0→1) and its last leaving (1→0).
+    private void AddTo(Dictionary<string, HashSet<ClientConnection>> map, string key, ClientConnection c)
     {
         if (!map.TryGetValue(key, out var set))
         {
             set = new HashSet<ClientConnection>();
             map[key] = set;
+            routing?.LocalInterest(KindOf(map), key, on: true);
         }
         set.Add(c);
     }
 
-    private static void RemoveFrom(Dictionary<string, HashSet<ClientConnection>> map, string key, ClientConnection c)
+    private void RemoveFrom(Dictionary<string, HashSet<ClientConnection>> map, string key, ClientConnection c)
     {
         if (map.TryGetValue(key, out var set) && set.Remove(c) && set.Count == 0)
         {
             map.Remove(key);
+            routing?.LocalInterest(KindOf(map), key, on: false);
         }
     }
+
+    private Routing.InterestKind KindOf(Dictionary<string, HashSet<ClientConnection>> map)
+        => ReferenceEquals(map, _groups) ? Routing.InterestKind.Group : Routing.InterestKind.Uid;
 }

@@ -9,7 +9,8 @@ namespace Push.Gateway.Control;
 
 /// <summary>
 /// Routes control calls over the cluster: a client id goes to the gateway it names; uid, group, all and query calls
-/// run here and on every other live gateway in parallel (marked "push-scope: local" so they do not fan out again),
+/// run here and on the other live gateways in parallel (<see cref="PeerScatter"/>; group and uid queries only where
+/// the interest routing says members may be) (marked "push-scope: local" so they do not fan out again),
 /// each peer under a deadline; the caller merges the answers and learns which gateways answered.
 /// </summary>
 internal sealed class ClusterRouter(
@@ -20,8 +21,12 @@ internal sealed class ClusterRouter(
     PeerFailures failures,
     Resume.MovedClients moved,
     IOptions<ClusterOptions> cluster,
-    TimeProvider time)
+    TimeProvider time,
+    Routing.IPushRouting? routing = null)
 {
+    private readonly PeerScatter _scatter = new(identity, membership, peers, failures, cluster, time);
+    private readonly Routing.IInterestView? _interest = routing as Routing.IInterestView;
+
     public const string ScopeHeader = "push-scope";
 
     /// <summary>Header of a push forwarded between gateways: the push's id, the same on every gateway it reaches.</summary>
@@ -68,13 +73,17 @@ internal sealed class ClusterRouter(
         return (gw, seq);
     }
 
-    /// <summary>Runs an operation on the gateway that owns <paramref name="clientId"/>.</summary>
+    /// <summary>
+    /// Runs an operation on the gateway that owns <paramref name="clientId"/>; a forwarded call may take
+    /// <paramref name="slower"/> longer than Cluster:PeerTimeout (a join waits for its interest sync there).
+    /// </summary>
     public async Task<TResponse> OnOwnerAsync<TResponse>(
         string clientId,
         ServerCallContext context,
         Func<ClientConnection, TResponse> local,
         Func<GatewayService.GatewayServiceClient, CallOptions, AsyncUnaryCall<TResponse>> remote,
-        Func<TResponse>? whenOffline = null)
+        Func<TResponse>? whenOffline = null,
+        TimeSpan slower = default)
     {
         var (gw, _) = ParseClientId(clientId);
         // Here: the id names this gateway, or the connection resumed here from another one (it keeps its id).
@@ -92,7 +101,7 @@ internal sealed class ClusterRouter(
         // It moved to another gateway: that gateway has it now (every client-id operation follows it there).
         if (moved.TryGet(clientId, out var to) && !string.Equals(to.GatewayId, identity.Id, StringComparison.Ordinal))
         {
-            return await CallPeerAsync(new Member { Id = to.GatewayId, Address = to.Address, Role = MemberRole.Gateway }, context, remote).ConfigureAwait(false);
+            return await CallPeerAsync(new Member { Id = to.GatewayId, Address = to.Address, Role = MemberRole.Gateway }, context, remote, slower).ConfigureAwait(false);
         }
         if (string.Equals(gw, identity.Id, StringComparison.Ordinal) || IsForwarded(context))
         {
@@ -109,21 +118,21 @@ internal sealed class ClusterRouter(
             }
             return whenOffline is not null ? whenOffline() : throw Errors.GatewayGone(clientId, gw);
         }
-        return await CallPeerAsync(member, context, remote).ConfigureAwait(false);
+        return await CallPeerAsync(member, context, remote, slower).ConfigureAwait(false);
     }
 
-    private async Task<TResponse> CallPeerAsync<TResponse>(Member member, ServerCallContext context, Func<GatewayService.GatewayServiceClient, CallOptions, AsyncUnaryCall<TResponse>> remote)
+    private async Task<TResponse> CallPeerAsync<TResponse>(Member member, ServerCallContext context, Func<GatewayService.GatewayServiceClient, CallOptions, AsyncUnaryCall<TResponse>> remote, TimeSpan slower)
     {
         try
         {
-            return await remote(peers.Get(member), PeerOptions(context)).ResponseAsync.ConfigureAwait(false);
+            return await remote(peers.Get(member), _scatter.PeerOptions(context, slower)).ResponseAsync.ConfigureAwait(false);
         }
         catch (RpcException ex) when (!context.CancellationToken.IsCancellationRequested && IsPeerFailure(ex) && ex.StatusCode != StatusCode.ResourceExhausted)
         {
             failures.Record(member.Id, context.Method, ex);
             // A deadline carries no detail: say what happened rather than "did not answer: ".
             var why = ex.StatusCode == StatusCode.DeadlineExceeded
-                ? $"no answer within {cluster.Value.PeerTimeout.TotalSeconds:0.###} s (Cluster:PeerTimeout)"
+                ? $"no answer within {(cluster.Value.PeerTimeout + slower).TotalSeconds:0.###} s (Cluster:PeerTimeout{(slower > TimeSpan.Zero ? " + the interest sync of a join" : string.Empty)})"
                 : string.IsNullOrEmpty(ex.Status.Detail) ? ex.StatusCode.ToString() : $"{ex.StatusCode}, {ex.Status.Detail}";
             throw Errors.GatewayUnreachable(member.Id, why);
         }
@@ -163,70 +172,23 @@ internal sealed class ClusterRouter(
         return (false, default);
     }
 
-    /// <summary>Runs an operation here and on every other live gateway (or only on <paramref name="only"/>), in parallel.</summary>
-    public async Task<(List<TResponse> Results, ClusterReach Reach)> ScatterAsync<TResponse>(
+    /// <summary>
+    /// Runs an operation here and on every other live gateway (or only on <paramref name="only"/>), in parallel. With
+    /// <paramref name="interest"/> (a query about groups or uids), gateways known to host none of them are not asked.
+    /// </summary>
+    public Task<(List<TResponse> Results, ClusterReach Reach)> ScatterAsync<TResponse>(
         ServerCallContext context,
         Func<TResponse> local,
         Func<GatewayService.GatewayServiceClient, CallOptions, AsyncUnaryCall<TResponse>> remote,
-        ISet<string>? only = null)
+        ISet<string>? only = null,
+        (Routing.InterestKind? Kind, IReadOnlyList<string> Names)? interest = null)
     {
-        var results = new List<TResponse>();
-        var reach = new ClusterReach();
-        var includeSelf = only is null || only.Contains(identity.Id);
-        if (IsForwarded(context))
+        Func<string, bool>? mayHost = null;
+        if (interest is { } i && _interest is { } view)
         {
-            results.Add(local());
-            reach.GatewaysTotal = reach.GatewaysAnswered = 1;
-            return (results, reach);
+            mayHost = id => view.MayHost(id, i.Kind, i.Names);
         }
-        var others = OtherGateways(only);
-        var calls = others.Length > 0 ? new Task<TResponse>[others.Length] : [];
-        for (var i = 0; i < others.Length; i++)
-        {
-            try
-            {
-                // Options (and their headers) per call: nothing mutable is shared between peer calls.
-                calls[i] = remote(peers.Get(others[i]), PeerOptions(context)).ResponseAsync;
-            }
-            catch (Exception ex)
-            {
-                calls[i] = Task.FromException<TResponse>(ex);
-            }
-        }
-        if (includeSelf)
-        {
-            results.Add(local());
-            reach.GatewaysTotal++;
-            reach.GatewaysAnswered++;
-        }
-        for (var i = 0; i < others.Length; i++)
-        {
-            reach.GatewaysTotal++;
-            try
-            {
-                results.Add(await calls[i].ConfigureAwait(false));
-                reach.GatewaysAnswered++;
-            }
-            catch (Exception ex) when (ex is RpcException or OperationCanceledException or HttpRequestException or IOException or InvalidOperationException or ObjectDisposedException)
-            {
-                // Reported in the answer (reach), counted and logged by reason: never silently skipped.
-                failures.Record(others[i].Id, context.Method, ex);
-                reach.UnreachableGatewayIds.Add(others[i].Id);
-            }
-        }
-        // Ids of gateways that are gone (named by `only` but not members) are reported too.
-        if (only is not null)
-        {
-            foreach (var id in only)
-            {
-                if (!string.Equals(id, identity.Id, StringComparison.Ordinal) && !others.Any(o => string.Equals(o.Id, id, StringComparison.Ordinal)))
-                {
-                    reach.GatewaysTotal++;
-                    reach.UnreachableGatewayIds.Add(id);
-                }
-            }
-        }
-        return (results, reach);
+        return _scatter.ScatterAsync(context, local, remote, only, mayHost);
     }
 
     /// <summary>Streams every other live gateway's pages of a server-streaming call after the local ones, one gateway at a time.</summary>
@@ -235,10 +197,11 @@ internal sealed class ClusterRouter(
         Func<GatewayService.GatewayServiceClient, CallOptions, AsyncServerStreamingCall<TResponse>> remote,
         IServerStreamWriter<TResponse> output)
     {
-        var reach = new ClusterReach { GatewaysTotal = 1, GatewaysAnswered = 1 };
+        var reach = new ClusterReach { GatewaysTotal = 1, GatewaysAnswered = 1, GatewaysAsked = 1 };
         foreach (var peer in membership.Gateways.Where(g => !string.Equals(g.Id, identity.Id, StringComparison.Ordinal)).ToArray())
         {
             reach.GatewaysTotal++;
+            reach.GatewaysAsked++;
             try
             {
                 var headers = new Metadata { { ScopeHeader, "local" } };
@@ -260,51 +223,12 @@ internal sealed class ClusterRouter(
         return reach;
     }
 
-    // Without LINQ: this runs on every cluster-wide push, and a one-gateway cluster should pay nothing for it.
-    private Member[] OtherGateways(ISet<string>? only)
-    {
-        var all = membership.Gateways;
-        var count = 0;
-        foreach (var g in all)
-        {
-            if (!string.Equals(g.Id, identity.Id, StringComparison.Ordinal) && (only is null || only.Contains(g.Id)))
-            {
-                count++;
-            }
-        }
-        if (count == 0)
-        {
-            return [];
-        }
-        var result = new Member[count];
-        var i = 0;
-        foreach (var g in all)
-        {
-            if (!string.Equals(g.Id, identity.Id, StringComparison.Ordinal) && (only is null || only.Contains(g.Id)))
-            {
-                result[i++] = g;
-            }
-        }
-        return result;
-    }
+    private Member[] OtherGateways(ISet<string>? only) => _scatter.OtherGateways(only);
 
     // Refusals (a peer with another secret) are failures to report as much as timeouts are.
     private static bool IsPeerFailure(RpcException ex)
         => ex.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded or StatusCode.Internal or StatusCode.Unknown or StatusCode.Cancelled
             or StatusCode.Unauthenticated or StatusCode.PermissionDenied or StatusCode.ResourceExhausted;
 
-    private CallOptions PeerOptions(ServerCallContext context)
-    {
-        var deadline = time.GetUtcNow().UtcDateTime + cluster.Value.PeerTimeout;
-        if (context.Deadline < deadline)
-        {
-            deadline = context.Deadline;
-        }
-        var headers = new Metadata { { ScopeHeader, "local" } };
-        if (context.UserState.TryGetValue(PushIdHeader, out var pushId))
-        {
-            headers.Add(PushIdHeader, ((ulong)pushId).ToString(System.Globalization.CultureInfo.InvariantCulture));
-        }
-        return new CallOptions(headers, deadline, context.CancellationToken);
-    }
+    private CallOptions PeerOptions(ServerCallContext context) => _scatter.PeerOptions(context);
 }

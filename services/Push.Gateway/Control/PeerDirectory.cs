@@ -13,13 +13,16 @@ internal interface IPeerClients
 
     /// <summary>The gateway's internal resume API (gateway-to-gateway handoffs), on the same channel.</summary>
     ResumeService.ResumeServiceClient GetResume(Member gateway);
+
+    /// <summary>The gateway's internal interest API (mesh routing), on the same channel.</summary>
+    InterestService.InterestServiceClient GetInterest(Member gateway) => throw new NotSupportedException("no interest client");
 }
 
 /// <summary>gRPC clients of the other gateways, one channel per address, dropped when the gateway leaves.</summary>
 internal sealed class PeerDirectory : IPeerClients, IDisposable
 {
     private readonly Lock _sync = new();
-    private readonly Dictionary<string, (GrpcChannel Channel, GatewayService.GatewayServiceClient Client, ResumeService.ResumeServiceClient Resume)> _peers = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (GrpcChannel Channel, GatewayService.GatewayServiceClient Client, ResumeService.ResumeServiceClient Resume, InterestService.InterestServiceClient Interest)> _peers = new(StringComparer.Ordinal);
     private readonly ClusterMembership _membership;
     private readonly ClusterOptions _cluster;
 
@@ -34,7 +37,9 @@ internal sealed class PeerDirectory : IPeerClients, IDisposable
 
     public ResumeService.ResumeServiceClient GetResume(Member gateway) => Peer(gateway).Resume;
 
-    private (GrpcChannel Channel, GatewayService.GatewayServiceClient Client, ResumeService.ResumeServiceClient Resume) Peer(Member gateway)
+    public InterestService.InterestServiceClient GetInterest(Member gateway) => Peer(gateway).Interest;
+
+    private (GrpcChannel Channel, GatewayService.GatewayServiceClient Client, ResumeService.ResumeServiceClient Resume, InterestService.InterestServiceClient Interest) Peer(Member gateway)
     {
         lock (_sync)
         {
@@ -42,7 +47,7 @@ internal sealed class PeerDirectory : IPeerClients, IDisposable
             {
                 var channel = PushChannel.Create(gateway.Address, _cluster);
                 var invoker = PushChannel.Invoker(channel, _cluster.Secret);
-                peer = (channel, new GatewayService.GatewayServiceClient(invoker), new ResumeService.ResumeServiceClient(invoker));
+                peer = (channel, new GatewayService.GatewayServiceClient(invoker), new ResumeService.ResumeServiceClient(invoker), new InterestService.InterestServiceClient(invoker));
                 _peers[gateway.Address] = peer;
             }
             return peer;

@@ -5,6 +5,7 @@ using Push.Gateway.Connections;
 using Push.Gateway.Control;
 using Push.Gateway.Diagnostics;
 using Push.Gateway.Hosting;
+using Push.Gateway.Routing;
 using Push.Gateway.WebSockets;
 using Push.Hosting;
 using Push.V1;
@@ -13,7 +14,8 @@ namespace Push.Gateway.Grpc;
 
 /// <summary>
 /// The control API (GatewayClient's surface). Validates each request, then lets <see cref="ClusterRouter"/> run it on
-/// the owning gateway or on every gateway, and <see cref="ConnectionTable"/> do the local part.
+/// the owning gateway or on every gateway, <see cref="IPushRouting"/> send group, uid and all pushes to the gateways
+/// that may host targets, and <see cref="ConnectionTable"/> do the local part.
 /// </summary>
 internal sealed class GatewayGrpcService(
     ConnectionTable table,
@@ -22,9 +24,14 @@ internal sealed class GatewayGrpcService(
     DrainCoordinator drain,
     StatusReporter status,
     Push.Gateway.Resume.MovedClients moved,
+    IPushRouting routing,
+    IOptions<RoutingOptions> routingOptions,
     IOptions<GatewayOptions> options) : GatewayService.GatewayServiceBase
 {
     private GatewayOptions O => options.Value;
+
+    // A join or bind forwarded to its owner may wait there for a peer's interest lease to run out (mesh routing).
+    private TimeSpan SyncAllowance => routingOptions.Value.InterestLease * 1.2 + TimeSpan.FromMilliseconds(100);
 
     // ---------------- sends ----------------
 
@@ -53,14 +60,14 @@ internal sealed class GatewayGrpcService(
         frame.PushId = ClusterRouter.PushId(context);
         var exclude = LocalExclusions(request.ExcludeClientIds);
         var start = Stopwatch.GetTimestamp();
-        var (results, reach) = await router.ScatterAsync(context, () =>
+        var (delivered, reach) = await routing.SendAsync(new RoutedPush(RoutedKind.All, [], request, frame.PushId), context, () =>
         {
             var n = table.SendToAll(exclude, frame);
             metrics.Push("all", n);
-            return new SendToAllResponse { Delivered = n };
-        }, (client, o) => client.SendToAllAsync(request, o)).ConfigureAwait(false);
+            return n;
+        }).ConfigureAwait(false);
         metrics.PushDuration("all", Stopwatch.GetElapsedTime(start).TotalSeconds);
-        return new SendToAllResponse { Delivered = results.Sum(r => r.Delivered), Reach = reach };
+        return new SendToAllResponse { Delivered = delivered, Reach = reach };
     }
 
     public override async Task<SendToClientsResponse> SendToClients(SendToClientsRequest request, ServerCallContext context)
@@ -112,14 +119,14 @@ internal sealed class GatewayGrpcService(
         var frame = Payload.Encode(request.DataCase == SendToUidRequest.DataOneofCase.Text, request.Text, request.DataCase == SendToUidRequest.DataOneofCase.Binary ? request.Binary : null, O.MaxPushSize);
         frame.PushId = ClusterRouter.PushId(context);
         var start = Stopwatch.GetTimestamp();
-        var (results, reach) = await router.ScatterAsync(context, () =>
+        var (delivered, reach) = await routing.SendAsync(new RoutedPush(RoutedKind.Uid, request.Uids, request, frame.PushId), context, () =>
         {
             var n = table.SendToUids(request.Uids, frame);
             metrics.Push("uid", n);
-            return new SendToUidResponse { Delivered = n };
-        }, (client, o) => client.SendToUidAsync(request, o)).ConfigureAwait(false);
+            return n;
+        }).ConfigureAwait(false);
         metrics.PushDuration("uid", Stopwatch.GetElapsedTime(start).TotalSeconds);
-        return new SendToUidResponse { Delivered = results.Sum(r => r.Delivered), Reach = reach };
+        return new SendToUidResponse { Delivered = delivered, Reach = reach };
     }
 
     public override async Task<SendToGroupResponse> SendToGroup(SendToGroupRequest request, ServerCallContext context)
@@ -129,14 +136,14 @@ internal sealed class GatewayGrpcService(
         frame.PushId = ClusterRouter.PushId(context);
         var exclude = LocalExclusions(request.ExcludeClientIds);
         var start = Stopwatch.GetTimestamp();
-        var (results, reach) = await router.ScatterAsync(context, () =>
+        var (delivered, reach) = await routing.SendAsync(new RoutedPush(RoutedKind.Group, request.Groups, request, frame.PushId), context, () =>
         {
             var n = table.SendToGroups(request.Groups, exclude, frame);
             metrics.Push("group", n);
-            return new SendToGroupResponse { Delivered = n };
-        }, (client, o) => client.SendToGroupAsync(request, o)).ConfigureAwait(false);
+            return n;
+        }).ConfigureAwait(false);
         metrics.PushDuration("group", Stopwatch.GetElapsedTime(start).TotalSeconds);
-        return new SendToGroupResponse { Delivered = results.Sum(r => r.Delivered), Reach = reach };
+        return new SendToGroupResponse { Delivered = delivered, Reach = reach };
     }
 
     public override async Task<SendBatchResponse> SendBatch(SendBatchRequest request, ServerCallContext context)
@@ -164,7 +171,7 @@ internal sealed class GatewayGrpcService(
             frames[i].PushId = ClusterRouter.PushId(context) + (ulong)i * 2; // one id per item (still odd, never 0)
         }
         var start = Stopwatch.GetTimestamp();
-        var (results, reach) = await router.ScatterAsync(context, () =>
+        var (delivered, reach) = await routing.SendAsync(BatchRoute(request, frames[0].PushId), context, () =>
         {
             long n = 0;
             for (var i = 0; i < frames.Length; i++)
@@ -188,10 +195,27 @@ internal sealed class GatewayGrpcService(
                 }
             }
             metrics.Push("batch", n);
-            return new SendBatchResponse { Delivered = n };
-        }, (client, o) => client.SendBatchAsync(request, o)).ConfigureAwait(false);
+            return n;
+        }).ConfigureAwait(false);
         metrics.PushDuration("batch", Stopwatch.GetElapsedTime(start).TotalSeconds);
-        return new SendBatchResponse { Delivered = results.Sum(r => r.Delivered), Reach = reach };
+        return new SendBatchResponse { Delivered = delivered, Reach = reach };
+    }
+
+    // A batch goes where its group and uid items' members are; an item for everyone or for a client id (which may
+    // have moved to any gateway) sends the whole batch to every gateway.
+    private static RoutedPush BatchRoute(SendBatchRequest request, ulong pushId)
+    {
+        var names = new List<string>();
+        foreach (var item in request.Items)
+        {
+            if (item.All || item.ClientId.Length > 0)
+            {
+                return new RoutedPush(RoutedKind.All, [], request, pushId);
+            }
+            names.AddRange(item.Groups);
+            names.AddRange(item.Uids);
+        }
+        return new RoutedPush(RoutedKind.Batch, names.Distinct(StringComparer.Ordinal).ToArray(), request, pushId);
     }
 
     // Sends to the clients named in a SendToClients that moved from this gateway to another (one forwarded call each).
@@ -245,14 +269,21 @@ internal sealed class GatewayGrpcService(
     public override Task<IsOnlineResponse> IsOnline(IsOnlineRequest request, ServerCallContext context)
         => router.OnOwnerAsync(request.ClientId, context, _ => new IsOnlineResponse { Online = true }, (client, o) => client.IsOnlineAsync(request, o), () => new IsOnlineResponse { Online = false });
 
-    public override Task<BindUidResponse> BindUid(BindUidRequest request, ServerCallContext context)
+    public override async Task<BindUidResponse> BindUid(BindUidRequest request, ServerCallContext context)
     {
         ValidateName(request.Uid, "uid");
-        return router.OnOwnerAsync(request.ClientId, context, c =>
+        var here = false;
+        var r = await router.OnOwnerAsync(request.ClientId, context, c =>
         {
             table.BindUid(c, request.Uid);
+            here = true;
             return new BindUidResponse();
-        }, (client, o) => client.BindUidAsync(request, o));
+        }, (client, o) => client.BindUidAsync(request, o), slower: SyncAllowance).ConfigureAwait(false);
+        if (here)
+        {
+            await routing.SyncAsync(context.CancellationToken).ConfigureAwait(false); // a push after the answer reaches it
+        }
+        return r;
     }
 
     public override Task<UnbindUidResponse> UnbindUid(UnbindUidRequest request, ServerCallContext context)
@@ -269,17 +300,24 @@ internal sealed class GatewayGrpcService(
     public override Task<GetUidByClientIdResponse> GetUidByClientId(GetUidByClientIdRequest request, ServerCallContext context)
         => router.OnOwnerAsync(request.ClientId, context, c => new GetUidByClientIdResponse { Uid = c.Uid ?? string.Empty }, (client, o) => client.GetUidByClientIdAsync(request, o));
 
-    public override Task<JoinGroupResponse> JoinGroup(JoinGroupRequest request, ServerCallContext context)
+    public override async Task<JoinGroupResponse> JoinGroup(JoinGroupRequest request, ServerCallContext context)
     {
         ValidateName(request.Group, "group");
-        return router.OnOwnerAsync(request.ClientId, context, c =>
+        var here = false;
+        var r = await router.OnOwnerAsync(request.ClientId, context, c =>
         {
             if (!table.JoinGroup(c, request.Group, O.MaxGroupsPerConnection))
             {
                 throw Errors.LimitExceeded("group", $"client is already in {O.MaxGroupsPerConnection} groups (Gateway:MaxGroupsPerConnection)");
             }
+            here = true;
             return new JoinGroupResponse();
-        }, (client, o) => client.JoinGroupAsync(request, o));
+        }, (client, o) => client.JoinGroupAsync(request, o), slower: SyncAllowance).ConfigureAwait(false);
+        if (here)
+        {
+            await routing.SyncAsync(context.CancellationToken).ConfigureAwait(false); // a push after the answer reaches it
+        }
+        return r;
     }
 
     public override Task<LeaveGroupResponse> LeaveGroup(LeaveGroupRequest request, ServerCallContext context)
@@ -295,7 +333,7 @@ internal sealed class GatewayGrpcService(
     public override async Task<UngroupResponse> Ungroup(UngroupRequest request, ServerCallContext context)
     {
         ValidateName(request.Group, "group");
-        var (results, reach) = await router.ScatterAsync(context, () => new UngroupResponse { Removed = table.Ungroup(request.Group) }, (client, o) => client.UngroupAsync(request, o)).ConfigureAwait(false);
+        var (results, reach) = await router.ScatterAsync(context, () => new UngroupResponse { Removed = table.Ungroup(request.Group) }, (client, o) => client.UngroupAsync(request, o), interest: (InterestKind.Group, [request.Group])).ConfigureAwait(false);
         return new UngroupResponse { Removed = results.Sum(r => r.Removed), Reach = reach };
     }
 
@@ -327,7 +365,7 @@ internal sealed class GatewayGrpcService(
     public override async Task<IsUidOnlineResponse> IsUidOnline(IsUidOnlineRequest request, ServerCallContext context)
     {
         ValidateName(request.Uid, "uid");
-        var (results, reach) = await router.ScatterAsync(context, () => new IsUidOnlineResponse { Online = table.HasUid(request.Uid) }, (client, o) => client.IsUidOnlineAsync(request, o)).ConfigureAwait(false);
+        var (results, reach) = await router.ScatterAsync(context, () => new IsUidOnlineResponse { Online = table.HasUid(request.Uid) }, (client, o) => client.IsUidOnlineAsync(request, o), interest: (InterestKind.Uid, [request.Uid])).ConfigureAwait(false);
         return new IsUidOnlineResponse { Online = results.Any(r => r.Online), Reach = reach };
     }
 
@@ -342,7 +380,7 @@ internal sealed class GatewayGrpcService(
                 r.Online[u] = table.HasUid(u);
             }
             return r;
-        }, (client, o) => client.IsUidsOnlineAsync(request, o)).ConfigureAwait(false);
+        }, (client, o) => client.IsUidsOnlineAsync(request, o), interest: (InterestKind.Uid, request.Uids)).ConfigureAwait(false);
         var merged = new IsUidsOnlineResponse { Reach = reach };
         foreach (var u in request.Uids)
         {
@@ -354,7 +392,7 @@ internal sealed class GatewayGrpcService(
     public override async Task<GetClientIdByUidResponse> GetClientIdByUid(GetClientIdByUidRequest request, ServerCallContext context)
     {
         ValidateName(request.Uid, "uid");
-        var (results, reach) = await router.ScatterAsync(context, () => new GetClientIdByUidResponse { ClientIds = { table.UidMembers(request.Uid).Select(c => c.ClientId) } }, (client, o) => client.GetClientIdByUidAsync(request, o)).ConfigureAwait(false);
+        var (results, reach) = await router.ScatterAsync(context, () => new GetClientIdByUidResponse { ClientIds = { table.UidMembers(request.Uid).Select(c => c.ClientId) } }, (client, o) => client.GetClientIdByUidAsync(request, o), interest: (InterestKind.Uid, [request.Uid])).ConfigureAwait(false);
         return new GetClientIdByUidResponse { ClientIds = { results.SelectMany(r => r.ClientIds).Order(StringComparer.Ordinal) }, Reach = reach };
     }
 
@@ -373,7 +411,7 @@ internal sealed class GatewayGrpcService(
                 }
             }
             return r;
-        }, (client, o) => client.BatchGetClientIdByUidAsync(request, o)).ConfigureAwait(false);
+        }, (client, o) => client.BatchGetClientIdByUidAsync(request, o), interest: (InterestKind.Uid, request.Uids)).ConfigureAwait(false);
         var merged = new BatchGetClientIdByUidResponse { Reach = reach };
         foreach (var (uid, list) in results.SelectMany(r => r.ClientIds))
         {
@@ -389,7 +427,7 @@ internal sealed class GatewayGrpcService(
     public override async Task<GetClientSessionsByGroupResponse> GetClientSessionsByGroup(GetClientSessionsByGroupRequest request, ServerCallContext context)
     {
         ValidateName(request.Group, "group");
-        var (results, reach) = await router.ScatterAsync(context, () => Sessions<GetClientSessionsByGroupResponse>(table.GroupMembers(request.Group), (r, id, s) => r.Sessions[id] = s), (client, o) => client.GetClientSessionsByGroupAsync(request, o)).ConfigureAwait(false);
+        var (results, reach) = await router.ScatterAsync(context, () => Sessions<GetClientSessionsByGroupResponse>(table.GroupMembers(request.Group), (r, id, s) => r.Sessions[id] = s), (client, o) => client.GetClientSessionsByGroupAsync(request, o), interest: (InterestKind.Group, [request.Group])).ConfigureAwait(false);
         var merged = new GetClientSessionsByGroupResponse { Reach = reach };
         foreach (var r in results)
         {
@@ -404,7 +442,7 @@ internal sealed class GatewayGrpcService(
         {
             ValidateName(request.Group, "group");
         }
-        var (results, reach) = await router.ScatterAsync(context, () => Sessions<GetAllClientSessionsResponse>(request.Group.Length > 0 ? table.GroupMembers(request.Group) : table.All, (r, id, s) => r.Sessions[id] = s), (client, o) => client.GetAllClientSessionsAsync(request, o)).ConfigureAwait(false);
+        var (results, reach) = await router.ScatterAsync(context, () => Sessions<GetAllClientSessionsResponse>(request.Group.Length > 0 ? table.GroupMembers(request.Group) : table.All, (r, id, s) => r.Sessions[id] = s), (client, o) => client.GetAllClientSessionsAsync(request, o), interest: GroupInterest(request.Group)).ConfigureAwait(false);
         var merged = new GetAllClientSessionsResponse { Reach = reach };
         foreach (var r in results)
         {
@@ -419,7 +457,7 @@ internal sealed class GatewayGrpcService(
         {
             ValidateName(request.Group, "group");
         }
-        var (results, reach) = await router.ScatterAsync(context, () => new GetClientCountByGroupResponse { Count = request.Group.Length > 0 ? table.GroupSize(request.Group) : table.Count }, (client, o) => client.GetClientCountByGroupAsync(request, o)).ConfigureAwait(false);
+        var (results, reach) = await router.ScatterAsync(context, () => new GetClientCountByGroupResponse { Count = request.Group.Length > 0 ? table.GroupSize(request.Group) : table.Count }, (client, o) => client.GetClientCountByGroupAsync(request, o), interest: GroupInterest(request.Group)).ConfigureAwait(false);
         return new GetClientCountByGroupResponse { Count = results.Sum(r => r.Count), Reach = reach };
     }
 
@@ -434,7 +472,7 @@ internal sealed class GatewayGrpcService(
                 r.Counts[g] = table.GroupSize(g);
             }
             return r;
-        }, (client, o) => client.BatchGetClientCountByGroupAsync(request, o)).ConfigureAwait(false);
+        }, (client, o) => client.BatchGetClientCountByGroupAsync(request, o), interest: (InterestKind.Group, request.Groups)).ConfigureAwait(false);
         var merged = new BatchGetClientCountByGroupResponse { Reach = reach };
         foreach (var g in request.Groups.Distinct(StringComparer.Ordinal))
         {
@@ -452,7 +490,7 @@ internal sealed class GatewayGrpcService(
     public override async Task<GetClientIdListByGroupResponse> GetClientIdListByGroup(GetClientIdListByGroupRequest request, ServerCallContext context)
     {
         ValidateName(request.Group, "group");
-        var (results, reach) = await router.ScatterAsync(context, () => new GetClientIdListByGroupResponse { ClientIds = { table.GroupMembers(request.Group).Select(c => c.ClientId) } }, (client, o) => client.GetClientIdListByGroupAsync(request, o)).ConfigureAwait(false);
+        var (results, reach) = await router.ScatterAsync(context, () => new GetClientIdListByGroupResponse { ClientIds = { table.GroupMembers(request.Group).Select(c => c.ClientId) } }, (client, o) => client.GetClientIdListByGroupAsync(request, o), interest: (InterestKind.Group, [request.Group])).ConfigureAwait(false);
         return new GetClientIdListByGroupResponse { ClientIds = { results.SelectMany(r => r.ClientIds).Order(StringComparer.Ordinal) }, Reach = reach };
     }
 
@@ -465,7 +503,7 @@ internal sealed class GatewayGrpcService(
     public override async Task<GetUidListByGroupResponse> GetUidListByGroup(GetUidListByGroupRequest request, ServerCallContext context)
     {
         ValidateName(request.Group, "group");
-        var (results, reach) = await router.ScatterAsync(context, () => new GetUidListByGroupResponse { Uids = { table.UidsOfGroup(request.Group) } }, (client, o) => client.GetUidListByGroupAsync(request, o)).ConfigureAwait(false);
+        var (results, reach) = await router.ScatterAsync(context, () => new GetUidListByGroupResponse { Uids = { table.UidsOfGroup(request.Group) } }, (client, o) => client.GetUidListByGroupAsync(request, o), interest: (InterestKind.Group, [request.Group])).ConfigureAwait(false);
         return new GetUidListByGroupResponse { Uids = { results.SelectMany(r => r.Uids).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal) }, Reach = reach };
     }
 
@@ -628,6 +666,10 @@ internal sealed class GatewayGrpcService(
     }
 
     // ---------------- helpers ----------------
+
+    // A query about one group asks only the gateways that may host it; about everyone (no group), every gateway.
+    private static (InterestKind? Kind, IReadOnlyList<string> Names)? GroupInterest(string group)
+        => group.Length > 0 ? (InterestKind.Group, [group]) : null;
 
     /// <summary>A single-target push the connection could not queue: never OK while the client is dropped.</summary>
     private RpcException NotQueued(string clientId, SendResult result) => result == SendResult.QueueFull

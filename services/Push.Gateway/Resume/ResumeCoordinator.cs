@@ -35,6 +35,7 @@ internal sealed partial class ResumeCoordinator
     private readonly ClusterOptions _cluster;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
+    private readonly Routing.IPushRouting? _routing;
 
     public ResumeCoordinator(
         ConnectionTable table,
@@ -51,8 +52,10 @@ internal sealed partial class ResumeCoordinator
         IOptions<GatewayOptions> options,
         IOptions<ClusterOptions> cluster,
         TimeProvider time,
-        ILogger<ResumeCoordinator> logger)
+        ILogger<ResumeCoordinator> logger,
+        Routing.IPushRouting? routing = null)
     {
+        _routing = routing;
         _table = table;
         _router = router;
         _identity = identity;
@@ -217,6 +220,12 @@ internal sealed partial class ResumeCoordinator
             {
                 _table.JoinGroup(c, g, int.MaxValue);
             }
+            // The interest of the joins is in effect cluster-wide before the owner lets go: every push after it
+            // reaches this gateway.
+            if (_routing is not null)
+            {
+                await _routing.SyncAsync(ct).ConfigureAwait(false);
+            }
             CompleteHandoffResponse? done = null;
             // The owner lets go when it answers: an answer lost on the way (a deadline under load, a channel closed
             // as the draining owner left the view) is asked for again (CompleteHandoff is idempotent per handoff id),
@@ -257,6 +266,10 @@ internal sealed partial class ResumeCoordinator
             }
             // The owner applied what came in between; take its final word on uid and groups.
             Reconcile(c, done);
+            if (_routing is not null)
+            {
+                await _routing.SyncAsync(ct).ConfigureAwait(false);
+            }
             lock (c.SessionSync)
             {
                 c.Session = done.Session is null || done.Session.Values.Count == 0 ? null : new Dictionary<string, string>(done.Session.Values, StringComparer.Ordinal);
