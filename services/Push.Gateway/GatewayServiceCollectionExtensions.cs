@@ -45,6 +45,7 @@ internal static class GatewayServiceCollectionExtensions
         services.AddSingleton(sp => new LocalMember(sp.GetRequiredService<GatewayIdentity>().Id, MemberRole.Gateway));
         services.AddSingleton<GatewayMetrics>();
         services.AddSingleton<ConnectionTable>();
+        Push.Gateway.Routing.RoutingRegistration.AddPushRouting(services); // IPushRouting by Cluster:Routing (mesh | nats)
         services.AddSingleton<PeerDirectory>();
         services.AddSingleton<IPeerClients>(sp => sp.GetRequiredService<PeerDirectory>());
         services.AddSingleton<PeerFailures>();

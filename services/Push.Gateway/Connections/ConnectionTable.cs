@@ -19,6 +19,9 @@ internal sealed class ConnectionTable(GatewayIdentity identity)
 
     public string GatewayId => identity.Id;
 
+    /// <summary>Told (under the lock) when a group or uid gains its first or loses its last local member (set by the routing).</summary>
+    public Routing.IPushRouting? Routing { get; set; }
+
     public int Count => _byId.Count;
 
     public int GroupCount { get { lock (_sync) { return _groups.Count; } } }
@@ -177,6 +180,7 @@ internal sealed class ConnectionTable(GatewayIdentity identity)
             {
                 return 0;
             }
+            Routing?.LocalInterest(Push.Gateway.Routing.InterestKind.Group, group, on: false);
             foreach (var c in members)
             {
                 c.Groups?.Remove(group);
@@ -415,21 +419,23 @@ internal sealed class ConnectionTable(GatewayIdentity identity)
         }
     }
 
-    private static void AddTo(Dictionary<string, HashSet<ClientConnection>> map, string key, ClientConnection c)
+    private void AddTo(Dictionary<string, HashSet<ClientConnection>> map, string key, ClientConnection c)
     {
         if (!map.TryGetValue(key, out var set))
         {
             set = new HashSet<ClientConnection>();
             map[key] = set;
+            Routing?.LocalInterest(map == _groups ? Push.Gateway.Routing.InterestKind.Group : Push.Gateway.Routing.InterestKind.Uid, key, on: true);
         }
         set.Add(c);
     }
 
-    private static void RemoveFrom(Dictionary<string, HashSet<ClientConnection>> map, string key, ClientConnection c)
+    private void RemoveFrom(Dictionary<string, HashSet<ClientConnection>> map, string key, ClientConnection c)
     {
         if (map.TryGetValue(key, out var set) && set.Remove(c) && set.Count == 0)
         {
             map.Remove(key);
+            Routing?.LocalInterest(map == _groups ? Push.Gateway.Routing.InterestKind.Group : Push.Gateway.Routing.InterestKind.Uid, key, on: false);
         }
     }
 }

@@ -22,6 +22,7 @@ internal sealed class GatewayGrpcService(
     DrainCoordinator drain,
     StatusReporter status,
     Push.Gateway.Resume.MovedClients moved,
+    Push.Gateway.Routing.IPushRouting routing,
     IOptions<GatewayOptions> options) : GatewayService.GatewayServiceBase
 {
     private GatewayOptions O => options.Value;
@@ -53,14 +54,14 @@ internal sealed class GatewayGrpcService(
         frame.PushId = ClusterRouter.PushId(context);
         var exclude = LocalExclusions(request.ExcludeClientIds);
         var start = Stopwatch.GetTimestamp();
-        var (results, reach) = await router.ScatterAsync(context, () =>
+        var (delivered, reach) = await routing.SendAsync(new(Routing.RoutedKind.All, [], request, frame.PushId), context, () =>
         {
             var n = table.SendToAll(exclude, frame);
             metrics.Push("all", n);
-            return new SendToAllResponse { Delivered = n };
-        }, (client, o) => client.SendToAllAsync(request, o)).ConfigureAwait(false);
+            return n;
+        }).ConfigureAwait(false);
         metrics.PushDuration("all", Stopwatch.GetElapsedTime(start).TotalSeconds);
-        return new SendToAllResponse { Delivered = results.Sum(r => r.Delivered), Reach = reach };
+        return new SendToAllResponse { Delivered = delivered, Reach = reach };
     }
 
     public override async Task<SendToClientsResponse> SendToClients(SendToClientsRequest request, ServerCallContext context)
@@ -112,14 +113,14 @@ internal sealed class GatewayGrpcService(
         var frame = Payload.Encode(request.DataCase == SendToUidRequest.DataOneofCase.Text, request.Text, request.DataCase == SendToUidRequest.DataOneofCase.Binary ? request.Binary : null, O.MaxPushSize);
         frame.PushId = ClusterRouter.PushId(context);
         var start = Stopwatch.GetTimestamp();
-        var (results, reach) = await router.ScatterAsync(context, () =>
+        var (delivered, reach) = await routing.SendAsync(new(Routing.RoutedKind.Uid, request.Uids, request, frame.PushId), context, () =>
         {
             var n = table.SendToUids(request.Uids, frame);
             metrics.Push("uid", n);
-            return new SendToUidResponse { Delivered = n };
-        }, (client, o) => client.SendToUidAsync(request, o)).ConfigureAwait(false);
+            return n;
+        }).ConfigureAwait(false);
         metrics.PushDuration("uid", Stopwatch.GetElapsedTime(start).TotalSeconds);
-        return new SendToUidResponse { Delivered = results.Sum(r => r.Delivered), Reach = reach };
+        return new SendToUidResponse { Delivered = delivered, Reach = reach };
     }
 
     public override async Task<SendToGroupResponse> SendToGroup(SendToGroupRequest request, ServerCallContext context)
@@ -129,14 +130,14 @@ internal sealed class GatewayGrpcService(
         frame.PushId = ClusterRouter.PushId(context);
         var exclude = LocalExclusions(request.ExcludeClientIds);
         var start = Stopwatch.GetTimestamp();
-        var (results, reach) = await router.ScatterAsync(context, () =>
+        var (delivered, reach) = await routing.SendAsync(new(Routing.RoutedKind.Group, request.Groups, request, frame.PushId), context, () =>
         {
             var n = table.SendToGroups(request.Groups, exclude, frame);
             metrics.Push("group", n);
-            return new SendToGroupResponse { Delivered = n };
-        }, (client, o) => client.SendToGroupAsync(request, o)).ConfigureAwait(false);
+            return n;
+        }).ConfigureAwait(false);
         metrics.PushDuration("group", Stopwatch.GetElapsedTime(start).TotalSeconds);
-        return new SendToGroupResponse { Delivered = results.Sum(r => r.Delivered), Reach = reach };
+        return new SendToGroupResponse { Delivered = delivered, Reach = reach };
     }
 
     public override async Task<SendBatchResponse> SendBatch(SendBatchRequest request, ServerCallContext context)
@@ -164,7 +165,8 @@ internal sealed class GatewayGrpcService(
             frames[i].PushId = ClusterRouter.PushId(context) + (ulong)i * 2; // one id per item (still odd, never 0)
         }
         var start = Stopwatch.GetTimestamp();
-        var (results, reach) = await router.ScatterAsync(context, () =>
+        var names = request.Items.SelectMany(i => i.Groups.Concat(i.Uids)).Distinct(StringComparer.Ordinal).ToList();
+        var (delivered, reach) = await routing.SendAsync(new(Routing.RoutedKind.Batch, names, request, frames[0].PushId), context, () =>
         {
             long n = 0;
             for (var i = 0; i < frames.Length; i++)
@@ -188,10 +190,10 @@ internal sealed class GatewayGrpcService(
                 }
             }
             metrics.Push("batch", n);
-            return new SendBatchResponse { Delivered = n };
-        }, (client, o) => client.SendBatchAsync(request, o)).ConfigureAwait(false);
+            return n;
+        }).ConfigureAwait(false);
         metrics.PushDuration("batch", Stopwatch.GetElapsedTime(start).TotalSeconds);
-        return new SendBatchResponse { Delivered = results.Sum(r => r.Delivered), Reach = reach };
+        return new SendBatchResponse { Delivered = delivered, Reach = reach };
     }
 
     // Sends to the clients named in a SendToClients that moved from this gateway to another (one forwarded call each).
@@ -245,14 +247,21 @@ internal sealed class GatewayGrpcService(
     public override Task<IsOnlineResponse> IsOnline(IsOnlineRequest request, ServerCallContext context)
         => router.OnOwnerAsync(request.ClientId, context, _ => new IsOnlineResponse { Online = true }, (client, o) => client.IsOnlineAsync(request, o), () => new IsOnlineResponse { Online = false });
 
-    public override Task<BindUidResponse> BindUid(BindUidRequest request, ServerCallContext context)
+    public override async Task<BindUidResponse> BindUid(BindUidRequest request, ServerCallContext context)
     {
         ValidateName(request.Uid, "uid");
-        return router.OnOwnerAsync(request.ClientId, context, c =>
+        var here = false;
+        var r = await router.OnOwnerAsync(request.ClientId, context, c =>
         {
             table.BindUid(c, request.Uid);
+            here = true;
             return new BindUidResponse();
-        }, (client, o) => client.BindUidAsync(request, o));
+        }, (client, o) => client.BindUidAsync(request, o)).ConfigureAwait(false);
+        if (here)
+        {
+            await routing.SyncAsync(context.CancellationToken).ConfigureAwait(false); // a push started after this answer reaches the client
+        }
+        return r;
     }
 
     public override Task<UnbindUidResponse> UnbindUid(UnbindUidRequest request, ServerCallContext context)
@@ -269,17 +278,24 @@ internal sealed class GatewayGrpcService(
     public override Task<GetUidByClientIdResponse> GetUidByClientId(GetUidByClientIdRequest request, ServerCallContext context)
         => router.OnOwnerAsync(request.ClientId, context, c => new GetUidByClientIdResponse { Uid = c.Uid ?? string.Empty }, (client, o) => client.GetUidByClientIdAsync(request, o));
 
-    public override Task<JoinGroupResponse> JoinGroup(JoinGroupRequest request, ServerCallContext context)
+    public override async Task<JoinGroupResponse> JoinGroup(JoinGroupRequest request, ServerCallContext context)
     {
         ValidateName(request.Group, "group");
-        return router.OnOwnerAsync(request.ClientId, context, c =>
+        var here = false;
+        var r = await router.OnOwnerAsync(request.ClientId, context, c =>
         {
             if (!table.JoinGroup(c, request.Group, O.MaxGroupsPerConnection))
             {
                 throw Errors.LimitExceeded("group", $"client is already in {O.MaxGroupsPerConnection} groups (Gateway:MaxGroupsPerConnection)");
             }
+            here = true;
             return new JoinGroupResponse();
-        }, (client, o) => client.JoinGroupAsync(request, o));
+        }, (client, o) => client.JoinGroupAsync(request, o)).ConfigureAwait(false);
+        if (here)
+        {
+            await routing.SyncAsync(context.CancellationToken).ConfigureAwait(false); // a push started after this answer reaches the client
+        }
+        return r;
     }
 
     public override Task<LeaveGroupResponse> LeaveGroup(LeaveGroupRequest request, ServerCallContext context)
