@@ -32,6 +32,9 @@ public sealed partial class NatsServer : IAsyncDisposable
     /// <summary>Route (cluster) port, 0 when not clustered.</summary>
     public int ClusterPort { get; private set; }
 
+    /// <summary>HTTP monitoring port (/varz, /routez, /subsz).</summary>
+    public int MonitorPort { get; private set; }
+
     public string Url => $"nats://{Host}:{Port.ToString(CultureInfo.InvariantCulture)}";
 
     public string RouteUrl => $"nats://{Host}:{ClusterPort.ToString(CultureInfo.InvariantCulture)}";
@@ -60,12 +63,12 @@ public sealed partial class NatsServer : IAsyncDisposable
     }
 
     /// <summary>Starts one server; with <paramref name="clusterName"/> it also listens for routes and joins <paramref name="routes"/>.</summary>
-    public static async Task<NatsServer> StartAsync(string host = "127.0.0.1", string? name = null, string? clusterName = null, IEnumerable<string>? routes = null, CancellationToken cancellationToken = default)
+    public static async Task<NatsServer> StartAsync(string host = "127.0.0.1", string? name = null, string? clusterName = null, IEnumerable<string>? routes = null, int clusterPort = -1, CancellationToken cancellationToken = default)
     {
         var exe = Executable() ?? throw new InvalidOperationException("nats-server is not installed (apt-get install nats-server; .ci/setup installs it)");
         name ??= "nats-" + host;
         var psi = new ProcessStartInfo(exe) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in new[] { "-a", host, "-p", "-1", "-n", name, "-m", "0" })
+        foreach (var a in new[] { "-a", host, "-p", "-1", "-n", name, "-m", "-1" })
         {
             psi.ArgumentList.Add(a);
         }
@@ -74,7 +77,13 @@ public sealed partial class NatsServer : IAsyncDisposable
             psi.ArgumentList.Add("--cluster_name");
             psi.ArgumentList.Add(clusterName);
             psi.ArgumentList.Add("--cluster");
-            psi.ArgumentList.Add($"nats://{host}:-1");
+            psi.ArgumentList.Add($"nats://{host}:{clusterPort.ToString(CultureInfo.InvariantCulture)}");
+            if (clusterPort > 0)
+            {
+                // Without it the others learn this route as 127.0.0.1:PORT (the source address of its connections).
+                psi.ArgumentList.Add("--cluster_advertise");
+                psi.ArgumentList.Add($"{host}:{clusterPort.ToString(CultureInfo.InvariantCulture)}");
+            }
             var list = (routes ?? []).ToList();
             if (list.Count > 0)
             {
@@ -94,8 +103,10 @@ public sealed partial class NatsServer : IAsyncDisposable
             bounded.CancelAfter(TimeSpan.FromSeconds(20));
             var port = s.WaitForLogAsync(ClientPortLine(), 1, bounded.Token);
             var route = clusterName is null ? null : s.WaitForLogAsync(RoutePortLine(), 1, bounded.Token);
+            var monitor = s.WaitForLogAsync(MonitorPortLine(), 1, bounded.Token);
             await s.WaitForLogAsync(ReadyLine(), 1, bounded.Token).ConfigureAwait(false);
             s.Port = int.Parse((await port.ConfigureAwait(false)).Groups[1].Value, CultureInfo.InvariantCulture);
+            s.MonitorPort = int.Parse((await monitor.ConfigureAwait(false)).Groups[1].Value, CultureInfo.InvariantCulture);
             if (route is not null)
             {
                 s.ClusterPort = int.Parse((await route.ConfigureAwait(false)).Groups[1].Value, CultureInfo.InvariantCulture);
@@ -111,8 +122,8 @@ public sealed partial class NatsServer : IAsyncDisposable
     }
 
     /// <summary>
-    /// Three servers on 127.0.0.{first}..{first+2}, one cluster: the second and third route to the first and the
-    /// cluster gossips the rest; returns once every server logs two route connections.
+    /// Three servers on 127.0.0.{first}..{first+2}, one cluster, each with explicit routes to the two others (route
+    /// ports chosen free beforehand, advertised as host:port); returns once every server logs two route connections.
     /// </summary>
     public static async Task<NatsServer[]> StartClusterAsync(int first = 31, CancellationToken cancellationToken = default)
     {
@@ -120,16 +131,21 @@ public sealed partial class NatsServer : IAsyncDisposable
         var nodes = new List<NatsServer>();
         try
         {
-            nodes.Add(await StartAsync($"127.0.0.{first}", "n1", cluster, cancellationToken: cancellationToken).ConfigureAwait(false));
-            for (var i = 1; i < 3; i++)
+            var hosts = Enumerable.Range(first, 3).Select(i => $"127.0.0.{i}").ToArray();
+            var ports = hosts.Select(FreePort).ToArray();
+            for (var i = 0; i < 3; i++)
             {
-                nodes.Add(await StartAsync($"127.0.0.{first + i}", $"n{i + 1}", cluster, [nodes[0].RouteUrl], cancellationToken).ConfigureAwait(false));
+                var others = Enumerable.Range(0, 3).Where(j => j != i).Select(j => $"nats://{hosts[j]}:{ports[j].ToString(CultureInfo.InvariantCulture)}");
+                nodes.Add(await StartAsync(hosts[i], $"n{i + 1}", cluster, others, ports[i], cancellationToken).ConfigureAwait(false));
             }
             using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             bounded.CancelAfter(TimeSpan.FromSeconds(20));
             foreach (var n in nodes)
             {
-                await n.WaitForLogAsync(RouteCreatedLine(), 2, bounded.Token).ConfigureAwait(false);
+                while (await n.RouteCountAsync(bounded.Token).ConfigureAwait(false) < 2)
+                {
+                    await Task.Delay(25, bounded.Token).ConfigureAwait(false);
+                }
             }
             return [.. nodes];
         }
@@ -141,6 +157,31 @@ public sealed partial class NatsServer : IAsyncDisposable
             }
             throw;
         }
+    }
+
+    private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(5) };
+
+    /// <summary>Routes connected now (/routez num_routes).</summary>
+    public async Task<int> RouteCountAsync(CancellationToken ct)
+    {
+        using var doc = System.Text.Json.JsonDocument.Parse(await Http.GetStringAsync(new Uri($"http://{Host}:{MonitorPort.ToString(CultureInfo.InvariantCulture)}/routez"), ct).ConfigureAwait(false));
+        return doc.RootElement.GetProperty("num_routes").GetInt32();
+    }
+
+    /// <summary>Subscriptions the server holds now (/subsz num_subscriptions), e.g. to see a gateway's interest arrive.</summary>
+    public async Task<int> SubscriptionCountAsync(CancellationToken ct)
+    {
+        using var doc = System.Text.Json.JsonDocument.Parse(await Http.GetStringAsync(new Uri($"http://{Host}:{MonitorPort.ToString(CultureInfo.InvariantCulture)}/subsz"), ct).ConfigureAwait(false));
+        return doc.RootElement.GetProperty("num_subscriptions").GetInt32();
+    }
+
+    private static int FreePort(string host)
+    {
+        var l = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Parse(host), 0);
+        l.Start();
+        var port = ((System.Net.IPEndPoint)l.LocalEndpoint).Port;
+        l.Stop();
+        return port;
     }
 
     /// <summary>Completes when the log has <paramref name="count"/> lines matching <paramref name="pattern"/>; returns the last match.</summary>
@@ -219,6 +260,6 @@ public sealed partial class NatsServer : IAsyncDisposable
     [GeneratedRegex(@"Server is ready")]
     private static partial Regex ReadyLine();
 
-    [GeneratedRegex(@"Route connection created")]
-    private static partial Regex RouteCreatedLine();
+    [GeneratedRegex(@"Starting http monitor on [^\s]+:(\d+)")]
+    private static partial Regex MonitorPortLine();
 }
