@@ -14,7 +14,7 @@ internal sealed class TableHarness : IDisposable
 {
     private readonly ServiceProvider _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
 
-    public TableHarness() => Table = new ConnectionTable(Identity);
+    public TableHarness(Push.Gateway.Routing.IPushRouting? routing = null) => Table = new ConnectionTable(Identity, routing);
 
     public GatewayIdentity Identity { get; } = new();
     public ConnectionTable Table { get; }

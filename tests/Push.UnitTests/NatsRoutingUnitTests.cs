@@ -71,7 +71,6 @@ public sealed class NatsSubjectsTests
         Assert.Contains(new NatsRoutingOptions { Routing = "nats" }.Errors(), e => e.Contains("Cluster:NatsUrl is required", StringComparison.Ordinal));
         Assert.Empty(new NatsRoutingOptions { Routing = "nats", NatsUrl = "nats://127.0.0.1:4222, nats://127.0.0.2:4222" }.Errors());
         Assert.Contains(new NatsRoutingOptions { Routing = "nats", NatsUrl = "http://x" }.Errors(), e => e.Contains("Cluster:NatsUrl", StringComparison.Ordinal));
-        Assert.Contains(new NatsRoutingOptions { Routing = "redis" }.Errors(), e => e.Contains("Cluster:Routing", StringComparison.Ordinal));
         Assert.Contains(new NatsRoutingOptions { Routing = "nats", NatsUrl = "nats://h:1", NatsSubjectPrefix = "a.*" }.Errors(), e => e.Contains("NatsSubjectPrefix", StringComparison.Ordinal));
     }
 
@@ -256,9 +255,8 @@ public sealed class ConnectionTableInterestTests
     [Fact]
     public void JoinsLeavesBindsAndCloses_ReportOnlyTheFirstAndLastMember()
     {
-        using var h = new TableHarness();
         var r = new Recorder();
-        h.Table.Routing = r;
+        using var h = new TableHarness(r);
         var (a, b) = (h.Connect(), h.Connect());
         h.Table.JoinGroup(a, "g", 10);
         h.Table.JoinGroup(b, "g", 10);

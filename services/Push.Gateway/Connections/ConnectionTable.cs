@@ -6,9 +6,10 @@ namespace Push.Gateway.Connections;
 
 /// <summary>
 /// This gateway's clients, and the uids and groups they belong to. Groups and uids live only here and are released
-/// when their last connection leaves. Fan-out copies the targets under the lock and sends outside it.
+/// when their last connection leaves. Fan-out copies the targets under the lock and sends outside it. Every first
+/// member of a group or uid and every last one leaving is told to the interest routing (under the lock, in order).
 /// </summary>
-internal sealed class ConnectionTable(GatewayIdentity identity)
+internal sealed class ConnectionTable(GatewayIdentity identity, Routing.IPushRouting? routing = null)
 {
     private readonly ConcurrentDictionary<long, ClientConnection> _byId = new();
     // Connections that resumed here from another gateway keep their client id, which names that gateway.
@@ -18,9 +19,6 @@ internal sealed class ConnectionTable(GatewayIdentity identity)
     private readonly Dictionary<string, HashSet<ClientConnection>> _uids = new(StringComparer.Ordinal);
 
     public string GatewayId => identity.Id;
-
-    /// <summary>Told (under the lock) when a group or uid gains its first or loses its last local member (set by the routing).</summary>
-    public Routing.IPushRouting? Routing { get; set; }
 
     public int Count => _byId.Count;
 
@@ -180,7 +178,7 @@ internal sealed class ConnectionTable(GatewayIdentity identity)
             {
                 return 0;
             }
-            Routing?.LocalInterest(Push.Gateway.Routing.InterestKind.Group, group, on: false);
+            routing?.LocalInterest(Routing.InterestKind.Group, group, on: false);
             foreach (var c in members)
             {
                 c.Groups?.Remove(group);
@@ -419,13 +417,14 @@ internal sealed class ConnectionTable(GatewayIdentity identity)
         }
     }
 
+    // Under _sync. The interest hooks: a group or uid's first member here (0→1) and its last leaving (1→0).
     private void AddTo(Dictionary<string, HashSet<ClientConnection>> map, string key, ClientConnection c)
     {
         if (!map.TryGetValue(key, out var set))
         {
             set = new HashSet<ClientConnection>();
             map[key] = set;
-            Routing?.LocalInterest(map == _groups ? Push.Gateway.Routing.InterestKind.Group : Push.Gateway.Routing.InterestKind.Uid, key, on: true);
+            routing?.LocalInterest(KindOf(map), key, on: true);
         }
         set.Add(c);
     }
@@ -435,7 +434,10 @@ internal sealed class ConnectionTable(GatewayIdentity identity)
         if (map.TryGetValue(key, out var set) && set.Remove(c) && set.Count == 0)
         {
             map.Remove(key);
-            Routing?.LocalInterest(map == _groups ? Push.Gateway.Routing.InterestKind.Group : Push.Gateway.Routing.InterestKind.Uid, key, on: false);
+            routing?.LocalInterest(KindOf(map), key, on: false);
         }
     }
+
+    private Routing.InterestKind KindOf(Dictionary<string, HashSet<ClientConnection>> map)
+        => ReferenceEquals(map, _groups) ? Routing.InterestKind.Group : Routing.InterestKind.Uid;
 }

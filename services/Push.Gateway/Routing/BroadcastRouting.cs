@@ -8,8 +8,11 @@ namespace Push.Gateway.Routing;
 /// Stand-in for the mesh mode until routing-mesh's lands (routing-nats branch only): every push goes to every gateway
 /// through <see cref="ClusterRouter.ScatterAsync"/>, as before interest routing. Interest changes are ignored.
 /// </summary>
-internal sealed class BroadcastRouting(ClusterRouter router) : IPushRouting
+internal sealed class BroadcastRouting(IServiceProvider services) : IPushRouting
 {
+    // Lazily: ClusterRouter is built on ConnectionTable, which takes this routing in its constructor.
+    private ClusterRouter Router => field ??= Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<ClusterRouter>(services);
+
     public string Mode => "mesh";
 
     public void LocalInterest(InterestKind kind, string name, bool on)
@@ -31,7 +34,7 @@ internal sealed class BroadcastRouting(ClusterRouter router) : IPushRouting
         where TResponse : class
     {
         long here = 0;
-        var (results, reach) = await router.ScatterAsync<TResponse?>(context, () =>
+        var (results, reach) = await Router.ScatterAsync<TResponse?>(context, () =>
         {
             here = local();
             return null; // the local count is kept above; the list holds the peers' answers

@@ -17,7 +17,7 @@ internal sealed class NatsHealthCheck(IOptions<NatsRoutingOptions> options, ISer
         {
             return Task.FromResult(HealthCheckResult.Healthy());
         }
-        var nats = (NatsRouting)services.GetRequiredService<IPushRouting>();
+        var nats = services.GetRequiredService<NatsRouting>();
         return Task.FromResult(nats.Ready
             ? HealthCheckResult.Healthy()
             : HealthCheckResult.Unhealthy($"NATS routing: the connection to {nats.Urls} is {nats.State.ToString().ToLowerInvariant()}: pushes would not reach other gateways"));

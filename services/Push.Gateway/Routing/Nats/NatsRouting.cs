@@ -1,10 +1,8 @@
 using System.Buffers;
 using Grpc.Core;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using NATS.Client.Core;
-using Push.Gateway.Connections;
 using Push.Gateway.Control;
 using Push.V1;
 
@@ -16,10 +14,10 @@ namespace Push.Gateway.Routing.Nats;
 /// the gateways that receive it run its local part (<see cref="NatsLocalDelivery"/>), never publishing again. Delivered
 /// counts are this gateway's own: NATS does not say who received a publication (see docs/routing-nats.md).
 /// </summary>
-internal sealed class NatsRouting : IPushRouting, IHostedService, IAsyncDisposable, ISubjectSubscriber
+internal sealed class NatsRouting : IPushRouting, IAsyncDisposable, ISubjectSubscriber
 {
     private readonly GatewayIdentity _identity;
-    private readonly NatsLocalDelivery _delivery;
+    private readonly IServiceProvider _services;
     private readonly NatsMetrics _metrics;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
@@ -32,11 +30,12 @@ internal sealed class NatsRouting : IPushRouting, IHostedService, IAsyncDisposab
     private long _disconnectedAt;
     private volatile bool _confirmed;
 
-    public NatsRouting(ConnectionTable table, GatewayIdentity identity, NatsLocalDelivery delivery, NatsMetrics metrics, IOptions<NatsRoutingOptions> options, ILoggerFactory loggers, TimeProvider time)
+    // ConnectionTable takes this routing in its constructor: the delivery (built on the table) is resolved lazily.
+    public NatsRouting(IServiceProvider services, GatewayIdentity identity, NatsMetrics metrics, IOptions<NatsRoutingOptions> options, ILoggerFactory loggers, TimeProvider time)
     {
         var o = options.Value;
         _identity = identity;
-        _delivery = delivery;
+        _services = services;
         _metrics = metrics;
         _time = time;
         _logger = loggers.CreateLogger("Push.Gateway.Routing.Nats");
@@ -66,8 +65,9 @@ internal sealed class NatsRouting : IPushRouting, IHostedService, IAsyncDisposab
         _onMessage = OnMessage;
         metrics.Connected = () => Ready;
         metrics.Subscriptions = () => _interest.Subscribed;
-        table.Routing = this;
     }
+
+    private NatsLocalDelivery Delivery => field ??= Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<NatsLocalDelivery>(_services);
 
     public string Mode => "nats";
 
@@ -92,8 +92,17 @@ internal sealed class NatsRouting : IPushRouting, IHostedService, IAsyncDisposab
             return (local(), reach);
         }
         var subjects = Subjects(push);
-        var envelope = NatsEnvelope.Encode(push.Kind, push.PushId, subjects.Count > 1, _identity.Id, push.Request);
-        var kind = NatsMetrics.Kind(push.Kind);
+        // By the request (a batch with an item for everyone comes as RoutedKind.All with its SendBatchRequest).
+        var routed = push.Request switch
+        {
+            SendToGroupRequest => RoutedKind.Group,
+            SendToUidRequest => RoutedKind.Uid,
+            SendToAllRequest => RoutedKind.All,
+            SendBatchRequest => RoutedKind.Batch,
+            _ => throw new ArgumentException($"not a routed push: {push.Request.Descriptor.FullName}", nameof(push)),
+        };
+        var envelope = NatsEnvelope.Encode(routed, push.PushId, subjects.Count > 1, _identity.Id, push.Request);
+        var kind = NatsMetrics.Kind(routed);
         var failed = 0;
         string? reason = null;
         if (_connection.ConnectionState != NatsConnectionState.Open)
@@ -206,7 +215,7 @@ internal sealed class NatsRouting : IPushRouting, IHostedService, IAsyncDisposab
         }
         try
         {
-            _delivery.Deliver(e);
+            Delivery.Deliver(e);
         }
         catch (Google.Protobuf.InvalidProtocolBufferException ex)
         {

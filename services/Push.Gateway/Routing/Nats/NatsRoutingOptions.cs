@@ -23,13 +23,10 @@ internal sealed class NatsRoutingOptions
 
     public bool IsNats => string.Equals(Routing, "nats", StringComparison.OrdinalIgnoreCase);
 
-    /// <summary>The configuration's problems, one line each (empty when valid).</summary>
+    /// <summary>The NATS settings' problems when Routing=nats, one line each (empty when valid or in mesh mode).</summary>
     public IEnumerable<string> Errors()
     {
-        if (!string.Equals(Routing, "mesh", StringComparison.OrdinalIgnoreCase) && !IsNats)
-        {
-            yield return $"Cluster:Routing must be 'mesh' or 'nats', not '{Routing}'";
-        }
+        // Cluster:Routing itself is validated by the routing selection (RoutingOptions).
         if (!IsNats)
         {
             yield break;
