@@ -92,6 +92,16 @@ public sealed class NatsRoutingTests(NatsClusterFixture cluster, ITestOutputHelp
         await AssertReceivedNothingAsync(a, ct);
         await AssertReceivedNothingAsync(b, ct);
 
+        // A batch with an item for a client id goes to every gateway (PREFIX.all): its owner delivers that item, the
+        // group item is taken once by each member.
+        await gw1.Raw.SendBatchAsync(new SendBatchRequest { Items = { new BatchItem { ClientId = c.ClientId, Text = "batch-client" }, new BatchItem { Groups = { other }, Text = "batch-other" } } }, cancellationToken: ct);
+        await AssertTextAsync(c, "batch-client", ct);
+        await AssertTextAsync(a, "batch-other", ct);
+        await AssertTextAsync(b, "batch-other", ct);
+        await AssertReceivedNothingAsync(a, ct);
+        await AssertReceivedNothingAsync(b, ct);
+        await AssertReceivedNothingAsync(c, ct);
+
         // Client-id sends stay on the gateway-to-gateway path.
         Assert.Equal(1, await gw2.SendToClientAsync(a.ClientId, "direct", ct));
         await AssertTextAsync(a, "direct", ct);
