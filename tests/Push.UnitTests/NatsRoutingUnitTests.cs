@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Text;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Push.Gateway.Routing;
 using Push.Gateway.Routing.Nats;
@@ -273,5 +274,31 @@ public sealed class ConnectionTableInterestTests
         Assert.Equal(["Group g on", "Uid u on", "Group g off", "Uid u off", "Uid v on", "Group h on", "Group h off"], r.Calls);
         h.Table.UnbindUid(a);
         Assert.Equal("Uid v off", r.Calls[^1]);
+    }
+}
+
+/// <summary>Readiness in nats mode follows the NATS connection (no server here: never connected).</summary>
+public sealed class NatsHealthCheckTests
+{
+    [Fact]
+    public async Task NotReady_UntilConnected_AndSilentInMeshMode()
+    {
+        var nats = Microsoft.Extensions.Options.Options.Create(new NatsRoutingOptions { Routing = "nats", NatsUrl = "nats://127.0.0.1:1" });
+        await using var sp = new Microsoft.Extensions.DependencyInjection.ServiceCollection()
+            .AddMetrics()
+            .AddLogging()
+            .AddSingleton(new Push.Gateway.GatewayIdentity())
+            .AddSingleton(nats)
+            .AddSingleton(TimeProvider.System)
+            .AddSingleton<NatsMetrics>()
+            .AddSingleton<NatsRouting>()
+            .BuildServiceProvider();
+        var check = new NatsHealthCheck(nats, sp);
+        var r = await check.CheckHealthAsync(new Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckContext());
+        Assert.Equal(Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Unhealthy, r.Status);
+        Assert.Contains("nats://127.0.0.1:1", r.Description, StringComparison.Ordinal);
+
+        var mesh = new NatsHealthCheck(Microsoft.Extensions.Options.Options.Create(new NatsRoutingOptions()), sp);
+        Assert.Equal(Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Healthy, (await mesh.CheckHealthAsync(new Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckContext())).Status);
     }
 }
