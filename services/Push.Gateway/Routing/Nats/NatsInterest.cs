@@ -71,7 +71,7 @@ internal sealed class NatsInterest(ISubjectSubscriber subscriber, ILogger logger
                 }
                 if (barriers is not null)
                 {
-                    await RetryAsync("PING", async () => { await subscriber.PingAsync(ct).ConfigureAwait(false); return 0; }, ct).ConfigureAwait(false);
+                    await RetryAsync("PING after subscribing", async () => { await subscriber.PingAsync(ct).ConfigureAwait(false); return 0; }, ct).ConfigureAwait(false);
                     foreach (var b in barriers)
                     {
                         b.TrySetResult();
@@ -114,7 +114,7 @@ internal sealed class NatsInterest(ISubjectSubscriber subscriber, ILogger logger
         }
         if (before == 0 && e.Refs > 0)
         {
-            e.Subscription = await RetryAsync(subject, () => subscriber.SubscribeAsync(subject, ct), ct).ConfigureAwait(false);
+            e.Subscription = await RetryAsync("subscribing to " + subject, () => subscriber.SubscribeAsync(subject, ct), ct).ConfigureAwait(false);
             Interlocked.Increment(ref _subscribed);
         }
         else if (before > 0 && e.Refs == 0)
@@ -134,7 +134,7 @@ internal sealed class NatsInterest(ISubjectSubscriber subscriber, ILogger logger
                 {
                     // The client forgot the subscription already; the server drops it with the connection at worst, and
                     // a publication it still sends finds no member here (delivers 0).
-                    NatsLog.SubscribeFailed(logger, subject, "unsubscribe: " + ex.Message);
+                    NatsLog.UnsubscribeFailed(logger, subject, ex.Message);
                 }
             }
         }
