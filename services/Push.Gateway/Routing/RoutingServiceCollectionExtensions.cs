@@ -16,13 +16,13 @@ internal static class RoutingServiceCollectionExtensions
         services.AddSingleton<MeshInterestClient>();
         services.AddHostedService(sp => sp.GetRequiredService<MeshInterestClient>());
         services.AddSingleton<MeshPushRouting>();
+        Nats.NatsRoutingRegistration.AddNatsRouting(services);
         services.AddSingleton<IPushRouting>(sp =>
         {
             var o = sp.GetRequiredService<IOptions<RoutingOptions>>().Value;
             if (o.IsNats)
             {
-                // routing-nats: return the NATS implementation (Routing/Nats/) here.
-                throw new OptionsValidationException("Cluster", typeof(RoutingOptions), ["Cluster:Routing=nats is not available in this build"]);
+                return sp.GetRequiredService<Nats.NatsRouting>();
             }
             return sp.GetRequiredService<MeshPushRouting>();
         });
