@@ -44,6 +44,9 @@ internal sealed partial class LeanConnection : ConnectionContext, IDuplexPipe
 
     internal Socket Socket => _socket;
 
+    /// <summary>Bytes of read and write buffers this connection holds now (0 while idle).</summary>
+    internal int BufferedBytes => _input.BufferLength + _output.BufferLength;
+
     /// <summary>Why the socket ended when the application (or Kestrel) aborted it; null otherwise.</summary>
     internal Exception? AbortReason => Volatile.Read(ref _abortReason);
 

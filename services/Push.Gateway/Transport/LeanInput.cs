@@ -102,9 +102,11 @@ internal sealed class LeanInput(LeanConnection connection, int maxBytes) : PipeR
     {
         lock (_sync)
         {
-            if (_buffer is null)
+            if (_buffer is null || _start == _end)
             {
+                // The last read gave an empty sequence (ReadOnlySequence.Empty): nothing to consume.
                 _examinedAll = true;
+                ReleaseBufferLocked();
                 return;
             }
             var c = consumed.GetObject() is null ? _start : consumed.GetInteger() & int.MaxValue;
