@@ -62,7 +62,8 @@ internal sealed partial class LeanConnection : IFeatureCollection, IConnectionId
             }
             if (_features is null || _featureCount == _features.Length)
             {
-                Array.Resize(ref _features, _featureCount == 0 ? 4 : _featureCount * 2);
+                // Grown one at a time: Kestrel sets about five features once per connection, and the array lives as long as it.
+                Array.Resize(ref _features, _featureCount + 1);
             }
             _features[_featureCount++] = new(key, value);
         }

@@ -16,7 +16,7 @@ internal sealed class LeanInput(LeanConnection connection, int maxBytes) : PipeR
 {
     private const int MinimumBuffer = 4096;
 
-    private readonly Lock _sync = new();
+    // Monitor on this object: no lock object per connection (idle memory).
     private ManualResetValueTaskSourceCore<ReadResult> _core;
     private byte[]? _buffer;
     private int _start;
@@ -39,7 +39,7 @@ internal sealed class LeanInput(LeanConnection connection, int maxBytes) : PipeR
     public override ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
     {
         bool arm;
-        lock (_sync)
+        lock (this)
         {
             if (_completed)
             {
@@ -86,7 +86,7 @@ internal sealed class LeanInput(LeanConnection connection, int maxBytes) : PipeR
 
     public override bool TryRead(out ReadResult result)
     {
-        lock (_sync)
+        lock (this)
         {
             if (_completed)
             {
@@ -100,7 +100,7 @@ internal sealed class LeanInput(LeanConnection connection, int maxBytes) : PipeR
 
     public override void AdvanceTo(SequencePosition consumed, SequencePosition examined)
     {
-        lock (_sync)
+        lock (this)
         {
             if (_buffer is null || _start == _end)
             {
@@ -127,7 +127,7 @@ internal sealed class LeanInput(LeanConnection connection, int maxBytes) : PipeR
     public override void CancelPendingRead()
     {
         ReadResult result;
-        lock (_sync)
+        lock (this)
         {
             if (!_reading)
             {
@@ -142,7 +142,7 @@ internal sealed class LeanInput(LeanConnection connection, int maxBytes) : PipeR
 
     public override void Complete(Exception? exception = null)
     {
-        lock (_sync)
+        lock (this)
         {
             _completed = true;
             if (!_reading)
@@ -155,7 +155,7 @@ internal sealed class LeanInput(LeanConnection connection, int maxBytes) : PipeR
     /// <summary>Returns the buffer to the pool once the connection is gone (a read still waiting is failed by the closed socket).</summary>
     internal void ReleaseBuffer()
     {
-        lock (_sync)
+        lock (this)
         {
             if (!_reading)
             {
@@ -177,7 +177,7 @@ internal sealed class LeanInput(LeanConnection connection, int maxBytes) : PipeR
         ReadResult result = default;
         Exception? error = null;
         var arm = false;
-        lock (_sync)
+        lock (this)
         {
             _armed = false;
             _waitPending = false;

@@ -15,7 +15,7 @@ internal sealed class LeanOutput(LeanConnection connection) : PipeWriter
 {
     private const int MinimumBuffer = 4096;
 
-    private readonly Lock _sync = new();
+    // Monitor on this object: no lock object per connection (idle memory).
     private byte[]? _buffer;
     private int _written;
     private int _sent;
@@ -30,7 +30,7 @@ internal sealed class LeanOutput(LeanConnection connection) : PipeWriter
 
     public override Memory<byte> GetMemory(int sizeHint = 0)
     {
-        lock (_sync)
+        lock (this)
         {
             return EnsureLocked(sizeHint).AsMemory(_written);
         }
@@ -38,7 +38,7 @@ internal sealed class LeanOutput(LeanConnection connection) : PipeWriter
 
     public override Span<byte> GetSpan(int sizeHint = 0)
     {
-        lock (_sync)
+        lock (this)
         {
             return EnsureLocked(sizeHint).AsSpan(_written);
         }
@@ -46,7 +46,7 @@ internal sealed class LeanOutput(LeanConnection connection) : PipeWriter
 
     public override void Advance(int bytes)
     {
-        lock (_sync)
+        lock (this)
         {
             if (_completed)
             {
@@ -83,7 +83,7 @@ internal sealed class LeanOutput(LeanConnection connection) : PipeWriter
             return new ValueTask<FlushResult>(new FlushResult(isCanceled: true, isCompleted: false));
         }
         bool done;
-        lock (_sync)
+        lock (this)
         {
             done = SendLocked();
         }
@@ -96,7 +96,7 @@ internal sealed class LeanOutput(LeanConnection connection) : PipeWriter
 
     public override void Complete(Exception? exception = null)
     {
-        lock (_sync)
+        lock (this)
         {
             if (_completed)
             {
@@ -110,7 +110,7 @@ internal sealed class LeanOutput(LeanConnection connection) : PipeWriter
             connection.CloseSocket();
             return;
         }
-        lock (_sync)
+        lock (this)
         {
             SendLocked(); // best effort, without waiting: what was written and not flushed
             ReleaseLocked();
@@ -164,7 +164,7 @@ internal sealed class LeanOutput(LeanConnection connection) : PipeWriter
             while (true)
             {
                 Memory<byte> rest;
-                lock (_sync)
+                lock (this)
                 {
                     if (_sent >= _written || connection.IsSocketClosed)
                     {
@@ -175,7 +175,7 @@ internal sealed class LeanOutput(LeanConnection connection) : PipeWriter
                 }
                 // No token: a send canceled half-way would leave the stream cut inside a frame.
                 var n = await connection.Socket.SendAsync(rest, SocketFlags.None, CancellationToken.None).ConfigureAwait(false);
-                lock (_sync)
+                lock (this)
                 {
                     _sent += n;
                 }
@@ -184,7 +184,7 @@ internal sealed class LeanOutput(LeanConnection connection) : PipeWriter
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException or OperationCanceledException)
         {
             connection.CloseSocket();
-            lock (_sync)
+            lock (this)
             {
                 ReleaseLocked();
             }
