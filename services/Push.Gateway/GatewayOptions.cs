@@ -20,6 +20,15 @@ public enum RateLimitPolicy
     Drop,
 }
 
+/// <summary>What carries the WebSocket port's connections (Gateway:Transport).</summary>
+public enum WebSocketTransport
+{
+    /// <summary>Raw sockets that hold no pipe or buffer while a connection is idle (the default; about 2 KB less per idle connection, see docs/memory.md).</summary>
+    Lean,
+    /// <summary>Kestrel's socket transport (two pipes and a receive and send loop per connection).</summary>
+    Kestrel,
+}
+
 /// <summary>Gateway settings (section "Gateway", env Gateway__Name).</summary>
 public sealed class GatewayOptions
 {
@@ -140,6 +149,12 @@ public sealed class GatewayOptions
     /// <summary>Bytes every resumable connection of the gateway may keep together. Defaults to 256 MiB.</summary>
     [Range(1024 * 1024, long.MaxValue)]
     public long ResumeBudgetBytes { get; set; } = 256L * 1024 * 1024;
+
+    /// <summary>
+    /// Transport of the WebSocket port: Lean (default) or Kestrel. TLS (--tls-cert), connection limits and drain work on
+    /// both; the gRPC and HTTP ports always use Kestrel's socket transport.
+    /// </summary>
+    public WebSocketTransport Transport { get; set; } = WebSocketTransport.Lean;
 
     /// <summary>Serve the demo page at GET / on the WebSocket port. Defaults to false (on with `push start`).</summary>
     public bool DemoPage { get; set; }

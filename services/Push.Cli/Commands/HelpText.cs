@@ -91,6 +91,7 @@ Settings (appsettings.json, environment variables with __ for ':', or --set):
   (MaxPushSize + frame header must fit SendQueueBytes, the largest event WorkerQueueBytes: checked at start)
   Gateway:DrainTimeout (00:00:10, env PUSH_DRAIN_TIMEOUT in seconds)  Gateway:DemoPage (true with start, unless --no-demo-worker)
   Gateway:WorkerAuthorization (false; true = the worker decides each handshake)
+  Gateway:Transport (Lean|Kestrel: the WebSocket port's transport; Lean holds no buffers while a client is idle)
   Handshake JWT check (on when any key is set; sub = uid; ?token= or Authorization: Bearer; HS256, RS256, ES256):
     Gateway:Token:HmacSecret, Gateway:Token:HmacSecrets:N (HS256 keys, >= 32 bytes each, all accepted: rotation)
     Gateway:Token:PublicKeys:N (RSA >= 2048 / EC P-256 public key: PEM text or PEM file path)

@@ -15,6 +15,7 @@ using Push.Cli.Commands;
 using Push.Cli.Demo;
 using Push.Gateway;
 using Push.Gateway.Http;
+using Push.Gateway.Transport;
 using Push.Gateway.WebSockets;
 using Push.Hosting;
 using Push.Hosting.Cluster;
@@ -186,6 +187,12 @@ internal static partial class PushHost
             throw new ArgumentException($"cannot load --grpc-client-ca: {ex.Message}", ex);
         }
         s.TryAddSingleton<TlsMetrics>();
+        var leanWs = roles.HasFlag(Roles.Gateway) && WsTransport(builder.Configuration) == WebSocketTransport.Lean;
+        if (leanWs)
+        {
+            // Registered after Kestrel's socket transport, so Kestrel asks it first; it binds only the WebSocket port's LeanEndPoint.
+            s.AddSingleton<IConnectionListenerFactory, LeanTransportFactory>();
+        }
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.AddServerHeader = false;
@@ -195,7 +202,8 @@ internal static partial class PushHost
             k.Limits.Http2.MaxStreamsPerConnection = 1000;
             if (roles.HasFlag(Roles.Gateway))
             {
-                k.Listen(ParseEndpoint(wsSpec, "--ws"), lo =>
+                var wsEndPoint = ParseEndpoint(wsSpec, "--ws");
+                k.Listen(leanWs ? new LeanEndPoint(wsEndPoint) : wsEndPoint, lo =>
                 {
                     lo.Protocols = HttpProtocols.Http1;
                     if (certFile is not null)
@@ -317,6 +325,21 @@ internal static partial class PushHost
         var ep = lo.IPEndPoint!;
         var host = ep.Address.Equals(IPAddress.Any) ? "0.0.0.0" : ep.Address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{ep.Address}]" : ep.Address.ToString();
         return $"{(tls ? "https" : "http")}://{host}:{ep.Port}";
+    }
+
+    /// <summary>Gateway:Transport (lean, the default, or kestrel), read before the host is built since it decides the listeners.</summary>
+    private static WebSocketTransport WsTransport(ConfigurationManager configuration)
+    {
+        var value = configuration[$"{GatewayOptions.SectionName}:{nameof(GatewayOptions.Transport)}"];
+        if (string.IsNullOrWhiteSpace(value))
+        {
+            return WebSocketTransport.Lean;
+        }
+        if (!Enum.TryParse<WebSocketTransport>(value.Trim(), ignoreCase: true, out var transport) || !Enum.IsDefined(transport))
+        {
+            throw new ArgumentException($"Gateway:Transport '{value}' is not lean or kestrel");
+        }
+        return transport;
     }
 
     public static IPEndPoint ParseEndpoint(string spec, string flag)

@@ -36,15 +36,23 @@ internal enum ResumeState
 internal sealed partial class ClientConnection
 {
     private readonly ResumeBudget? _resume;
-    private readonly int _tailLimit;
-    private readonly long _tailBytesLimit;
-    private Queue<OutboundFrame>? _tail;
-    private long _tailBytes;
-    private ulong _lastSeq;
-    private ResumeState _state;
-    private bool _resumeLost;
-    private List<OutboundFrame>? _pending;
-    private bool _pendingOverflow;
+
+    // The push.v1 state lives in an object of its own, made for resumable connections only (idle memory of plain
+    // ones, docs/memory.md); these accessors keep the code below as it was.
+    private ResumeFields? _resumeFields;
+    private ResumeFields R => _resumeFields ??= new();
+
+#pragma warning disable IDE1006 // named as the fields they replace
+    private int _tailLimit { get => _resumeFields?.TailLimit ?? 0; init => R.TailLimit = value; }
+    private long _tailBytesLimit { get => _resumeFields?.TailBytesLimit ?? 0; init => R.TailBytesLimit = value; }
+    private Queue<OutboundFrame>? _tail { get => _resumeFields?.Tail; set => R.Tail = value; }
+    private long _tailBytes { get => _resumeFields?.TailBytes ?? 0; set => R.TailBytes = value; }
+    private ulong _lastSeq { get => _resumeFields?.LastSeq ?? 0; set => R.LastSeq = value; }
+    private ResumeState _state { get => _resumeFields?.State ?? ResumeState.Attached; set => R.State = value; }
+    private bool _resumeLost { get => _resumeFields?.ResumeLost ?? false; set => R.ResumeLost = value; }
+    private List<OutboundFrame>? _pending { get => _resumeFields?.Pending; set => R.Pending = value; }
+    private bool _pendingOverflow { get => _resumeFields?.PendingOverflow ?? false; set => R.PendingOverflow = value; }
+#pragma warning restore IDE1006
     private int _attachGeneration;
     private int _replayAllowanceCount;
     private long _replayAllowanceBytes;
@@ -53,27 +61,27 @@ internal sealed partial class ClientConnection
     public bool IsResumable => _resume is not null;
 
     /// <summary>The secret a client presents to resume (32 hex characters); null for plain connections.</summary>
-    public string? ResumeSecret { get; private set; }
+    public string? ResumeSecret { get => _resumeFields?.Secret; private set => R.Secret = value; }
 
     /// <summary>When the socket dropped (Environment.TickCount64); 0 while attached.</summary>
-    public long DetachedAt;
+    public long DetachedAt { get => _resumeFields?.DetachedAt ?? 0; set => R.DetachedAt = value; }
 
     /// <summary>Unix milliseconds of the drop, for a handoff.</summary>
-    public long DetachedAtUnixMs;
+    public long DetachedAtUnixMs { get => _resumeFields?.DetachedAtUnixMs ?? 0; set => R.DetachedAtUnixMs = value; }
 
     /// <summary>Close code and reason of the drop (reported in OnClose if the window ends without a resume).</summary>
-    public int DetachCode;
-    public string? DetachReason;
+    public int DetachCode { get => _resumeFields?.DetachCode ?? 0; set => R.DetachCode = value; }
+    public string? DetachReason { get => _resumeFields?.DetachReason; set => R.DetachReason = value; }
 
     /// <summary>Gateway id the connection moves or moved to (its address is in MovedClients).</summary>
-    public string? MovedToGateway { get; set; }
+    public string? MovedToGateway { get => _resumeFields?.MovedToGateway; set => R.MovedToGateway = value; }
 
     /// <summary>Handoff token while Moving, and when the move must be complete by (TickCount64).</summary>
-    public string? HandoffId { get; set; }
+    public string? HandoffId { get => _resumeFields?.HandoffId; set => R.HandoffId = value; }
     public long HandoffDeadline;
 
     /// <summary>The client's last sequence in the handoff under way.</summary>
-    public ulong HandoffLastSeq { get; set; }
+    public ulong HandoffLastSeq { get => _resumeFields?.HandoffLastSeq ?? 0; set => R.HandoffLastSeq = value; }
 
     /// <summary>The state read without the lock (for sweeps and gauges; may be a moment old).</summary>
     public ResumeState RoughState => _state;
@@ -462,4 +470,26 @@ internal sealed partial class ClientConnection
             return !_resumeLost;
         }
     }
+}
+
+/// <summary>The fields only a resumable (push.v1) connection uses, allocated on its first use of them.</summary>
+internal sealed class ResumeFields
+{
+    public int TailLimit;
+    public long TailBytesLimit;
+    public Queue<OutboundFrame>? Tail;
+    public long TailBytes;
+    public ulong LastSeq;
+    public ResumeState State;
+    public bool ResumeLost;
+    public List<OutboundFrame>? Pending;
+    public bool PendingOverflow;
+    public string? Secret;
+    public long DetachedAt;
+    public long DetachedAtUnixMs;
+    public int DetachCode;
+    public string? DetachReason;
+    public string? MovedToGateway;
+    public string? HandoffId;
+    public ulong HandoffLastSeq;
 }

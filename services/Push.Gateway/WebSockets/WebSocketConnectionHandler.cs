@@ -37,16 +37,8 @@ internal sealed partial class WebSocketConnectionHandler(
     private static readonly byte[] Guid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"u8.ToArray();
     private static readonly SearchValues<char> KeyChars = SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=");
 
-    public override async Task OnConnectedAsync(ConnectionContext connection)
-    {
-        // The handshake lives in its own method so that nothing of the HTTP request stays referenced by this
-        // state machine while the connection is open (idle memory per connection).
-        var client = await HandshakeAsync(connection).ConfigureAwait(false);
-        if (client is not null)
-        {
-            await RunAsync(client, connection).ConfigureAwait(false);
-        }
-    }
+    // Not async: RunAsync is the one state machine that waits for the connection's whole life (idle memory per connection).
+    public override Task OnConnectedAsync(ConnectionContext connection) => RunAsync(connection);
 
     private async Task<ClientConnection?> HandshakeAsync(ConnectionContext connection)
     {
@@ -282,8 +274,15 @@ internal sealed partial class WebSocketConnectionHandler(
         return client;
     }
 
-    private async Task RunAsync(ClientConnection client, ConnectionContext connection)
+    private async Task RunAsync(ConnectionContext connection)
     {
+        // The handshake lives in its own method so that nothing of the HTTP request stays referenced by this
+        // state machine while the connection is open (idle memory per connection).
+        var client = await HandshakeAsync(connection).ConfigureAwait(false);
+        if (client is null)
+        {
+            return;
+        }
         var (code, reason) = (CloseCodes.Abnormal, "connection lost");
         try
         {
