@@ -248,7 +248,21 @@ public static class Program
             if (o.Chart is not null)
             {
                 string chartTitle = $"Push.Bench {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC{(o.Quick ? " (--quick)" : "")}: {o.Clients:N0} clients × {o.Messages:N0} × 64 B, {o.Idle:N0} idle, {o.EchoClients:N0} echo clients";
-                await File.WriteAllTextAsync(o.Chart, Chart.Svg(report, chartTitle)).ConfigureAwait(false);
+                try
+                {
+                    await File.WriteAllTextAsync(o.Chart, Chart.Svg(report, chartTitle)).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                {
+                    // A wrong chart path must not cost the run's figures: the report is still printed and written.
+                    Console.Error.WriteLine($"--chart {o.Chart}: {ex.Message}");
+                    Console.Out.WriteLine(md);
+                    if (o.Out is not null)
+                    {
+                        await File.WriteAllTextAsync(o.Out, md).ConfigureAwait(false);
+                    }
+                    return 1;
+                }
                 string link = o.Out is null ? Path.GetFullPath(o.Chart) : Path.GetRelativePath(Path.GetDirectoryName(Path.GetFullPath(o.Out))!, Path.GetFullPath(o.Chart));
                 md += $"\n![headline figures: suite, baseline and limit]({link.Replace('\\', '/')})\n";
             }
