@@ -182,7 +182,11 @@ public static class Program
                 report.Note(suiteNote);
             }
 
-            var columns = new List<(string Column, ServerFactory Start)> { (Report.Baseline, baseline) };
+            var columns = new List<(string Column, ServerFactory Start)>();
+            if (!o.NoBaseline)
+            {
+                columns.Add((Report.Baseline, baseline));
+            }
             if (!o.NoLimit)
             {
                 columns.Add((Report.Limit, limit));

@@ -114,8 +114,9 @@ public static class Children
 /// <summary>A server under test, started fresh in its own process.</summary>
 public sealed class ServerProcess : IDisposable
 {
-    private ServerProcess(string name, Process process, string logFile, Uri ws, Uri grpc, int pid)
+    private ServerProcess(string name, Process process, string logFile, Uri ws, Uri grpc, int pid, Uri? http)
     {
+        Http = http;
         Name = name;
         Process = process;
         LogFile = logFile;
@@ -133,6 +134,9 @@ public sealed class ServerProcess : IDisposable
     public Uri Ws { get; }
 
     public Uri Grpc { get; }
+
+    /// <summary>The internal HTTP endpoint (/metrics) when the ready file names one (the suite).</summary>
+    public Uri? Http { get; }
 
     /// <summary>The process whose memory and CPU are measured (from the ready file).</summary>
     public int Pid { get; }
@@ -160,7 +164,8 @@ public sealed class ServerProcess : IDisposable
                     var ws = new Uri(root.GetProperty("ws").GetString()!);
                     var grpc = new Uri(root.GetProperty("grpc").GetString()!);
                     int pid = root.TryGetProperty("pid", out var pidEl) ? pidEl.GetInt32() : p.Id;
-                    return new ServerProcess(name, p, logFile, ws, grpc, pid);
+                    Uri? http = root.TryGetProperty("http", out var httpEl) && httpEl.GetString() is { Length: > 0 } h ? new Uri(h) : null;
+                    return new ServerProcess(name, p, logFile, ws, grpc, pid, http);
                 }
                 catch (Exception ex) when (ex is JsonException or IOException or KeyNotFoundException or UriFormatException)
                 {

@@ -88,10 +88,23 @@ public sealed partial class Scenarios
         long delivered = 0;
         long callErrors = 0;
         string? firstError = null;
+        // One burst that is not measured: the server's code for this form (its gRPC method, the fan-out loop, the
+        // pumps) runs its tiers of JIT compilation here, so the bursts below see the steady state a long-running
+        // server is in, for every column alike.
+        {
+            pool.ResetCounters();
+            long warmExpected = (long)pool.Conns.Count * o.Messages;
+            var (_, warmErrors, _) = await burstOf(o.Bursts).ConfigureAwait(false);
+            await WaitDeliveredAsync(pool, warmExpected - (warmErrors * pool.Conns.Count), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30)).ConfigureAwait(false);
+            await WaitIdleAsync(pid).ConfigureAwait(false);
+        }
         double cpu0 = ProcStats.CpuMs(pid);
         // The measuring side: the driver (clients and gRPC), plus the Node backend when it makes this column's calls.
         double MeasuringCpu() => ProcStats.CpuMs(Environment.ProcessId) + (node is not null && !node.HasExited ? ProcStats.CpuMs(node.Pid) : 0);
         double self0 = MeasuringCpu();
+        double NodeCpu() => node is not null && !node.HasExited ? ProcStats.CpuMs(node.Pid) : 0;
+        double node0 = NodeCpu();
+        var (sent0, writes0) = await WritesAsync(t).ConfigureAwait(false);
         for (int b = 0; b < o.Bursts; b++)
         {
             pool.ResetCounters();
@@ -111,16 +124,83 @@ public sealed partial class Scenarios
             await Task.Delay(200).ConfigureAwait(false);
         }
         double cpu = ProcStats.CpuMs(pid) - cpu0;
+        var (sent1, writes1) = await WritesAsync(t).ConfigureAwait(false);
         double self = MeasuringCpu() - self0;
+        double nodeCpu = NodeCpu() - node0;
         string name = $"fan-out {form} ({pool.Conns.Count:N0} clients × {o.Messages:N0} msgs, median of {o.Bursts})";
         report.Set($"{name}: delivered msg/s", Unit.PerSecond, column, Median(rates));
         report.Set($"{name}: lost", Unit.Count, column, lost, ratio: false);
         Latency(name, column, h);
         report.Set($"{name}: server CPU per delivery", Unit.Micros, column, delivered > 0 ? cpu * 1000 / delivered : double.NaN);
         report.Set($"{name}: driver + load generator + Node backend CPU per delivery", Unit.Micros, column, delivered > 0 ? self * 1000 / delivered : double.NaN, ratio: false);
+        if (nodeCpu > 0 && column != Report.Limit)
+        {
+            report.Set($"{name}: Node backend CPU per delivery (part of the row above)", Unit.Micros, column, delivered > 0 ? nodeCpu * 1000 / delivered : double.NaN, ratio: false);
+        }
+        if (writes1 > writes0)
+        {
+            report.Set($"{name}: messages per socket write (gateway's push.gateway.messages.sent ÷ push.gateway.writes)", Unit.Count, column, (double)(sent1 - sent0) / (writes1 - writes0), ratio: false);
+        }
         if (callErrors > 0)
         {
             report.Fail($"{name}: failed push calls", column, $"{callErrors}: {firstError}");
+        }
+    }
+
+    private static readonly HttpClient MetricsHttp = new() { Timeout = TimeSpan.FromSeconds(5) };
+
+    /// <summary>The gateway's own count of messages written and of socket writes (0, 0 without a /metrics endpoint).</summary>
+    private static async Task<(long Sent, long Writes)> WritesAsync(Target t)
+    {
+        if (t.Server.Http is null)
+        {
+            return (0, 0);
+        }
+        try
+        {
+            string text = await MetricsHttp.GetStringAsync(new Uri(t.Server.Http, "/metrics")).ConfigureAwait(false);
+            return (Sample(text, "push_gateway_messages_sent"), Sample(text, "push_gateway_writes"));
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
+        {
+            Console.Error.WriteLine($"{t.Column}: /metrics not read: {ex.Message}");
+            return (0, 0);
+        }
+    }
+
+    private static long Sample(string text, string metric)
+    {
+        long sum = 0;
+        foreach (var line in text.Split('\n'))
+        {
+            if (line.StartsWith(metric, StringComparison.Ordinal) && line.Length > metric.Length && (line[metric.Length] is '{' or ' ' || line.AsSpan(metric.Length).StartsWith("_total")))
+            {
+                int space = line.LastIndexOf(' ');
+                if (space > 0 && double.TryParse(line.AsSpan(space + 1), NumberStyles.Float, CultureInfo.InvariantCulture, out double v))
+                {
+                    sum += (long)v;
+                }
+            }
+        }
+        return sum;
+    }
+
+    /// <summary>
+    /// Waits until the server process is idle (under 3% of a core over half a second, at most 20 s): the background
+    /// JIT compiles what the warm-up made hot (thousands of methods in `push start`), which otherwise runs during
+    /// the measured bursts and takes a third of the server's CPU there.
+    /// </summary>
+    private static async Task WaitIdleAsync(int pid)
+    {
+        var sw = Stopwatch.StartNew();
+        while (sw.Elapsed < TimeSpan.FromSeconds(20))
+        {
+            double before = ProcStats.CpuMs(pid);
+            await Task.Delay(500).ConfigureAwait(false);
+            if (ProcStats.CpuMs(pid) - before < 15)
+            {
+                return;
+            }
         }
     }
 }

@@ -229,6 +229,10 @@ public sealed partial class Scenarios(Options o, Report report, NodeBackend? nod
             await Each("fan-out SendToAll, SendBatch", t => FanOutAsync(t, $"SendToAll as SendBatch of {o.BatchSize} items, 4 in flight", burst => t.Column == Report.Limit
                 ? OneCallPerBurstAsync(t, burst, null)
                 : BatchBurstAsync(t, burst))).ConfigureAwait(false);
+            if (o.FanOutOnly)
+            {
+                return;
+            }
 
             await Each("unary SendToClient, 1 in flight", t => UnaryAsync(t.Column, t.Pool, t.Gw, 1, Math.Max(1, o.Duration / 2))).ConfigureAwait(false);
             await Each("unary SendToClient, 64 in flight", t => UnaryAsync(t.Column, t.Pool, t.Gw, 64, o.Duration)).ConfigureAwait(false);
