@@ -217,6 +217,17 @@ public sealed partial class Scenarios(Options o, Report report, NodeBackend? nod
                 }
             }
 
+            if (o.EchoOnly)
+            {
+                for (int round = 1; round <= o.EchoRounds; round++)
+                {
+                    string suffix = o.EchoRounds == 1 ? string.Empty : $" (round {round})";
+                    await Each("upstream echo, paced" + suffix, t => UpstreamPacedAsync(t.Column, t.Pool, t.Pid, suffix)).ConfigureAwait(false);
+                    await Each("upstream echo, closed loop" + suffix, t => UpstreamAsync(t.Column, t.Pool, t.Pid, suffix)).ConfigureAwait(false);
+                }
+                return;
+            }
+
             // Fan-out the way backends push: one unary call per message from the Node backend, 32 in flight (the
             // limit: the whole burst in one call); then SendBatch of 100 broadcast items, 4 in flight.
             string unaryForm = node is null ? $"one unary call per message (C# backend: {nodeNote}), 32 in flight" : "one unary call per message from a Node backend, 32 in flight";
