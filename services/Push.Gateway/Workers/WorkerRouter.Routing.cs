@@ -92,11 +92,19 @@ internal sealed partial class WorkerRouter
 
     private Task Post(ClientConnection c, Event e, out bool routed)
     {
+        var admitted = PostLocking(c, e, out routed, out var wake);
+        LinkQueue.Wake(wake); // outside every lock: the link's writer may run on this thread
+        return admitted;
+    }
+
+    private Task PostLocking(ClientConnection c, Event e, out bool routed, out TaskCompletionSource<bool>? wake)
+    {
         routed = true;
+        wake = null;
         Task admitted;
         lock (c.SessionSync)
         {
-            if (c.HasLivePinLocked && TryPostLocked(c, c.Worker!, e, out admitted))
+            if (c.HasLivePinLocked && TryPostLocked(c, c.Worker!, e, out admitted, out wake))
             {
                 return admitted;
             }
@@ -115,7 +123,7 @@ internal sealed partial class WorkerRouter
                     NoWorker();
                     return Task.CompletedTask;
                 }
-                if (TryPostLocked(c, link, e, out admitted))
+                if (TryPostLocked(c, link, e, out admitted, out wake))
                 {
                     return admitted;
                 }
@@ -126,11 +134,11 @@ internal sealed partial class WorkerRouter
         return Task.CompletedTask;
     }
 
-    // Caller holds c.SessionSync.
-    private static bool TryPostLocked(ClientConnection c, WorkerLink link, Event e, out Task admitted)
+    // Caller holds c.SessionSync, and passes wake to LinkQueue.Wake once it holds no lock.
+    private static bool TryPostLocked(ClientConnection c, WorkerLink link, Event e, out Task admitted, out TaskCompletionSource<bool>? wake)
     {
         Stamp(c, e);
-        return link.Queue.Post(e, e.CalculateSize(), c, out admitted) != PostResult.Closed;
+        return link.Queue.Post(e, e.CalculateSize(), c, out admitted, out wake) != PostResult.Closed;
     }
 
     // Caller holds c.SessionSync: the connection's next event sequence, once (a moved event keeps its number).
