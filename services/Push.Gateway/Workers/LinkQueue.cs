@@ -94,19 +94,6 @@ internal sealed class LinkQueue(long budgetBytes, int capacity)
     /// </summary>
     public PostResult Post(Event e, int size, ClientConnection? connection, out Task admitted)
     {
-        var result = Post(e, size, connection, out admitted, out var wake);
-        WakeLater(wake);
-        return result;
-    }
-
-    /// <summary>
-    /// As <see cref="Post(Event, int, ClientConnection?, out Task)"/>, but a writer waiting for events is not woken:
-    /// the caller passes <paramref name="wake"/> to <see cref="Wake"/> once it holds no lock. The writer then runs on the
-    /// caller's thread until its write awaits (no thread-pool hop between a client's receive loop and the stream).
-    /// </summary>
-    public PostResult Post(Event e, int size, ClientConnection? connection, out Task admitted, out TaskCompletionSource<bool>? wake)
-    {
-        wake = null;
         TaskCompletionSource<bool>? readable = null;
         lock (_sync)
         {
@@ -132,20 +119,8 @@ internal sealed class LinkQueue(long budgetBytes, int capacity)
                 return PostResult.Waiting;
             }
         }
-        wake = readable;
+        readable?.TrySetResult(true);
         return PostResult.Queued;
-    }
-
-    /// <summary>Wakes the writer with what <see cref="Post(Event, int, ClientConnection?, out Task, out TaskCompletionSource{bool}?)"/> gave; the caller holds no lock.</summary>
-    public static void Wake(TaskCompletionSource<bool>? wake) => wake?.TrySetResult(true);
-
-    // The writer's continuation is synchronous: woken where a lock may be held, it runs on the thread pool instead.
-    private static void WakeLater(TaskCompletionSource<bool>? wake, bool result = true)
-    {
-        if (wake is not null)
-        {
-            ThreadPool.UnsafeQueueUserWorkItem(static s => s.Wake.TrySetResult(s.Result), (Wake: wake, Result: result), preferLocal: false);
-        }
     }
 
     /// <summary>Waits until events are admitted (true) or the queue is closed (false).</summary>
@@ -164,8 +139,7 @@ internal sealed class LinkQueue(long budgetBytes, int capacity)
                 {
                     return false;
                 }
-                // Synchronous continuations: see Post(..., out wake); every other wake goes through WakeLater.
-                _readable ??= new TaskCompletionSource<bool>();
+                _readable ??= new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
                 wait = _readable.Task;
             }
             await wait.WaitAsync(ct).ConfigureAwait(false);
@@ -265,7 +239,7 @@ internal sealed class LinkQueue(long budgetBytes, int capacity)
 
     private static void Release(List<TaskCompletionSource>? released, TaskCompletionSource<bool>? readable)
     {
-        WakeLater(readable);
+        readable?.TrySetResult(true);
         if (released is not null)
         {
             foreach (var tcs in released)
@@ -319,7 +293,7 @@ internal sealed class LinkQueue(long budgetBytes, int capacity)
             readable = _readable;
             _readable = null;
         }
-        WakeLater(readable, result: false);
+        readable?.TrySetResult(false);
         return all;
     }
 

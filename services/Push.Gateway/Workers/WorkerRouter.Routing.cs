@@ -92,19 +92,11 @@ internal sealed partial class WorkerRouter
 
     private Task Post(ClientConnection c, Event e, out bool routed)
     {
-        var admitted = PostLocking(c, e, out routed, out var wake);
-        LinkQueue.Wake(wake); // outside every lock: the link's writer may run on this thread
-        return admitted;
-    }
-
-    private Task PostLocking(ClientConnection c, Event e, out bool routed, out TaskCompletionSource<bool>? wake)
-    {
         routed = true;
-        wake = null;
         Task admitted;
         lock (c.SessionSync)
         {
-            if (c.HasLivePinLocked && TryPostLocked(c, c.Worker!, e, out admitted, out wake))
+            if (c.HasLivePinLocked && TryPostLocked(c, c.Worker!, e, out admitted))
             {
                 return admitted;
             }
@@ -123,7 +115,7 @@ internal sealed partial class WorkerRouter
                     NoWorker();
                     return Task.CompletedTask;
                 }
-                if (TryPostLocked(c, link, e, out admitted, out wake))
+                if (TryPostLocked(c, link, e, out admitted))
                 {
                     return admitted;
                 }
@@ -134,11 +126,11 @@ internal sealed partial class WorkerRouter
         return Task.CompletedTask;
     }
 
-    // Caller holds c.SessionSync, and passes wake to LinkQueue.Wake once it holds no lock.
-    private static bool TryPostLocked(ClientConnection c, WorkerLink link, Event e, out Task admitted, out TaskCompletionSource<bool>? wake)
+    // Caller holds c.SessionSync.
+    private static bool TryPostLocked(ClientConnection c, WorkerLink link, Event e, out Task admitted)
     {
         Stamp(c, e);
-        return link.Queue.Post(e, e.CalculateSize(), c, out admitted, out wake) != PostResult.Closed;
+        return link.Queue.Post(e, e.CalculateSize(), c, out admitted) != PostResult.Closed;
     }
 
     // Caller holds c.SessionSync: the connection's next event sequence, once (a moved event keeps its number).

@@ -111,9 +111,7 @@ internal sealed class AckWindow
             {
                 return Task.CompletedTask;
             }
-            // Synchronous continuation (set outside _sync): the lane that moved the watermark runs the writer's
-            // ack step itself rather than waking a thread-pool thread for it.
-            _news ??= new TaskCompletionSource();
+            _news ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             return _news.Task;
         }
     }

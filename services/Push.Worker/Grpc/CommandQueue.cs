@@ -248,10 +248,7 @@ internal sealed class CommandQueue
             {
                 return false;
             }
-            // Synchronous continuations: the thread that queues a command into an idle queue (a lane, after its
-            // callback) runs the writer until its write awaits, instead of waking a thread-pool thread for it (one hop
-            // and one wake-up fewer per message at low rates). Every TrySetResult of it is made outside _sync.
-            _readable ??= new TaskCompletionSource<bool>();
+            _readable ??= new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
             wait = _readable.Task;
         }
         await wait.WaitAsync(cancellationToken).ConfigureAwait(false);

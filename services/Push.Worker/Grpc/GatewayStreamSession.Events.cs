@@ -9,8 +9,8 @@ internal sealed partial class GatewayStreamSession
     /// <summary>Handles the stream's event <paramref name="number"/>; once its commands are queued, it counts for the ack.</summary>
     /// <remarks>
     /// The callback's commands are queued without waking the writer; the ack watermark moves first, then the writer is
-    /// woken (it runs on this thread until its write awaits: no thread-pool hop), so one message carries the commands
-    /// and the ack that covers them, instead of the commands at once and the ack alone or with the next event's.
+    /// woken, so one message carries the commands and the ack that covers them, instead of the commands at once and the
+    /// ack alone (a 5 ms timer per quiet spell) or with the next event's.
     /// </remarks>
     private async ValueTask HandleAsync(Event e, ulong number, CancellationToken cancellationToken)
     {

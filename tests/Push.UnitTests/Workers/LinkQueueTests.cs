@@ -15,34 +15,6 @@ public sealed class LinkQueueTests
     }
 
     [Fact]
-    public async Task PostWithWake_TheWaitingWriterRunsOnTheWakingThread_OnlyOnceWoken()
-    {
-        var q = Open(budget: 1000);
-        var wait = q.WaitToReadAsync(CancellationToken.None).AsTask();
-        Assert.False(wait.IsCompleted);
-
-        Assert.Equal(PostResult.Queued, q.Post(E("a"), 10, null, out _, out var wake));
-        Assert.NotNull(wake);
-        Assert.False(wait.IsCompleted); // the caller still holds its locks: nothing runs yet
-
-        // Woken outside the locks (on a thread-pool thread, as a receive loop is: no synchronization context), the
-        // writer's continuation runs synchronously, on the waking thread.
-        var ranOn = wait.ContinueWith(_ => Environment.CurrentManagedThreadId, TaskContinuationOptions.ExecuteSynchronously);
-        var (woke, completedInWake) = await Task.Run(() =>
-        {
-            LinkQueue.Wake(wake);
-            return (Environment.CurrentManagedThreadId, wait.IsCompletedSuccessfully);
-        });
-        Assert.True(completedInWake);
-        Assert.True(await wait);
-        Assert.Equal(woke, await ranOn);
-
-        // A post while nobody waits has nothing to wake.
-        Assert.Equal(PostResult.Queued, q.Post(E("b"), 10, null, out _, out var none));
-        Assert.Null(none);
-    }
-
-    [Fact]
     public void Post_OverBudget_WaitsInLineUntilTheWorkerAcknowledges()
     {
         var q = Open(budget: 100);
