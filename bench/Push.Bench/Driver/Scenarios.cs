@@ -353,48 +353,6 @@ public sealed partial class Scenarios(Options o, Report report, NodeBackend? nod
         await WarmEchoAsync(warm).ConfigureAwait(false);
     }
 
-    /// <summary>One second of paced echo at <see cref="Options.EchoRate"/> and one of closed-loop echo over <paramref name="warm"/>'s clients.</summary>
-    private async Task WarmEchoAsync(ClientPool warm)
-    {
-        var conns = warm.Conns;
-        warm.ResetCounters();
-        await Task.Run(async () =>
-        {
-            byte[] buf = new byte[Payload.Size];
-            long t0 = Stopwatch.GetTimestamp();
-            int total = o.EchoRate;
-            int issued = 0;
-            while (issued < total)
-            {
-                int due = Math.Min(total, (int)(Seconds(t0, Stopwatch.GetTimestamp()) * o.EchoRate) + 1);
-                for (; issued < due; issued++)
-                {
-                    Payload.Write(buf, Stopwatch.GetTimestamp(), issued);
-                    conns[issued % conns.Count].SendText(buf);
-                }
-                await Task.Delay(1).ConfigureAwait(false);
-            }
-        }).ConfigureAwait(false);
-        long deadline = Stopwatch.GetTimestamp() + (long)Freq;
-        void SendNext(WsConn c)
-        {
-            long now = Stopwatch.GetTimestamp();
-            if (now < deadline)
-            {
-                Span<byte> buf = stackalloc byte[Payload.Size];
-                Payload.Write(buf, now, c.Index);
-                c.SendText(buf);
-            }
-        }
-        warm.Sink = new LatencySink(new Histogram(), SendNext);
-        foreach (var c in conns)
-        {
-            SendNext(c);
-        }
-        await Task.Delay(TimeSpan.FromSeconds(1.5)).ConfigureAwait(false);
-        warm.Sink = null;
-    }
-
     private async Task UnaryAsync(string column, ClientPool pool, GatewayService.GatewayServiceClient gw, int inFlight, double duration)
     {
         var conns = pool.Conns;
