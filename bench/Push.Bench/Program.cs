@@ -124,7 +124,7 @@ public static class Program
         var report = new Report();
         NodeBackend? node = null;
         string nodeNote = string.Empty;
-        if (!o.SkipActive && !o.ClusterOnly && o.Scale == 0)
+        if (!o.SkipActive && !o.ClusterOnly && !o.EchoOnly && o.Scale == 0)
         {
             (node, nodeNote) = NodeBackend.TryStart(FindRepoRoot());
             report.Note(node is null
@@ -182,6 +182,18 @@ public static class Program
                 report.Note(suiteNote);
             }
 
+            if (o.BaselineSuite is not null)
+            {
+                // An A/B of two builds in one run: the baseline column is `push start` of the other push.dll.
+                string other = Path.GetFullPath(o.BaselineSuite);
+                if (!File.Exists(other))
+                {
+                    throw new ArgumentException($"--baseline-suite {other}: not found");
+                }
+                baseline = SuiteFactory(other, work, "suite-b");
+                baselineLabel = $"baseline = push start of {other}";
+                report.Note($"--baseline-suite: the baseline column is `push start` of {other} (suite/baseline compares the two builds)");
+            }
             var columns = new List<(string Column, ServerFactory Start)>();
             if (!o.NoBaseline)
             {
@@ -317,9 +329,15 @@ public static class Program
         dll = Path.GetFullPath(dll);
         var gc = Machine.GcOf(Path.ChangeExtension(dll, ".runtimeconfig.json"));
         string gcText = Machine.DescribeGc(gc.Server ?? false, gc.Concurrent ?? true);
-        ServerFactory start = purpose =>
+        return (SuiteFactory(dll, work, "suite"), $"suite (push start, {gcText} GC)", $"suite: {dll} (GC from its runtimeconfig: {gcText}; the baseline and the limit are started with the same settings)", gc, dll);
+    }
+
+    /// <summary>Starts `push start` of <paramref name="dll"/> (the suite column, or the baseline column's other build with --baseline-suite).</summary>
+    private static ServerFactory SuiteFactory(string dll, string work, string name)
+    {
+        return purpose =>
         {
-            string ready = Path.Combine(work, $"suite-{purpose}.json");
+            string ready = Path.Combine(work, $"{name}-{purpose}.json");
             // Through a small sh wrapper that kills `push start` when the driver's end of its
             // standard input closes, so that the suite never outlives the driver, even on SIGKILL.
             var info = new ProcessStartInfo("/bin/sh") { WorkingDirectory = work };
@@ -328,9 +346,8 @@ public static class Program
                 info.ArgumentList.Add(a);
             }
             info.Environment["Logging__LogLevel__Default"] = "Warning";
-            return StartSuiteAsync(info, ready, Path.Combine(work, $"suite-{purpose}.log"));
+            return StartSuiteAsync(info, ready, Path.Combine(work, $"{name}-{purpose}.log"));
         };
-        return (start, $"suite (push start, {gcText} GC)", $"suite: {dll} (GC from its runtimeconfig: {gcText}; the baseline and the limit are started with the same settings)", gc, dll);
     }
 
     internal const string SuiteWrapper = """

@@ -59,6 +59,15 @@ public sealed class Options
 
     public bool ClusterOnly { get; set; }
 
+    /// <summary>Run only the upstream echo scenarios (paced and closed loop), <see cref="EchoRounds"/> times each.</summary>
+    public bool EchoOnly { get; set; }
+
+    /// <summary>Rounds of the echo scenarios (each round's rows are reported apart: "(round 2)").</summary>
+    public int EchoRounds { get; set; } = 1;
+
+    /// <summary>A second push.dll run in the baseline column (an A/B of two builds in one run), or null.</summary>
+    public string? BaselineSuite { get; set; }
+
     public IReadOnlyList<string> RoutingModes { get; set; } = ["mesh", "nats"];
 
     public IReadOnlyList<int> GatewayCounts { get; set; } = [1, 4, 8];
@@ -124,6 +133,9 @@ public sealed class Options
                 case "--scale-messages": o.ScaleMessages = NextInt(); break;
                 case "--scale-routing": o.ScaleRouting = Next(); break;
                 case "--idle-only": o.SkipActive = true; break;
+                case "--echo-only": o.EchoOnly = true; o.SkipIdle = true; o.Cluster = false; break;
+                case "--echo-rounds": o.EchoRounds = NextInt(); break;
+                case "--baseline-suite": o.BaselineSuite = Next(); break;
                 case "-h" or "--help": throw new ArgumentException(Usage);
                 default: throw new ArgumentException("unknown option " + a + "\n" + Usage);
             }
@@ -144,7 +156,7 @@ public sealed class Options
             if (!given.Contains("--cluster-seconds")) o.ClusterSeconds = 1;
         }
         if (o.Clients < 1 || o.Messages < 1 || o.Bursts < 1 || o.Idle < 0 || o.Duration <= 0 || o.Rate < 1 || o.SourceAddresses is < 1 or > 60
-            || o.GatewayCounts.Count == 0 || o.GatewayCounts.Any(n => n is < 1 or > 30) || o.ClusterClients < 10 || o.Scale < 0 || o.ScalePerGateway < 100 || o.ScaleMessages < 1)
+            || o.GatewayCounts.Count == 0 || o.GatewayCounts.Any(n => n is < 1 or > 30) || o.ClusterClients < 10 || o.Scale < 0 || o.ScalePerGateway < 100 || o.ScaleMessages < 1 || o.EchoRounds < 1)
         {
             throw new ArgumentException("invalid option value\n" + Usage);
         }
@@ -161,6 +173,7 @@ public sealed class Options
                           [--fanout-only]
                           [--cluster | --no-cluster | --cluster-only] [--routing mesh,nats] [--gateways 1,4,8]
                           [--cluster-clients 200] [--cluster-seconds 3]
+                          [--echo-only [--echo-rounds 1] [--echo-rate 10000]] [--baseline-suite PATH_TO_other/push.dll]
                           [--scale 100000 [--scale-per-gateway 18000] [--scale-messages 1] [--scale-routing mesh|nats]]
                Push.Bench limit --ready-file FILE
                Push.Bench baseline --ready-file FILE

@@ -16,7 +16,7 @@ public sealed partial class Scenarios
     /// Paced echo: <see cref="Options.EchoRate"/> messages per second in total, spread over the echo clients in turn
     /// (each sent as it falls due, checked every millisecond); p50/p99 of the round trip, lost must be 0.
     /// </summary>
-    private async Task UpstreamPacedAsync(string column, ClientPool pool, int pid)
+    private async Task UpstreamPacedAsync(string column, ClientPool pool, int pid, string suffix = "")
     {
         var conns = pool.Conns.Take(o.EchoClients).ToList();
         pool.ResetCounters();
@@ -50,13 +50,13 @@ public sealed partial class Scenarios
         long received = await WaitDeliveredAsync(pool, sent, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(10)).ConfigureAwait(false);
         double cpu = ProcStats.CpuMs(pid) - cpu0;
         pool.Sink = null;
-        string name = $"upstream echo, paced ({conns.Count:N0} clients, {o.EchoRate:N0} msg/s in total)";
+        string name = $"upstream echo, paced ({conns.Count:N0} clients, {o.EchoRate:N0} msg/s in total){suffix}";
         Latency(name, column, h);
         report.Set($"{name}: server CPU per round trip", Unit.Micros, column, received > 0 ? cpu * 1000 / received : double.NaN);
         report.Set($"{name}: lost", Unit.Count, column, sent - received, ratio: false);
     }
 
-    private async Task UpstreamAsync(string column, ClientPool pool, int pid)
+    private async Task UpstreamAsync(string column, ClientPool pool, int pid, string suffix = "")
     {
         var conns = pool.Conns.Take(o.EchoClients).ToList();
         pool.ResetCounters();
@@ -89,10 +89,52 @@ public sealed partial class Scenarios
         long received = await WaitDeliveredAsync(pool, Interlocked.Read(ref sent), TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(10)).ConfigureAwait(false);
         double cpu = ProcStats.CpuMs(pid) - cpu0;
         pool.Sink = null;
-        string name = $"upstream echo, closed loop ({conns.Count:N0} clients, 1 message in flight each)";
+        string name = $"upstream echo, closed loop ({conns.Count:N0} clients, 1 message in flight each){suffix}";
         report.Set($"{name}: round trips/s", Unit.PerSecond, column, received / Seconds(t0, sink.LastTicks));
         Latency(name, column, h);
         report.Set($"{name}: server CPU per round trip", Unit.Micros, column, received > 0 ? cpu * 1000 / received : double.NaN);
         report.Set($"{name}: lost", Unit.Count, column, Interlocked.Read(ref sent) - received, ratio: false);
+    }
+
+    /// <summary>One second of paced echo at <see cref="Options.EchoRate"/> and one of closed-loop echo over <paramref name="warm"/>'s clients.</summary>
+    private async Task WarmEchoAsync(ClientPool warm)
+    {
+        var conns = warm.Conns;
+        warm.ResetCounters();
+        await Task.Run(async () =>
+        {
+            byte[] buf = new byte[Payload.Size];
+            long t0 = Stopwatch.GetTimestamp();
+            int total = o.EchoRate;
+            int issued = 0;
+            while (issued < total)
+            {
+                int due = Math.Min(total, (int)(Seconds(t0, Stopwatch.GetTimestamp()) * o.EchoRate) + 1);
+                for (; issued < due; issued++)
+                {
+                    Payload.Write(buf, Stopwatch.GetTimestamp(), issued);
+                    conns[issued % conns.Count].SendText(buf);
+                }
+                await Task.Delay(1).ConfigureAwait(false);
+            }
+        }).ConfigureAwait(false);
+        long deadline = Stopwatch.GetTimestamp() + (long)Freq;
+        void SendNext(WsConn c)
+        {
+            long now = Stopwatch.GetTimestamp();
+            if (now < deadline)
+            {
+                Span<byte> buf = stackalloc byte[Payload.Size];
+                Payload.Write(buf, now, c.Index);
+                c.SendText(buf);
+            }
+        }
+        warm.Sink = new LatencySink(new Histogram(), SendNext);
+        foreach (var c in conns)
+        {
+            SendNext(c);
+        }
+        await Task.Delay(TimeSpan.FromSeconds(1.5)).ConfigureAwait(false);
+        warm.Sink = null;
     }
 }

@@ -57,7 +57,8 @@ internal sealed class AckWindow
     /// Event <paramref name="number"/> completed; <paramref name="commandsAdmitted"/> is the command queue's admission
     /// count now (every command its callbacks made is at or below it).
     /// </summary>
-    public void Complete(ulong number, long commandsAdmitted, Handled? record = null)
+    /// <remarks><paramref name="notify"/> false: a waiting writer is not told (the caller wakes it, or calls <see cref="Notify"/>).</remarks>
+    public void Complete(ulong number, long commandsAdmitted, Handled? record = null, bool notify = true)
     {
         TaskCompletionSource? news = null;
         lock (_sync)
@@ -77,8 +78,26 @@ internal sealed class AckWindow
                 _watermark++;
             }
             _checkpoints.Enqueue((_watermark, commandsAdmitted));
-            news = _news;
-            _news = null;
+            if (notify)
+            {
+                news = _news;
+                _news = null;
+            }
+        }
+        news?.TrySetResult();
+    }
+
+    /// <summary>Tells a waiting writer that the watermark moved, if it did (after <c>Complete(notify: false)</c>).</summary>
+    public void Notify()
+    {
+        TaskCompletionSource? news = null;
+        lock (_sync)
+        {
+            if (_checkpoints.Count > 0)
+            {
+                news = _news;
+                _news = null;
+            }
         }
         news?.TrySetResult();
     }

@@ -149,7 +149,12 @@ internal sealed class CommandQueue
     /// Queues <paramref name="command"/>, waiting for room: Queued, Closed when the queue was completed first, or
     /// TooLarge. Throws <see cref="OperationCanceledException"/> (nothing queued) at <paramref name="cancellationToken"/>.
     /// </summary>
-    public async ValueTask<CommandAdmission> WriteAsync(Command command, CancellationToken cancellationToken)
+    /// <remarks>
+    /// <paramref name="wake"/> false: a command queued at once does not wake a waiting writer; the caller calls
+    /// <see cref="Wake"/> when it is done (a lane first moves the ack watermark, so that the writer's message carries
+    /// the commands and their ack together).
+    /// </remarks>
+    public async ValueTask<CommandAdmission> WriteAsync(Command command, CancellationToken cancellationToken, bool wake = true)
     {
         cancellationToken.ThrowIfCancellationRequested();
         var size = EncodedSize(command);
@@ -157,10 +162,30 @@ internal sealed class CommandQueue
         {
             return CommandAdmission.TooLarge;
         }
-        return await WriteAsync(command, size, cancellationToken).ConfigureAwait(false) ? CommandAdmission.Queued : CommandAdmission.Closed;
+        return await WriteAsync(command, size, wake, cancellationToken).ConfigureAwait(false) ? CommandAdmission.Queued : CommandAdmission.Closed;
     }
 
-    private ValueTask<bool> WriteAsync(Command command, int size, CancellationToken cancellationToken)
+    /// <summary>
+    /// Wakes the writer if it waits and commands are queued (those queued with wake: false); false when none are
+    /// queued (the writer, busy or not, has taken them all).
+    /// </summary>
+    public bool Wake()
+    {
+        TaskCompletionSource<bool>? readable;
+        lock (_sync)
+        {
+            if (_items.Count == 0)
+            {
+                return false;
+            }
+            readable = _readable;
+            _readable = null;
+        }
+        readable?.TrySetResult(true);
+        return true;
+    }
+
+    private ValueTask<bool> WriteAsync(Command command, int size, bool wake, CancellationToken cancellationToken)
     {
         TaskCompletionSource<bool>? readable = null;
         Waiter? waiter = null;
@@ -175,9 +200,15 @@ internal sealed class CommandQueue
                 waiter = new Waiter(this, command, size);
                 _waiters.Enqueue(waiter);
             }
-            else
+            else if (wake)
             {
                 readable = EnqueueLocked(command, size);
+            }
+            else
+            {
+                _items.Enqueue((command, size));
+                _bytes += size;
+                _admitted++;
             }
         }
         if (waiter is null)

@@ -200,7 +200,7 @@ internal sealed partial class GatewayStreamSession
             CommandAdmission admission;
             try
             {
-                admission = await _commands.WriteAsync(commands[i], cancellationToken).ConfigureAwait(false);
+                admission = await _commands.WriteAsync(commands[i], cancellationToken, wake: false).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {

@@ -126,6 +126,25 @@ public sealed class AckTests
     }
 
     [Fact]
+    public async Task EchoOneAtATime_TheCommandAndItsAckTravelInOneMessage_NoAckDelay()
+    {
+        using var h = new SessionHarness();
+        var run = h.RunAsync();
+        for (var i = 1; i <= 3; i++)
+        {
+            // The lane moves the watermark before it wakes the writer: the echo carries its own ack at once (the
+            // fake clock never advances, so an ack left for AckDelay would never go).
+            h.Requests.Send([Seq(SessionHarness.Message(A, $"echo:{i}"), (ulong)i)]);
+            var r = await h.Responses.Writes.Reader.ReadAsync().AsTask().WaitAsync(TestTimeouts.Short);
+            Assert.Equal([$"echo:{i}"], r.Commands.Select(c => c.Send.Text));
+            Assert.Equal((ulong)i, r.Ack);
+        }
+        h.Requests.HalfClose();
+        await run.WaitAsync(TestTimeouts.Short);
+        Assert.Equal(3, h.Responses.Written.Count);
+    }
+
+    [Fact]
     public async Task HalfClose_TheLastAckGoesOutBeforeTheStreamEnds()
     {
         using var h = new SessionHarness();
