@@ -46,6 +46,9 @@ public sealed class Options
     /// <summary>Leave the limit broadcaster out (two columns, as before).</summary>
     public bool NoLimit { get; set; }
 
+    /// <summary>Leave the baseline out (quicker A/B runs of the suite against the limit; its column stays empty).</summary>
+    public bool NoBaseline { get; set; }
+
     public bool SkipActive { get; set; }
 
     /// <summary>Run the cluster routing scenario (default on; --no-cluster skips it, --cluster-only runs only it).</summary>
@@ -104,6 +107,7 @@ public sealed class Options
                 case "--max-minutes": o.MaxMinutes = NextDouble(); break;
                 case "--no-idle": o.SkipIdle = true; break;
                 case "--no-limit": o.NoLimit = true; break;
+                case "--no-baseline": o.NoBaseline = true; break;
                 case "--cluster": o.Cluster = true; break;
                 case "--no-cluster": o.Cluster = false; break;
                 case "--cluster-only": o.Cluster = true; o.ClusterOnly = true; break;
@@ -149,12 +153,13 @@ public sealed class Options
         usage: Push.Bench [--quick] [--clients 2000] [--messages 500] [--bursts 3] [--idle 10000]
                           [--suite PATH_TO_push.dll | baseline | none] [--duration 3] [--rate 2000]
                           [--echo-clients 1000] [--batch 100] [--sources 8] [--out FILE.md]
-                          [--max-minutes 15] [--no-idle] [--idle-only] [--no-limit] [--chart FILE.svg]
+                          [--max-minutes 15] [--no-idle] [--idle-only] [--no-limit] [--no-baseline] [--chart FILE.svg]
                           [--cluster | --no-cluster | --cluster-only] [--routing mesh,nats] [--gateways 1,4,8]
                           [--cluster-clients 200] [--cluster-seconds 3]
                           [--scale 100000 [--scale-per-gateway 18000] [--scale-messages 1] [--scale-routing mesh|nats]]
                Push.Bench limit --ready-file FILE
                Push.Bench baseline --ready-file FILE
+               Push.Bench gc --pid N
                Push.Bench clients --ws URL --count N [--src-from 10] [--src-count 8] [--concurrency 64]
         """;
 }
