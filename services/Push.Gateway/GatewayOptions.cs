@@ -159,7 +159,7 @@ public sealed class GatewayOptions
     /// <summary>
     /// Free GC memory, in MiB, that an idle gateway gives back to the OS: after a few seconds of allocating next to nothing
     /// (e.g. after a burst of connections), a surplus of committed GC memory above this and a quarter of the heap is decommitted
-    /// by one compacting full GC, at most every 30 seconds (docs/memory.md). 0 turns it off. Defaults to 16.
+    /// by one compacting full GC, at most every 10 seconds (docs/memory.md). 0 turns it off. Defaults to 16.
     /// </summary>
     [Range(0, 1024 * 1024)]
     public int MemoryTrimMinMiB { get; set; } = 16;

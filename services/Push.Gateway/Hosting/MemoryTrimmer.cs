@@ -20,7 +20,7 @@ internal sealed class MemoryTrimPolicy(long minSurplusBytes)
     /// <summary>Allocation per tick below which a tick is quiet (heartbeats and status reports allocate a little).</summary>
     public const long QuietBytesPerTick = 1 << 20;
 
-    public static readonly TimeSpan MinInterval = TimeSpan.FromSeconds(30);
+    public static readonly TimeSpan MinInterval = TimeSpan.FromSeconds(10);
 
     private long _lastAllocated = -1;
     private long _allocatedAtGc;
