@@ -20,6 +20,7 @@ public static class Program
                 "limit" => await Limit.LimitServer.RunAsync(Arg(args, "--ready-file") ?? throw new ArgumentException("limit needs --ready-file FILE")).ConfigureAwait(false),
                 "clients" => await ClientsChildAsync(args).ConfigureAwait(false),
                 "tokens" => await Tokens.TokenValidationBench.RunAsync(args).ConfigureAwait(false),
+                "gc" => await InduceGcAsync(args).ConfigureAwait(false),
                 _ => await DriverAsync(Options.Parse(args)).ConfigureAwait(false),
             };
         }
@@ -34,6 +35,17 @@ public static class Program
     {
         int i = Array.IndexOf(args, name);
         return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+    }
+
+    /// <summary>`gc --pid N`: a full blocking GC in process N (as the idle readings do); prints the live heap and the RSS after it.</summary>
+    private static async Task<int> InduceGcAsync(string[] args)
+    {
+        int pid = int.Parse(Arg(args, "--pid") ?? throw new ArgumentException("gc needs --pid N"), CultureInfo.InvariantCulture);
+        string? heap = null;
+        long? live = await ProcStats.InduceGcAsync(pid, d => heap = d).ConfigureAwait(false);
+        long rss = await ProcStats.SettledRssKb(pid, TimeSpan.FromSeconds(6)).ConfigureAwait(false);
+        Console.Out.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?> { ["live"] = live, ["rssKb"] = rss, ["heap"] = heap }));
+        return live is null ? 1 : 0;
     }
 
     /// <summary>

@@ -156,6 +156,14 @@ public sealed class GatewayOptions
     /// </summary>
     public WebSocketTransport Transport { get; set; } = WebSocketTransport.Lean;
 
+    /// <summary>
+    /// Free GC memory, in MiB, that an idle gateway gives back to the OS: after a few seconds of allocating next to nothing
+    /// (e.g. after a burst of connections), a surplus of committed GC memory above this and a quarter of the heap is decommitted
+    /// by one compacting full GC, at most every 10 seconds (docs/memory.md). 0 turns it off. Defaults to 16.
+    /// </summary>
+    [Range(0, 1024 * 1024)]
+    public int MemoryTrimMinMiB { get; set; } = 16;
+
     /// <summary>Serve the demo page at GET / on the WebSocket port. Defaults to false (on with `push start`).</summary>
     public bool DemoPage { get; set; }
 

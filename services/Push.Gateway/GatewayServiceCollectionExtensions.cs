@@ -58,6 +58,7 @@ internal static class GatewayServiceCollectionExtensions
         services.AddSingleton<DrainCoordinator>();
         services.AddHostedService(sp => sp.GetRequiredService<DrainCoordinator>());
         services.AddHostedService<HeartbeatService>();
+        services.AddHostedService<MemoryTrimmer>();
         services.AddHostedService<HandshakePolicyReporter>();
         services.AddSingleton<PendingHandshakes>();
         services.AddSingleton(sp => new ResumeBudget(sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<GatewayOptions>>().Value.ResumeBudgetBytes));

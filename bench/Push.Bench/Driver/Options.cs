@@ -46,13 +46,13 @@ public sealed class Options
     /// <summary>Leave the limit broadcaster out (two columns, as before).</summary>
     public bool NoLimit { get; set; }
 
+    /// <summary>Leave the baseline out (quicker A/B runs of the suite against the limit; its column stays empty).</summary>
+    public bool NoBaseline { get; set; }
+
     public bool SkipActive { get; set; }
 
     /// <summary>Only the fan-out scenarios of the active run (no idle, cluster or other active scenarios).</summary>
     public bool FanOutOnly { get; set; }
-
-    /// <summary>Leave the baseline out.</summary>
-    public bool NoBaseline { get; set; }
 
     /// <summary>Run the cluster routing scenario (default on; --no-cluster skips it, --cluster-only runs only it).</summary>
     public bool Cluster { get; set; } = true;
@@ -177,6 +177,7 @@ public sealed class Options
                           [--scale 100000 [--scale-per-gateway 18000] [--scale-messages 1] [--scale-routing mesh|nats]]
                Push.Bench limit --ready-file FILE
                Push.Bench baseline --ready-file FILE
+               Push.Bench gc --pid N
                Push.Bench clients --ws URL --count N [--src-from 10] [--src-count 8] [--concurrency 64]
         """;
 }

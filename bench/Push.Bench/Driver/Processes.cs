@@ -241,7 +241,7 @@ public static class ProcStats
     /// keyword. Returns the bytes that survived that gen2 GC (the live managed heap, from its
     /// GCHeapStats event), or null when the process has no diagnostics port or no event came.
     /// </summary>
-    public static async Task<long?> InduceGcAsync(int pid)
+    public static async Task<long?> InduceGcAsync(int pid, Action<string>? describe = null)
     {
         try
         {
@@ -262,6 +262,7 @@ public static class ProcStats
                     {
                         if (gen2)
                         {
+                            describe?.Invoke($"gen0 {d.GenerationSize0} gen1 {d.GenerationSize1} gen2 {d.GenerationSize2} loh {d.GenerationSize3} poh {d.GenerationSize4}; survived gen2 {d.TotalPromotedSize2} loh {d.TotalPromotedSize3} poh {d.TotalPromotedSize4}; pinned {d.PinnedObjectCount} handles {d.GCHandleCount} syncblocks {d.SinkBlockCount}");
                             live.TrySetResult(d.TotalPromotedSize0 + d.TotalPromotedSize1 + d.TotalPromotedSize2 + d.TotalPromotedSize3 + d.TotalPromotedSize4);
                         }
                     };

@@ -16,6 +16,9 @@ public sealed partial class Scenarios
     // Idle footprint: a fresh server, connections held by child processes.
     // ----------------------------------------------------------------------------------------
 
+    /// <summary>How long the server is left idle before the readings around the idle connections.</summary>
+    private static readonly TimeSpan IdleSettle = TimeSpan.FromSeconds(10);
+
     public async Task IdleAsync(string column, ServerFactory start)
     {
         if (o.Idle <= 0)
@@ -59,6 +62,9 @@ public sealed partial class Scenarios
         await InFlightAsync(warmList.Count * 10, 64, i => gw.JoinGroupAsync(new JoinGroupRequest { ClientId = warmList[i % warmList.Count], Group = "warm" + (i / warmList.Count).ToString(CultureInfo.InvariantCulture) }).ResponseAsync).ConfigureAwait(false);
         await InFlightAsync(warmList.Count * 10, 64, i => gw.BindUidAsync(new BindUidRequest { ClientId = warmList[i % warmList.Count], Uid = "w" + i.ToString(CultureInfo.InvariantCulture) }).ResponseAsync).ConfigureAwait(false);
 
+        // The readings around the connections are taken once the server has been idle for a while: a gateway gives
+        // free GC memory back after about 2 s of allocating next to nothing (Gateway:MemoryTrimMinMiB, docs/memory.md).
+        await Task.Delay(IdleSettle).ConfigureAwait(false);
         var rss0 = await ReadingAsync().ConfigureAwait(false);
 
         // Children hold the idle connections (a process can open only about 20,000 files).
@@ -94,6 +100,7 @@ public sealed partial class Scenarios
                 report.Fail($"idle: connections that failed", column, $"{failed} of {o.Idle}: {err}");
             }
 
+            await Task.Delay(IdleSettle).ConfigureAwait(false);
             var rss1 = await ReadingAsync().ConfigureAwait(false);
             Costs($"connection ({connected:N0} connections)", connected, rss0, rss1, Unit.KiB);
             report.Set("idle: server RSS before them (100 warm-up clients connected)", Unit.MiB, column, rss0.RssKb / 1024.0);
