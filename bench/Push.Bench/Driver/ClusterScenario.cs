@@ -11,17 +11,23 @@ namespace Push.Bench.Driver;
 
 /// <summary>
 /// Cluster routing: registry + 1 worker + N gateways as real processes; 200 clients in 20 groups of 10, all on
-/// gateway 1; SendToGroup with 64 in flight through the other gateways in turn (gateway 1 when N = 1). For each
-/// routing mode (Cluster:Routing=mesh, and nats with a nats-server started here) and N: calls/s, lost, p99; then
-/// the N-gateway / 1-gateway ratio. A mode the gateways refuse, or (nats) that never connects to the nats-server,
-/// gets a "not available" cell instead of a figure.
+/// gateway 1; SendToGroup with 64 in flight, in two placements: "member" (every call through gateway 1, where the
+/// members are: with interest routing it asks no other gateway) and "forward" (through the other gateways in turn,
+/// gateway 1 when N = 1: each call is one forward hop to gateway 1). For each routing mode (Cluster:Routing=mesh, and
+/// nats with a nats-server started here), N and placement: calls/s, lost, p99, gateways asked per call (the answers'
+/// ClusterReach.gateways_asked) and the CPU time of the gateways (and nats-server) per call; then the N-gateway /
+/// 1-gateway ratio per placement, and what the N gateways cost idle (CPU over 3 s with no calls). A mode the gateways
+/// refuse, or (nats) that never connects to the nats-server, gets a "not available" cell instead of a figure.
 /// </summary>
 public sealed class ClusterScenario(Options o, string dll, string work)
 {
     private const int GroupSize = 10;
+    private static readonly string[] Placements = ["member", "forward"];
 
-    private readonly Dictionary<(string Mode, int N), string> _cells = [];
-    private readonly Dictionary<(string Mode, int N), double> _rates = [];
+    private readonly Dictionary<(string Mode, int N, string Placement), string> _cells = [];
+    private readonly Dictionary<(string Mode, int N, string Placement), double> _rates = [];
+    private readonly Dictionary<(string Mode, int N), string> _idle = [];
+    private readonly Dictionary<(string Mode, int N), double> _settle = [];
     private readonly List<string> _notes = [];
 
     public async Task RunAsync()
@@ -44,7 +50,7 @@ public sealed class ClusterScenario(Options o, string dll, string work)
                     {
                         foreach (int n in o.GatewayCounts)
                         {
-                            _cells[(mode, n)] = "not available: " + why;
+                            SetAll(mode, n, "not available: " + why);
                         }
                         continue;
                     }
@@ -63,19 +69,30 @@ public sealed class ClusterScenario(Options o, string dll, string work)
                     }
                     catch (Exception ex) when (ex is InvalidOperationException or TimeoutException)
                     {
-                        _cells[(mode, n)] = "not available: " + Short(ex.Message);
+                        SetAll(mode, n, "not available: " + Short(ex.Message));
                     }
                     catch (Exception ex) when (ex is IOException or Grpc.Core.RpcException or SocketException)
                     {
-                        _cells[(mode, n)] = "error: " + Short(ex.Message);
+                        SetAll(mode, n, "error: " + Short(ex.Message));
                     }
-                    Console.Error.WriteLine($"  [cluster] {mode}, {n}: {_cells[(mode, n)]}");
+                    foreach (string placement in Placements)
+                    {
+                        Console.Error.WriteLine($"  [cluster] {mode}, {n}, {placement}: {_cells.GetValueOrDefault((mode, n, placement))}");
+                    }
                 }
             }
             finally
             {
                 nats?.Dispose();
             }
+        }
+    }
+
+    private void SetAll(string mode, int n, string cell)
+    {
+        foreach (string placement in Placements)
+        {
+            _cells.TryAdd((mode, n, placement), cell);
         }
     }
 
@@ -108,9 +125,65 @@ public sealed class ClusterScenario(Options o, string dll, string work)
         {
             throw new IOException($"{jerr} JoinGroup calls failed: {jfirst}");
         }
-        var pushers = n == 1 ? cluster.Controls : cluster.Controls.Skip(1).ToList();
+        var others = n == 1 ? cluster.Controls : cluster.Controls.Skip(1).ToList();
+        var pids = cluster.Gateways.Select(g => g.Pid).Concat(nats is null ? [] : [nats.Pid]).ToArray();
+        await ProbeAsync(pool, others, groups).ConfigureAwait(false);
 
-        // Until one round (a push per group through every pushing gateway) reaches every member: interest may take a moment to spread.
+        // Warm-up: both placements' calls for a while (the JIT's tier-up of the push and forward paths in every
+        // process), then until the processes are quiet: otherwise N gateways' background JIT lands in the N-gateway
+        // figures (seen: 8 fresh gateways burn ~1.5 cores for tens of seconds on a loaded 2-core machine).
+        foreach (var pushers in new[] { [gw1], others })
+        {
+            await Scenarios.InFlightAsync(int.MaxValue, 64, i => pushers[i % pushers.Count].SendToGroupAsync(new SendToGroupRequest { Groups = { Room(i % groups) }, Text = Payload.Now(i) }, BenchCluster.Auth).ResponseAsync,
+                Stopwatch.GetTimestamp() + (2 * Stopwatch.Frequency)).ConfigureAwait(false);
+        }
+        await WaitQuietAsync(pool, pids, mode, n).ConfigureAwait(false);
+
+        // Idle: the N gateways (and nats-server) with their clients and groups, no calls.
+        var c = CultureInfo.InvariantCulture;
+        double cpu0 = CpuSeconds(pids);
+        long i0 = Stopwatch.GetTimestamp();
+        await Task.Delay(TimeSpan.FromSeconds(3)).ConfigureAwait(false);
+        _idle[(mode, n)] = (100 * (CpuSeconds(pids) - cpu0) / Stopwatch.GetElapsedTime(i0).TotalSeconds).ToString("0.0", c) + " % of a core";
+
+        foreach (string placement in Placements)
+        {
+            if (n == 1 && placement == "forward")
+            {
+                _cells[(mode, n, placement)] = _cells[(mode, n, "member")] + " (same: one gateway)";
+                _rates[(mode, n, placement)] = _rates[(mode, n, "member")];
+                continue;
+            }
+            var pushers = placement == "member" ? [gw1] : others;
+            pool.ResetCounters();
+            var h = new Histogram();
+            pool.Sink = new LatencySink(h);
+            long asked = 0;
+            double cpuStart = CpuSeconds(pids);
+            double gw1Start = CpuSeconds([pids[0]]);
+            long t0 = Stopwatch.GetTimestamp();
+            long deadline = t0 + (long)(o.ClusterSeconds * Stopwatch.Frequency);
+            Console.Error.WriteLine($"  [cluster] {mode}, {n}, {placement}: measuring {o.ClusterSeconds:0.#} s (gateway pids {string.Join(' ', pids)})");
+            var (ok, errors, first) = await Scenarios.InFlightAsync(int.MaxValue, 64, async i =>
+            {
+                var r = await pushers[i % pushers.Count].SendToGroupAsync(new SendToGroupRequest { Groups = { Room(i % groups) }, Text = Payload.Now(i) }, BenchCluster.Auth).ResponseAsync.ConfigureAwait(false);
+                Interlocked.Add(ref asked, r.Reach?.GatewaysAsked ?? 0);
+            }, deadline).ConfigureAwait(false);
+            double seconds = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+            double cpu = CpuSeconds(pids) - cpuStart;
+            double gw1Cpu = CpuSeconds([pids[0]]) - gw1Start;
+            long received = await WaitAsync(pool, ok * GroupSize, TimeSpan.FromSeconds(2)).ConfigureAwait(false);
+            pool.Sink = null;
+            double rate = ok / seconds;
+            _rates[(mode, n, placement)] = rate;
+            string perCall = ok > 0 ? $", asked {((double)asked / ok).ToString("0.00", c)}/call, {(cpu * 1e6 / ok).ToString("N0", c)} µs CPU/call{(n > 1 ? $" of which gateway 1 {(gw1Cpu * 1e6 / ok).ToString("N0", c)}" : "")}" : "";
+            _cells[(mode, n, placement)] = $"{rate.ToString("N0", c)} calls/s (lost {(ok * GroupSize) - received}, p99 {(h.Percentile(99) / 1000.0).ToString("0.0", c)} ms{perCall}{(errors > 0 ? $", {errors} failed: {first}" : "")})";
+        }
+    }
+
+    // Until one round (a push per group through every pushing gateway) reaches every member: interest may take a moment to spread.
+    private static async Task ProbeAsync(ClientPool pool, List<GatewayService.GatewayServiceClient> pushers, int groups)
+    {
         var probe = Stopwatch.StartNew();
         while (true)
         {
@@ -122,29 +195,50 @@ public sealed class ClusterScenario(Options o, string dll, string work)
             long got = await WaitAsync(pool, want, TimeSpan.FromSeconds(2)).ConfigureAwait(false);
             if (got >= want)
             {
-                break;
+                return;
             }
             if (probe.Elapsed > TimeSpan.FromSeconds(15))
             {
                 throw new IOException($"group pushes through the other gateways reach {got} of {want} members after 15 s");
             }
         }
+    }
 
+    // Until a second in which the processes use at most 4 % of a core each (or 40 s): the warm-up's JIT is done.
+    private async Task WaitQuietAsync(ClientPool pool, int[] pids, string mode, int n)
+    {
+        var sw = Stopwatch.StartNew();
+        while (sw.Elapsed < TimeSpan.FromSeconds(40))
+        {
+            double before = CpuSeconds(pids);
+            await Task.Delay(1000).ConfigureAwait(false);
+            if (CpuSeconds(pids) - before <= 0.04 * pids.Length)
+            {
+                break;
+            }
+        }
         pool.ResetCounters();
-        var h = new Histogram();
-        var sink = new LatencySink(h);
-        pool.Sink = sink;
-        long t0 = Stopwatch.GetTimestamp();
-        long deadline = t0 + (long)(o.ClusterSeconds * Stopwatch.Frequency);
-        var (ok, errors, first) = await Scenarios.InFlightAsync(int.MaxValue, 64, i => pushers[i % pushers.Count].SendToGroupAsync(
-            new SendToGroupRequest { Groups = { Room(i % groups) }, Text = Payload.Now(i) }, BenchCluster.Auth).ResponseAsync, deadline).ConfigureAwait(false);
-        double seconds = Stopwatch.GetElapsedTime(t0).TotalSeconds;
-        long received = await WaitAsync(pool, ok * GroupSize, TimeSpan.FromSeconds(2)).ConfigureAwait(false);
-        pool.Sink = null;
-        double rate = ok / seconds;
-        _rates[(mode, n)] = rate;
-        var c = CultureInfo.InvariantCulture;
-        _cells[(mode, n)] = $"{rate.ToString("N0", c)} calls/s (lost {(ok * GroupSize) - received}, p99 {(h.Percentile(99) / 1000.0).ToString("0.0", c)} ms{(errors > 0 ? $", {errors} failed: {first}" : "")})";
+        _settle[(mode, n)] = sw.Elapsed.TotalSeconds;
+    }
+
+    // User + system CPU time of the processes (Linux /proc; 0 elsewhere), in seconds.
+    private static double CpuSeconds(int[] pids)
+    {
+        double total = 0;
+        foreach (int pid in pids)
+        {
+            try
+            {
+                string stat = File.ReadAllText($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/stat");
+                string[] f = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                total += (long.Parse(f[11], CultureInfo.InvariantCulture) + long.Parse(f[12], CultureInfo.InvariantCulture)) / 100.0;
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException)
+            {
+                // not Linux, or the process is gone: its CPU is not counted
+            }
+        }
+        return total;
     }
 
     private static string Room(int i) => "room" + i.ToString(CultureInfo.InvariantCulture);
@@ -198,15 +292,17 @@ public sealed class ClusterScenario(Options o, string dll, string work)
         }
     }
 
-    /// <summary>The section of the report: calls/s per mode and gateway count, and the ratios to 1 gateway.</summary>
+    /// <summary>The section of the report: per mode and placement, calls/s per gateway count and the ratios to 1 gateway.</summary>
     public string ToMarkdown()
     {
         var c = CultureInfo.InvariantCulture;
         var counts = o.GatewayCounts;
         var sb = new StringBuilder();
-        sb.AppendLine(c, $"### Cluster routing: SendToGroup, {o.ClusterClients:N0} clients in {Math.Max(1, o.ClusterClients / GroupSize)} groups of {GroupSize} on gateway 1, 64 calls in flight through the other gateways, {o.ClusterSeconds:0.#} s");
+        sb.AppendLine(c, $"### Cluster routing: SendToGroup, {o.ClusterClients:N0} clients in {Math.Max(1, o.ClusterClients / GroupSize)} groups of {GroupSize} on gateway 1, 64 calls in flight, {o.ClusterSeconds:0.#} s per cell");
         sb.AppendLine();
-        sb.Append("| routing |");
+        sb.AppendLine("Placement *member*: every call through gateway 1 (where the members are). Placement *forward*: calls through the other gateways in turn (gateway 1 when there is one), so every call is forwarded once to gateway 1. *asked/call*: ClusterReach.gateways_asked per answer (the gateway called counts itself). *CPU/call*: user + system CPU of all the gateway processes (and the nats-server) per call.");
+        sb.AppendLine();
+        sb.Append("| routing | placement |");
         foreach (int n in counts)
         {
             sb.Append(c, $" {n} gateway{(n == 1 ? "" : "s")} |");
@@ -216,24 +312,40 @@ public sealed class ClusterScenario(Options o, string dll, string work)
             sb.Append(c, $" {n} ÷ {counts[0]} |");
         }
         sb.AppendLine();
-        sb.Append("|---|");
+        sb.Append("|---|---|");
         sb.Append(string.Concat(Enumerable.Repeat("---:|", counts.Count + counts.Count(n => n != counts[0]))));
         sb.AppendLine();
         foreach (string mode in o.RoutingModes)
         {
             string label = mode == "mesh" ? "mesh (`--set Cluster:Routing=mesh`)" : mode == "nats" ? "NATS (`--set Cluster:Routing=nats`, nats-server on loopback)" : mode;
-            sb.Append(c, $"| {label} |");
+            foreach (string placement in Placements)
+            {
+                sb.Append(c, $"| {label} | {(placement == "member" ? "member: through gateway 1" : "forward: through the others")} |");
+                foreach (int n in counts)
+                {
+                    sb.Append(c, $" {(_cells.TryGetValue((mode, n, placement), out var cell) ? cell : "—")} |");
+                }
+                foreach (int n in counts.Where(n => n != counts[0]))
+                {
+                    sb.Append(_rates.TryGetValue((mode, n, placement), out var r) && _rates.TryGetValue((mode, counts[0], placement), out var one) && one > 0
+                        ? " " + (r / one).ToString("0.00", c) + " |" : " — |");
+                }
+                sb.AppendLine();
+            }
+        }
+        sb.AppendLine();
+        sb.Append("Before measuring, each cell's cluster runs both placements' calls for 2 s each (warm-up) and then waits for a second in which the gateways use at most 4 % of a core each (up to 40 s). Idle (clients connected and joined, no calls, 3 s after that), CPU of all the gateways (and nats-server):");
+        foreach (string mode in o.RoutingModes)
+        {
             foreach (int n in counts)
             {
-                sb.Append(c, $" {(_cells.TryGetValue((mode, n), out var cell) ? cell : "—")} |");
+                if (_idle.TryGetValue((mode, n), out var idle))
+                {
+                    sb.Append(c, $" {mode} {n}: {idle} (quiet {_settle.GetValueOrDefault((mode, n)):0} s after the warm-up);");
+                }
             }
-            foreach (int n in counts.Where(n => n != counts[0]))
-            {
-                sb.Append(_rates.TryGetValue((mode, n), out var r) && _rates.TryGetValue((mode, counts[0]), out var one) && one > 0
-                    ? " " + (r / one).ToString("0.00", c) + " |" : " — |");
-            }
-            sb.AppendLine();
         }
+        sb.AppendLine();
         foreach (string note in _notes)
         {
             sb.AppendLine().Append("- ").AppendLine(note);

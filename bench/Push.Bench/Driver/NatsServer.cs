@@ -23,6 +23,9 @@ public sealed class NatsServer : IDisposable
 
     public string Url { get; }
 
+    /// <summary>The nats-server's process id (the cluster scenario reads its CPU time).</summary>
+    public int Pid => _process.Id;
+
     public static (NatsServer? Server, string? Why) TryStart(string work)
     {
         string? exe = NatsPaths.FirstOrDefault(File.Exists);
