@@ -17,11 +17,14 @@ public sealed class MemoryTrimPolicyTests
         // A burst: 100 MiB allocated, no GC.
         Assert.False(p.Tick(50 * MiB, 1, 40 * MiB, 40 * MiB, S(2)));
         Assert.False(p.Tick(100 * MiB, 1, 40 * MiB, 40 * MiB, S(3)));
-        // Quiet ticks.
-        Assert.False(p.Tick(100 * MiB, 1, 40 * MiB, 40 * MiB, S(4)));
-        Assert.True(p.Tick(100 * MiB, 1, 40 * MiB, 40 * MiB, S(5)));
+        // Quiet ticks: the trim comes on the QuietTicks-th.
+        for (int q = 1; q < MemoryTrimPolicy.QuietTicks; q++)
+        {
+            Assert.False(p.Tick(100 * MiB, 1, 40 * MiB, 40 * MiB, S(3 + q)));
+        }
+        Assert.True(p.Tick(100 * MiB, 1, 40 * MiB, 40 * MiB, S(3 + MemoryTrimPolicy.QuietTicks)));
         // The trim's own GC: nothing left to give back, nothing allocated since.
-        for (int t = 6; t < 60; t++)
+        for (int t = 10; t < 60; t++)
         {
             Assert.False(p.Tick(100 * MiB, 2, 60 * MiB, 60 * MiB, S(t)));
         }
@@ -67,8 +70,8 @@ public sealed class MemoryTrimPolicyTests
         long allocated = 0;
         for (int t = 0; t < 40; t++)
         {
-            // A burst every 4 s, quiet in between, a surplus every time.
-            if (t % 4 == 0)
+            // A burst every QuietTicks + 2 s, quiet in between, a surplus every time.
+            if (t % (MemoryTrimPolicy.QuietTicks + 2) == 0)
             {
                 allocated += 100 * MiB;
             }

@@ -63,7 +63,7 @@ public sealed partial class Scenarios
         await InFlightAsync(warmList.Count * 10, 64, i => gw.BindUidAsync(new BindUidRequest { ClientId = warmList[i % warmList.Count], Uid = "w" + i.ToString(CultureInfo.InvariantCulture) }).ResponseAsync).ConfigureAwait(false);
 
         // The readings around the connections are taken once the server has been idle for a while: a gateway gives
-        // free GC memory back after about 2 s of allocating next to nothing (Gateway:MemoryTrimMinMiB, docs/memory.md).
+        // free GC memory back after about 5 s of allocating next to nothing (Gateway:MemoryTrimMinMiB, docs/memory.md).
         await Task.Delay(IdleSettle).ConfigureAwait(false);
         var rss0 = await ReadingAsync().ConfigureAwait(false);
 

@@ -15,7 +15,7 @@ namespace Push.Gateway.Hosting;
 internal sealed class MemoryTrimPolicy(long minSurplusBytes)
 {
     /// <summary>Quiet ticks before a trim (the trimmer ticks once a second).</summary>
-    public const int QuietTicks = 2;
+    public const int QuietTicks = 5;
 
     /// <summary>Allocation per tick below which a tick is quiet (heartbeats and status reports allocate a little).</summary>
     public const long QuietBytesPerTick = 1 << 20;
