@@ -200,15 +200,9 @@ internal sealed class CommandQueue
                 waiter = new Waiter(this, command, size);
                 _waiters.Enqueue(waiter);
             }
-            else if (wake)
-            {
-                readable = EnqueueLocked(command, size);
-            }
             else
             {
-                _items.Enqueue((command, size));
-                _bytes += size;
-                _admitted++;
+                readable = EnqueueLocked(command, size, wake);
             }
         }
         if (waiter is null)
@@ -328,11 +322,16 @@ internal sealed class CommandQueue
 
     private bool Fits(int size) => _items.Count == 0 || (_items.Count < _capacity && _bytes + size <= _budget);
 
-    private TaskCompletionSource<bool>? EnqueueLocked(Command command, int size)
+    // wake false: the waiting writer is left for the caller's Wake (see WriteAsync).
+    private TaskCompletionSource<bool>? EnqueueLocked(Command command, int size, bool wake = true)
     {
         _items.Enqueue((command, size));
         _bytes += size;
         _admitted++;
+        if (!wake)
+        {
+            return null;
+        }
         var readable = _readable;
         _readable = null;
         return readable;
