@@ -114,5 +114,57 @@ public sealed class SendQueueAccountingTests : IDisposable
         Assert.Equal(5 * Frame.Length, metrics.SendQueuePeakBytes);
     }
 
+    [Fact]
+    public void Run_Close_SameOutcomeAsThatManySends()
+    {
+        var (c, metrics) = Connect(SlowConsumerPolicy.Close);
+        var run = Enumerable.Repeat(Frame, Bound / Frame.Length + 2).ToArray();
+
+        // Ten fit, the eleventh overflows (the queue is dropped, 4001 queued), the twelfth finds the client closing.
+        Assert.Equal(Bound / Frame.Length, c.PushRun(run, inline: true));
+        Assert.InRange(c.QueuedBytes, 4, 127);
+        Assert.Equal(Bound / Frame.Length + 1, metrics.MessagesDropped);
+        Assert.Equal(4001, c.ServerCloseCode);
+        Assert.Equal(0, c.PushRun(run, inline: true));
+    }
+
+    [Fact]
+    public void Run_DropOldest_NeverExceedsTheBound_EveryDropCounted()
+    {
+        var (c, metrics) = Connect(SlowConsumerPolicy.DropOldest);
+
+        Assert.Equal(30, c.PushRun(Enumerable.Repeat(Frame, 30).ToArray(), inline: true));
+
+        Assert.Equal(Bound, c.QueuedBytes);
+        Assert.Equal(Bound, metrics.SendQueuePeakBytes);
+        Assert.Equal(30 - Bound / Frame.Length, metrics.MessagesDropped);
+        Assert.Equal(0, c.ServerCloseCode);
+    }
+
+    [Fact]
+    public async Task Run_FramesReachTheClientInOrder_AfterWhatWasQueuedBefore()
+    {
+        var (c, _) = Connect(SlowConsumerPolicy.Close);
+        Assert.True(c.Send(OutboundFrame.Text("before")));
+        var run = Enumerable.Range(0, 5).Select(i => OutboundFrame.Text("run " + i)).ToArray();
+        Assert.Equal(5, c.PushRun(run, inline: false));
+        Assert.True(c.Send(OutboundFrame.Text("after")));
+
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        var expected = new[] { Frame }.Concat([OutboundFrame.Text("before")]).Concat(run).Concat([OutboundFrame.Text("after")]).SelectMany(f => f.Bytes).ToArray();
+        var got = new List<byte>();
+        while (got.Count < expected.Length)
+        {
+            var r = await _toClient.Reader.ReadAsync(timeout.Token);
+            foreach (var segment in r.Buffer)
+            {
+                got.AddRange(segment.Span.ToArray());
+            }
+            _toClient.Reader.AdvanceTo(r.Buffer.End);
+        }
+        Assert.Equal(expected, got.ToArray());
+        Assert.Equal(0, c.QueuedBytes);
+    }
+
     private sealed record DuplexPipe(PipeReader Input, PipeWriter Output) : IDuplexPipe;
 }

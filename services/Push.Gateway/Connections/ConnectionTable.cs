@@ -196,6 +196,10 @@ internal sealed class ConnectionTable(GatewayIdentity identity, Routing.IPushRou
     /// Connections that could not queue it are counted by reason (push.gateway.pushes.undelivered).
     /// </summary>
     public int SendToGroups(IReadOnlyList<string> groups, HashSet<long>? exclude, OutboundFrame frame)
+        => SendToGroups(groups, exclude, new ReadOnlySpan<OutboundFrame>(in frame));
+
+    /// <summary>Sends a run of frames (in order) to every member of the groups; returns how many frames were queued in all.</summary>
+    public int SendToGroups(IReadOnlyList<string> groups, HashSet<long>? exclude, ReadOnlySpan<OutboundFrame> frames)
     {
         using var gate = Gate.Enter();
         ClientConnection[] targets;
@@ -232,7 +236,7 @@ internal sealed class ConnectionTable(GatewayIdentity identity, Routing.IPushRou
                 n = union.Count;
             }
         }
-        return SendAndReturn(targets, n, exclude, frame);
+        return SendAndReturn(targets, n, exclude, frames);
     }
 
     public int SendToUids(IReadOnlyList<string> uids, OutboundFrame frame)
@@ -266,10 +270,14 @@ internal sealed class ConnectionTable(GatewayIdentity identity, Routing.IPushRou
                 }
             }
         }
-        return SendAndReturn(targets, n, null, frame);
+        return SendAndReturn(targets, n, null, new ReadOnlySpan<OutboundFrame>(in frame));
     }
 
     public int SendToAll(HashSet<long>? exclude, OutboundFrame frame)
+        => SendToAll(exclude, new ReadOnlySpan<OutboundFrame>(in frame));
+
+    /// <summary>Sends a run of frames (in order) to every connection; returns how many frames were queued in all.</summary>
+    public int SendToAll(HashSet<long>? exclude, ReadOnlySpan<OutboundFrame> frames)
     {
         using var gate = Gate.Enter();
         using var fanout = SendScheduler.BeginFanout();
@@ -280,15 +288,12 @@ internal sealed class ConnectionTable(GatewayIdentity identity, Routing.IPushRou
             {
                 continue;
             }
-            if (c.Push(frame, inline: false) == SendResult.Queued)
-            {
-                sent++;
-            }
+            sent += c.PushRun(frames, inline: false);
         }
         return sent;
     }
 
-    private static int SendAndReturn(ClientConnection[] targets, int n, HashSet<long>? exclude, OutboundFrame frame)
+    private static int SendAndReturn(ClientConnection[] targets, int n, HashSet<long>? exclude, ReadOnlySpan<OutboundFrame> frames)
     {
         var sent = 0;
         var inline = n <= 4; // a few targets: pump on this thread; a fan-out: let each connection's pump coalesce
@@ -302,10 +307,7 @@ internal sealed class ConnectionTable(GatewayIdentity identity, Routing.IPushRou
                 {
                     continue;
                 }
-                if (c.Push(frame, inline) == SendResult.Queued)
-                {
-                    sent++;
-                }
+                sent += c.PushRun(frames, inline);
             }
         }
         finally

@@ -173,27 +173,7 @@ internal sealed class GatewayGrpcService(
         var start = Stopwatch.GetTimestamp();
         var (delivered, reach) = await routing.SendAsync(BatchRoute(request, frames[0].PushId), context, () =>
         {
-            long n = 0;
-            for (var i = 0; i < frames.Length; i++)
-            {
-                var item = request.Items[i];
-                if (item.ClientId.Length > 0)
-                {
-                    n += table.Find(item.ClientId)?.Push(frames[i]) == SendResult.Queued ? 1 : 0;
-                }
-                else if (item.Uids.Count > 0)
-                {
-                    n += table.SendToUids(item.Uids, frames[i]);
-                }
-                else if (item.Groups.Count > 0)
-                {
-                    n += table.SendToGroups(item.Groups, null, frames[i]);
-                }
-                else
-                {
-                    n += table.SendToAll(null, frames[i]);
-                }
-            }
+            var n = BatchDelivery.Deliver(table, request.Items, frames);
             metrics.Push("batch", n);
             return n;
         }).ConfigureAwait(false);

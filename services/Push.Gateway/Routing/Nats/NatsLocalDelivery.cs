@@ -52,29 +52,14 @@ internal sealed class NatsLocalDelivery(ConnectionTable table, GatewayMetrics me
 
     private long DeliverBatch(SendBatchRequest request, ulong pushId, int max)
     {
-        long n = 0;
-        for (var i = 0; i < request.Items.Count; i++)
+        var frames = new OutboundFrame[request.Items.Count];
+        for (var i = 0; i < frames.Length; i++)
         {
             var item = request.Items[i];
             // One id per item, as the origin numbered them (GatewayGrpcService.SendBatch).
-            var frame = Frame(Payload.Encode(item.DataCase == BatchItem.DataOneofCase.Text, item.Text, item.DataCase == BatchItem.DataOneofCase.Binary ? item.Binary : null, max, field: $"items[{i}]."), pushId + ((ulong)i * 2));
-            if (item.ClientId.Length > 0)
-            {
-                n += table.Find(item.ClientId)?.Push(frame) == SendResult.Queued ? 1 : 0;
-            }
-            else if (item.Uids.Count > 0)
-            {
-                n += table.SendToUids(item.Uids, frame);
-            }
-            else if (item.Groups.Count > 0)
-            {
-                n += table.SendToGroups(item.Groups, null, frame);
-            }
-            else
-            {
-                n += table.SendToAll(null, frame);
-            }
+            frames[i] = Frame(Payload.Encode(item.DataCase == BatchItem.DataOneofCase.Text, item.Text, item.DataCase == BatchItem.DataOneofCase.Binary ? item.Binary : null, max, field: $"items[{i}]."), pushId + ((ulong)i * 2));
         }
+        var n = BatchDelivery.Deliver(table, request.Items, frames);
         metrics.Push("batch", n);
         return n;
     }
