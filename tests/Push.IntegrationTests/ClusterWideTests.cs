@@ -53,6 +53,58 @@ public sealed class ClusterWideTests(SuiteFixture fixture, ITestOutputHelper out
     }
 
     [Fact]
+    public async Task SendBatch_RunsForTheSameTarget_KeepTheItemsOrderForEveryClient()
+    {
+        var ct = TestTimeouts.Token();
+        await WaitForClientCountAsync(fixture.Control, 0, ct);
+        var sockets = await ConnectManyAsync(fixture.Suite.Ws, 3, ct);
+        try
+        {
+            var (a, b, c) = (sockets[0], sockets[1], sockets[2]);
+            var g = Unique("g");
+            await fixture.Control.JoinGroupAsync(b.ClientId, g, ct);
+            await fixture.Control.JoinGroupAsync(c.ClientId, g, ct);
+
+            // Runs: two group items, three items for everyone, one group item, one for a client, one for everyone.
+            var batch = await _raw.SendBatchAsync(new SendBatchRequest
+            {
+                Items =
+                {
+                    new BatchItem { Groups = { g }, Text = "g1" },
+                    new BatchItem { Groups = { g }, Text = "g2" },
+                    new BatchItem { All = true, Text = "a1" },
+                    new BatchItem { All = true, Text = "a2" },
+                    new BatchItem { All = true, Text = "a3" },
+                    new BatchItem { Groups = { g }, Text = "g3" },
+                    new BatchItem { ClientId = a.ClientId, Text = "x" },
+                    new BatchItem { All = true, Text = "a4" },
+                },
+            }, cancellationToken: ct);
+
+            Assert.Equal((2 * 2) + (3 * 3) + 2 + 1 + 3, batch.Delivered);
+            foreach (var text in new[] { "a1", "a2", "a3", "x", "a4" })
+            {
+                await AssertTextAsync(a, text, ct);
+            }
+            foreach (var s in new[] { b, c })
+            {
+                foreach (var text in new[] { "g1", "g2", "a1", "a2", "a3", "g3", "a4" })
+                {
+                    await AssertTextAsync(s, text, ct);
+                }
+            }
+            foreach (var s in sockets)
+            {
+                await AssertReceivedNothingAsync(s, ct);
+            }
+        }
+        finally
+        {
+            await DisposeAllAsync(sockets);
+        }
+    }
+
+    [Fact]
     public async Task AllQueries_ListAndCountEveryClientUidAndGroup()
     {
         var ct = TestTimeouts.Token();
