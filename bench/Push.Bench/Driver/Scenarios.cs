@@ -233,13 +233,13 @@ public sealed partial class Scenarios(Options o, Report report, NodeBackend? nod
             string unaryForm = node is null ? $"one unary call per message (C# backend: {nodeNote}), 32 in flight" : "one unary call per message from a Node backend, 32 in flight";
             await Each("fan-out SendToAll, unary", t => FanOutAsync(t, $"SendToAll, {unaryForm}", burst => t.Column == Report.Limit
                 ? OneCallPerBurstAsync(t, burst, null)
-                : UnaryBurstAsync(t, burst, null))).ConfigureAwait(false);
+                : UnaryBurstAsync(t, burst, null), tierUp: t.Column == Report.Limit)).ConfigureAwait(false);
             await Each("fan-out SendToGroup, unary", t => FanOutAsync(t, $"SendToGroup, {unaryForm}", burst => t.Column == Report.Limit
                 ? OneCallPerBurstAsync(t, burst, Group)
-                : UnaryBurstAsync(t, burst, Group))).ConfigureAwait(false);
+                : UnaryBurstAsync(t, burst, Group), tierUp: t.Column == Report.Limit, tierUpGroup: Group)).ConfigureAwait(false);
             await Each("fan-out SendToAll, SendBatch", t => FanOutAsync(t, $"SendToAll as SendBatch of {o.BatchSize} items, 4 in flight", burst => t.Column == Report.Limit
                 ? OneCallPerBurstAsync(t, burst, null)
-                : BatchBurstAsync(t, burst))).ConfigureAwait(false);
+                : BatchBurstAsync(t, burst), tierUp: true)).ConfigureAwait(false);
             if (o.FanOutOnly)
             {
                 return;
