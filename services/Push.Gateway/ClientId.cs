@@ -18,15 +18,42 @@ internal static class ClientId
     private const int KeyLength = 16;
 
     /// <summary>Formats the id of the connection with table key <paramref name="key"/>, adding 32 more random bits.</summary>
-    public static string Format(string gatewayId, long key)
-        => string.Create(Length, (gatewayId, key), static (span, s) =>
+    public static string Format(string gatewayId, long key) => Format(gatewayId, key, NewTag());
+
+    /// <summary>The 32 random bits that follow the key (from the OS CSPRNG).</summary>
+    public static uint NewTag()
+    {
+        Span<byte> tag = stackalloc byte[4];
+        RandomNumberGenerator.Fill(tag);
+        return BitConverter.ToUInt32(tag);
+    }
+
+    /// <summary>Formats the id made of a gateway id, a table key and the 32 bits <paramref name="tag"/>.</summary>
+    public static string Format(string gatewayId, long key, uint tag)
+        => string.Create(Length, (gatewayId, key, tag), static (span, s) =>
         {
             s.gatewayId.AsSpan().CopyTo(span);
             s.key.TryFormat(span.Slice(GatewayIdLength, KeyLength), out _, "x16", CultureInfo.InvariantCulture);
-            Span<byte> tag = stackalloc byte[4];
-            RandomNumberGenerator.Fill(tag);
-            BitConverter.ToUInt32(tag).TryFormat(span[(GatewayIdLength + KeyLength)..], out _, "x8", CultureInfo.InvariantCulture);
+            s.tag.TryFormat(span[(GatewayIdLength + KeyLength)..], out _, "x8", CultureInfo.InvariantCulture);
         });
+
+    /// <summary>Whether <paramref name="value"/> is exactly the id <see cref="Format(string, long, uint)"/> makes of these parts (without making it).</summary>
+    public static bool Matches(string? value, string gatewayId, long key, uint tag)
+    {
+        if (value is null || value.Length != Length || !value.AsSpan(0, GatewayIdLength).SequenceEqual(gatewayId))
+        {
+            return false;
+        }
+        foreach (var c in value.AsSpan(GatewayIdLength))
+        {
+            if (!char.IsAsciiHexDigitLower(c) && !char.IsAsciiDigit(c))
+            {
+                return false;
+            }
+        }
+        return long.TryParse(value.AsSpan(GatewayIdLength, KeyLength), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var k) && k == key
+            && uint.TryParse(value.AsSpan(GatewayIdLength + KeyLength), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var t) && t == tag;
+    }
 
     /// <summary>Parses an id into its gateway id and table key; false when it is not 40 lower-case hex characters.</summary>
     public static bool TryParse(string? value, out string gatewayId, out long key)

@@ -1,4 +1,5 @@
 using System.Collections;
+using System.Collections.ObjectModel;
 
 namespace Push.Worker;
 
@@ -8,11 +9,11 @@ namespace Push.Worker;
 /// </summary>
 public sealed class ClientSession : IEnumerable<KeyValuePair<string, string>>
 {
-    private readonly Dictionary<string, string> _values;
+    // Made at the first entry: a session read but never written holds no dictionary.
+    private Dictionary<string, string>? _values;
 
-    internal ClientSession(IDictionary<string, string>? values = null)
+    internal ClientSession()
     {
-        _values = values is null ? new(StringComparer.Ordinal) : new(values, StringComparer.Ordinal);
     }
 
     internal bool Dirty { get; set; }
@@ -29,24 +30,26 @@ public sealed class ClientSession : IEnumerable<KeyValuePair<string, string>>
         Changed = null;
     }
 
-    internal Dictionary<string, string> Values => _values;
+    internal IDictionary<string, string> Values => (IDictionary<string, string>?)_values ?? ReadOnlyDictionary<string, string>.Empty;
+
+    private Dictionary<string, string> Writable => _values ??= new(StringComparer.Ordinal);
 
     /// <summary>Number of entries.</summary>
-    public int Count => _values.Count;
+    public int Count => _values?.Count ?? 0;
 
     /// <summary>Gets or sets an entry (a missing key reads as null).</summary>
     public string? this[string key]
     {
-        get => _values.TryGetValue(key, out var v) ? v : null;
+        get => _values is not null && _values.TryGetValue(key, out var v) ? v : null;
         set
         {
             if (value is null)
             {
                 Remove(key);
             }
-            else if (!_values.TryGetValue(key, out var old) || old != value)
+            else if (_values is null || !_values.TryGetValue(key, out var old) || old != value)
             {
-                _values[key] = value;
+                Writable[key] = value;
                 (Changed ??= new HashSet<string>(StringComparer.Ordinal)).Add(key);
                 Dirty = true;
             }
@@ -54,12 +57,22 @@ public sealed class ClientSession : IEnumerable<KeyValuePair<string, string>>
     }
 
     /// <summary>Tries to read an entry.</summary>
-    public bool TryGetValue(string key, out string value) => _values.TryGetValue(key, out value!);
+    public bool TryGetValue(string key, out string value)
+    {
+        if (_values is null)
+        {
+            ArgumentNullException.ThrowIfNull(key);
+            value = null!;
+            return false;
+        }
+        return _values.TryGetValue(key, out value!);
+    }
 
     /// <summary>Removes an entry.</summary>
     public bool Remove(string key)
     {
-        var removed = _values.Remove(key);
+        ArgumentNullException.ThrowIfNull(key);
+        var removed = _values is not null && _values.Remove(key);
         Dirty |= removed;
         Removed |= removed;
         return removed;
@@ -68,22 +81,28 @@ public sealed class ClientSession : IEnumerable<KeyValuePair<string, string>>
     /// <summary>Removes every entry.</summary>
     public void Clear()
     {
-        Dirty |= _values.Count > 0;
-        Removed |= _values.Count > 0;
-        _values.Clear();
+        Dirty |= Count > 0;
+        Removed |= Count > 0;
+        _values?.Clear();
     }
 
     internal void Replace(IDictionary<string, string> values)
     {
-        _values.Clear();
+        if (values.Count == 0)
+        {
+            _values?.Clear();
+            return;
+        }
+        var into = Writable;
+        into.Clear();
         foreach (var (k, v) in values)
         {
-            _values[k] = v;
+            into[k] = v;
         }
     }
 
     /// <inheritdoc/>
-    public IEnumerator<KeyValuePair<string, string>> GetEnumerator() => _values.GetEnumerator();
+    public IEnumerator<KeyValuePair<string, string>> GetEnumerator() => _values is null ? ReadOnlyDictionary<string, string>.Empty.GetEnumerator() : _values.GetEnumerator();
 
     IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
 }

@@ -29,8 +29,27 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
     private bool _outputDone;
     private TaskCompletionSource? _closeFlushed;
 
+    // The id is made on demand from the gateway id, Sequence and 32 random bits unless it was given whole (a resumed
+    // connection keeps the id it was issued; tests): its 40 characters would be about 100 bytes per idle connection.
+    private readonly string _idSource; // the whole id, or the gateway id when _idDerived
+    private readonly uint _idTag;
+    private readonly bool _idDerived;
+
+    /// <summary>A connection with the given id.</summary>
     public ClientConnection(long sequence, string clientId, ConnectionContext transport, GatewayMetrics metrics, GatewayOptions options, ResumeBudget? resume = null)
+        : this(sequence, clientId, 0, derived: false, transport, metrics, options, resume)
     {
+    }
+
+    /// <summary>A new connection of gateway <paramref name="gatewayId"/>: its id is that gateway's, its key <paramref name="sequence"/> and 32 fresh random bits.</summary>
+    public static ClientConnection Issue(long sequence, string gatewayId, ConnectionContext transport, GatewayMetrics metrics, GatewayOptions options, ResumeBudget? resume = null)
+        => new(sequence, gatewayId, global::Push.Gateway.ClientId.NewTag(), derived: true, transport, metrics, options, resume);
+
+    private ClientConnection(long sequence, string idSource, uint idTag, bool derived, ConnectionContext transport, GatewayMetrics metrics, GatewayOptions options, ResumeBudget? resume)
+    {
+        _idSource = idSource;
+        _idTag = idTag;
+        _idDerived = derived;
         _resume = resume;
         if (resume is not null)
         {
@@ -39,7 +58,6 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
             ResumeSecret = NewSecret();
         }
         Sequence = sequence;
-        ClientId = clientId;
         _transport = transport;
         _output = transport.Transport.Output;
         _metrics = metrics;
@@ -52,7 +70,16 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
     }
 
     public long Sequence { get; }
-    public string ClientId { get; }
+
+    /// <summary>The client's id (made anew at each call for a connection this gateway issued: keep it rather than ask again in a loop).</summary>
+    public string ClientId => _idDerived ? global::Push.Gateway.ClientId.Format(_idSource, Sequence, _idTag) : _idSource;
+
+    /// <summary>The id was issued with the connection by this gateway (gateway id, Sequence, random bits), not given.</summary>
+    public bool IdIsIssued => _idDerived;
+
+    /// <summary>Whether <paramref name="clientId"/> is this connection's id (without making it).</summary>
+    public bool HasClientId(string clientId)
+        => _idDerived ? global::Push.Gateway.ClientId.Matches(clientId, _idSource, Sequence, _idTag) : string.Equals(_idSource, clientId, StringComparison.Ordinal);
 
     // Uid and groups are guarded by ConnectionTable's lock.
     public string? Uid { get; set; }

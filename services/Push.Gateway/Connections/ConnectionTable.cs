@@ -49,7 +49,7 @@ internal sealed class ConnectionTable(GatewayIdentity identity, Routing.IPushRou
     {
         // A connection that came from another gateway keeps its id, whose key is not its key here (even when the id
         // names this gateway: it left and came back).
-        if (!ClientId.TryParse(connection.ClientId, out var gw, out var key) || !string.Equals(gw, identity.Id, StringComparison.Ordinal) || key != connection.Sequence)
+        if (!connection.IdIsIssued && (!ClientId.TryParse(connection.ClientId, out var gw, out var key) || !string.Equals(gw, identity.Id, StringComparison.Ordinal) || key != connection.Sequence))
         {
             _adopted[connection.ClientId] = connection;
         }
@@ -63,7 +63,10 @@ internal sealed class ConnectionTable(GatewayIdentity identity, Routing.IPushRou
         {
             return false;
         }
-        _adopted.TryRemove(new KeyValuePair<string, ClientConnection>(connection.ClientId, connection));
+        if (!connection.IdIsIssued)
+        {
+            _adopted.TryRemove(new KeyValuePair<string, ClientConnection>(connection.ClientId, connection));
+        }
         lock (_sync)
         {
             if (connection.Uid is { } uid)
@@ -89,7 +92,7 @@ internal sealed class ConnectionTable(GatewayIdentity identity, Routing.IPushRou
             return null;
         }
         // The key is 64 of the id's 96 random bits; the whole id must match, so the other 32 cannot be guessed away.
-        if (string.Equals(gw, identity.Id, StringComparison.Ordinal) && _byId.TryGetValue(seq, out var c) && string.Equals(c.ClientId, clientId, StringComparison.Ordinal))
+        if (string.Equals(gw, identity.Id, StringComparison.Ordinal) && _byId.TryGetValue(seq, out var c) && c.HasClientId(clientId))
         {
             return c;
         }

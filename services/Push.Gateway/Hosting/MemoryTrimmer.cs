@@ -97,6 +97,7 @@ internal sealed partial class MemoryTrimmer(IOptions<GatewayOptions> options, Ti
         long start = time.GetTimestamp();
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
         var pause = time.GetElapsedTime(start);
+        NativeHeap.Trim();
         var after = GC.GetGCMemoryInfo();
         Trimmed(logger, before.TotalCommittedBytes >> 20, after.TotalCommittedBytes >> 20, after.HeapSizeBytes >> 20, pause.TotalMilliseconds);
     }

@@ -112,7 +112,7 @@ internal sealed partial class WebSocketConnectionHandler(
             resumeFailed = resumed.Failure;
         }
         var sequence = table.NextSequence();
-        var client = new ClientConnection(sequence, ClientId.Format(identity.Id, sequence), connection, metrics, o, v1 ? resume.Budget : null);
+        var client = ClientConnection.Issue(sequence, identity.Id, connection, metrics, o, v1 ? resume.Budget : null);
         var connect = ConnectEvent(client, request, connection, o.ForwardCookies);
         var welcome = v1 ? resume.Welcome(client, 0, resumed: false, resumeFailed) : null;
         if (o.WorkerAuthorization)
@@ -141,7 +141,7 @@ internal sealed partial class WebSocketConnectionHandler(
         Log.Connected(logger, client.ClientId, connection.RemoteEndPoint?.ToString() ?? "?");
         try
         {
-            await router.PostAsync(client, connect, connection.ConnectionClosed).ConfigureAwait(false);
+            await router.PostAsync(client, connect, connection).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
@@ -274,50 +274,29 @@ internal sealed partial class WebSocketConnectionHandler(
         return client;
     }
 
-    private async Task RunAsync(ConnectionContext connection)
+    /// <summary>The connection's end: detached for a resume, or out of the table with its close event to the worker.</summary>
+    private async Task EndAsync(ClientConnection client, int code, string reason)
     {
-        // The handshake lives in its own method so that nothing of the HTTP request stays referenced by this
-        // state machine while the connection is open (idle memory per connection).
-        var client = await HandshakeAsync(connection).ConfigureAwait(false);
-        if (client is null)
+        if (resume.TryDetach(client, code, reason))
         {
-            return;
+            // Resumable: it stays in the table (uid, groups, session, worker) and buffers until it resumes or its window ends.
+            metrics.ConnectionClosed(ReasonTag(code));
         }
-        var (code, reason) = (CloseCodes.Abnormal, "connection lost");
-        try
+        else
         {
-            (code, reason) = await ReceiveAsync(client, connection.Transport.Input, options.Value, connection.ConnectionClosed).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is IOException or ConnectionResetException or ConnectionAbortedException or OperationCanceledException or InvalidOperationException)
-        {
-            if (client.IsClosing && client.ServerCloseCode != 0)
+            // A resumable connection that left the table meanwhile (it moved to another gateway) has no close event here.
+            if (table.Remove(client) || !client.IsResumable)
             {
-                (code, reason) = (client.ServerCloseCode, client.ServerCloseReason ?? "closed by server");
+                router.PostClose(client, new Event { ClientId = client.ClientId, Close = new CloseEvent { Code = code, Reason = reason } });
             }
-        }
-        finally
-        {
-            if (resume.TryDetach(client, code, reason))
+            await client.WhenCloseFlushedAsync(TimeSpan.FromSeconds(1), time).ConfigureAwait(false);
+            if (client.IsResumable)
             {
-                // Resumable: it stays in the table (uid, groups, session, worker) and buffers until it resumes or its window ends.
-                metrics.ConnectionClosed(ReasonTag(code));
+                client.Release();
             }
-            else
-            {
-                // A resumable connection that left the table meanwhile (it moved to another gateway) has no close event here.
-                if (table.Remove(client) || !client.IsResumable)
-                {
-                    router.PostClose(client, new Event { ClientId = client.ClientId, Close = new CloseEvent { Code = code, Reason = reason } });
-                }
-                await client.WhenCloseFlushedAsync(TimeSpan.FromSeconds(1), time).ConfigureAwait(false);
-                if (client.IsResumable)
-                {
-                    client.Release();
-                }
-                client.MarkDone();
-                metrics.ConnectionClosed(ReasonTag(code));
-                Log.Closed(logger, client.ClientId, code, reason);
-            }
+            client.MarkDone();
+            metrics.ConnectionClosed(ReasonTag(code));
+            Log.Closed(logger, client.ClientId, code, reason);
         }
     }
 
@@ -452,8 +431,20 @@ internal sealed partial class WebSocketConnectionHandler(
         return new Event { ClientId = client.ClientId, Connect = ce };
     }
 
-    private async Task<(int Code, string Reason)> ReceiveAsync(ClientConnection c, PipeReader input, GatewayOptions o, CancellationToken ct)
+    // The connection's whole life, handshake, receive loop and end, is this one async method: one state machine waits
+    // while the connection is idle (idle memory per connection, docs/memory.md).
+    private async Task RunAsync(ConnectionContext connection)
     {
+        // The handshake lives in its own method so that nothing of the HTTP request stays referenced by this
+        // state machine while the connection is open.
+        var c = await HandshakeAsync(connection).ConfigureAwait(false);
+        if (c is null)
+        {
+            return;
+        }
+        var input = connection.Transport.Input;
+        var o = options.Value;
+        (int Code, string Reason) closed = (CloseCodes.Abnormal, "connection lost");
         byte[]? fragments = null;
         var fragmentLength = 0;
         byte fragmentOpcode = 0;
@@ -473,7 +464,8 @@ internal sealed partial class WebSocketConnectionHandler(
                         var status = FrameParser.TryParseHeader(buffer, o.MaxMessageSize, out var h, out var errorCode, out var errorReason);
                         if (status == FrameParseStatus.Error)
                         {
-                            return Fail(c, errorCode, errorReason);
+                            closed = Fail(c, errorCode, errorReason);
+                            return;
                         }
                         if (status == FrameParseStatus.NeedMore || buffer.Length < h.HeaderLength + h.PayloadLength)
                         {
@@ -485,7 +477,8 @@ internal sealed partial class WebSocketConnectionHandler(
                         switch (h.Opcode)
                         {
                             case 0x8:
-                                return OnClose(c, payload, h.MaskKey);
+                                closed = OnClose(c, payload, h.MaskKey);
+                                return;
                             case 0x9:
                                 {
                                     var pong = new byte[len];
@@ -496,13 +489,15 @@ internal sealed partial class WebSocketConnectionHandler(
                             case 0xA:
                                 continue;
                             case 0x1 or 0x2 when fragments is not null:
-                                return Fail(c, CloseCodes.ProtocolError, "new message before the fragmented one ended");
+                                closed = Fail(c, CloseCodes.ProtocolError, "new message before the fragmented one ended");
+                                return;
                             case 0x1 or 0x2 when h.Fin:
                                 {
                                     var e = MessageEvent(c, payload, len, h.MaskKey, h.Opcode, out var bad, out var badReason);
                                     if (e is null)
                                     {
-                                        return Fail(c, bad, badReason);
+                                        closed = Fail(c, bad, badReason);
+                                        return;
                                     }
                                     if (ReferenceEquals(e, ControlHandled))
                                     {
@@ -510,20 +505,22 @@ internal sealed partial class WebSocketConnectionHandler(
                                     }
                                     if (ReferenceEquals(e, ControlClose))
                                     {
-                                        return Fail(c, CloseCodes.Normal, "closed by client");
+                                        closed = Fail(c, CloseCodes.Normal, "closed by client");
+                                        return;
                                     }
                                     if (!Admit(c, o))
                                     {
                                         if (o.RateLimitPolicy == RateLimitPolicy.Close)
                                         {
-                                            return Fail(c, CloseCodes.PolicyViolation, "message rate limit exceeded");
+                                            closed = Fail(c, CloseCodes.PolicyViolation, "message rate limit exceeded");
+                                            return;
                                         }
                                         metrics.EventDropped("rate_limit");
                                         continue;
                                     }
                                     metrics.MessageReceived(len);
                                     Trace(e);
-                                    await router.PostAsync(c, e, ct).ConfigureAwait(false);
+                                    await router.PostAsync(c, e, connection).ConfigureAwait(false);
                                     continue;
                                 }
                             case 0x1 or 0x2:
@@ -536,11 +533,13 @@ internal sealed partial class WebSocketConnectionHandler(
                                 {
                                     if (fragments is null)
                                     {
-                                        return Fail(c, CloseCodes.ProtocolError, "continuation frame without a message");
+                                        closed = Fail(c, CloseCodes.ProtocolError, "continuation frame without a message");
+                                        return;
                                     }
                                     if ((long)fragmentLength + len > o.MaxMessageSize)
                                     {
-                                        return Fail(c, CloseCodes.TooBig, "message too big");
+                                        closed = Fail(c, CloseCodes.TooBig, "message too big");
+                                        return;
                                     }
                                     if (fragmentLength + len > fragments.Length)
                                     {
@@ -562,7 +561,8 @@ internal sealed partial class WebSocketConnectionHandler(
                                     fragmentLength = 0;
                                     if (e is null)
                                     {
-                                        return Fail(c, bad, badReason);
+                                        closed = Fail(c, bad, badReason);
+                                        return;
                                     }
                                     if (ReferenceEquals(e, ControlHandled))
                                     {
@@ -570,27 +570,30 @@ internal sealed partial class WebSocketConnectionHandler(
                                     }
                                     if (ReferenceEquals(e, ControlClose))
                                     {
-                                        return Fail(c, CloseCodes.Normal, "closed by client");
+                                        closed = Fail(c, CloseCodes.Normal, "closed by client");
+                                        return;
                                     }
                                     if (!Admit(c, o))
                                     {
                                         if (o.RateLimitPolicy == RateLimitPolicy.Close)
                                         {
-                                            return Fail(c, CloseCodes.PolicyViolation, "message rate limit exceeded");
+                                            closed = Fail(c, CloseCodes.PolicyViolation, "message rate limit exceeded");
+                                            return;
                                         }
                                         metrics.EventDropped("rate_limit");
                                         continue;
                                     }
                                     metrics.MessageReceived(total);
                                     Trace(e);
-                                    await router.PostAsync(c, e, ct).ConfigureAwait(false);
+                                    await router.PostAsync(c, e, connection).ConfigureAwait(false);
                                     continue;
                                 }
                         }
                     }
                     if (result.IsCompleted || result.IsCanceled)
                     {
-                        return c.IsClosing && c.ServerCloseCode != 0 ? (c.ServerCloseCode, c.ServerCloseReason ?? "closed by server") : (CloseCodes.Abnormal, "connection lost");
+                        closed = c.IsClosing && c.ServerCloseCode != 0 ? (c.ServerCloseCode, c.ServerCloseReason ?? "closed by server") : (CloseCodes.Abnormal, "connection lost");
+                        return;
                     }
                 }
                 finally
@@ -599,12 +602,20 @@ internal sealed partial class WebSocketConnectionHandler(
                 }
             }
         }
+        catch (Exception ex) when (ex is IOException or ConnectionResetException or ConnectionAbortedException or OperationCanceledException or InvalidOperationException)
+        {
+            if (c.IsClosing && c.ServerCloseCode != 0)
+            {
+                closed = (c.ServerCloseCode, c.ServerCloseReason ?? "closed by server");
+            }
+        }
         finally
         {
             if (fragments is not null)
             {
                 ArrayPool<byte>.Shared.Return(fragments);
             }
+            await EndAsync(c, closed.Code, closed.Reason).ConfigureAwait(false);
         }
     }
 

@@ -22,6 +22,17 @@ internal sealed partial class WorkerRouter
         return admitted.IsCompleted ? ValueTask.CompletedTask : new ValueTask(admitted.WaitAsync(ct));
     }
 
+    /// <summary>
+    /// As <see cref="PostAsync(ClientConnection, Event, CancellationToken)"/>, waiting until <paramref name="connection"/>
+    /// closes at most; its ConnectionClosed token is asked for only when the post must wait, so a connection that never
+    /// waits never makes the transport's token source (idle memory per connection).
+    /// </summary>
+    public ValueTask PostAsync(ClientConnection c, Event e, Microsoft.AspNetCore.Connections.ConnectionContext connection)
+    {
+        var admitted = Post(c, e, out _);
+        return admitted.IsCompleted ? ValueTask.CompletedTask : new ValueTask(admitted.WaitAsync(connection.ConnectionClosed));
+    }
+
     /// <summary>Hands a connect event that waits for the worker's decision to a worker; false when none is open.</summary>
     public async ValueTask<bool> PostConnectAsync(ClientConnection c, Event e, CancellationToken ct)
     {

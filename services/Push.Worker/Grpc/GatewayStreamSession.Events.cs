@@ -60,10 +60,7 @@ internal sealed partial class GatewayStreamSession
             // The client resumed on another gateway: nothing closed, its state here is released without OnClose.
             if (_clients.TryRemove(e.ClientId, out var moved))
             {
-                lock (moved.Pending)
-                {
-                    moved.Pending.Clear();
-                }
+                moved.ClearPending();
             }
             _metrics.Event("moved", 0, failed: false);
             return AckWindow.Outcome.Moved;
@@ -74,7 +71,7 @@ internal sealed partial class GatewayStreamSession
             _metrics.EventDeduplicated();
             if (e.KindCase == Event.KindOneofCase.Close && _clients.TryRemove(e.ClientId, out var closed))
             {
-                closed.Pending.Clear();
+                closed.ClearPending();
             }
             return e.KindCase == Event.KindOneofCase.Close ? AckWindow.Outcome.Closed : AckWindow.Outcome.Handled;
         }
@@ -84,45 +81,46 @@ internal sealed partial class GatewayStreamSession
         }
         // A resume may be the first this stream hears of the client (it reattached through this gateway): its state
         // is made from the event, with the full session it carries.
-        var state = _clients.GetOrAdd(e.ClientId, static (id, s) => new ClientState(id, s._gatewayId, s._control!, s.SendOutsideCallback), this);
-        state.Context.Redelivered = e.Redelivered;
-        state.Context.EventSequence = e.Seq;
+        var state = _clients.GetOrAdd(e.ClientId, static (id, s) => new ClientContext(id, s), this);
+        state.Redelivered = e.Redelivered;
+        state.EventSequence = e.Seq;
         var authorize = e.KindCase == Event.KindOneofCase.Connect && e.Connect.Authorize;
-        state.Context.CanRejectHandshake = authorize;
-        if (e.Session is not null)
+        state.CanRejectHandshake = authorize;
+        if (e.Session is not null && (e.Session.Values.Count > 0 || state.SessionIfAny is not null))
         {
-            state.Context.Session.Replace(e.Session.Values);
-            state.Context.Session.ResetChanges();
+            // (an empty session from the gateway leaves a client that never used one without a ClientSession)
+            state.Session.Replace(e.Session.Values);
+            state.Session.ResetChanges();
         }
-        state.Context.ObserveUid(e.Uid.Length > 0 ? e.Uid : null);
+        state.ObserveUid(e.Uid.Length > 0 ? e.Uid : null);
         var failed = await RunCallbacksAsync(e, state).ConfigureAwait(false);
         if (e.KindCase == Event.KindOneofCase.Close)
         {
             _clients.TryRemove(e.ClientId, out _);
-            state.Pending.Clear();
+            state.ClearPending();
             return AckWindow.Outcome.Closed;
         }
         if (authorize)
         {
             // The gateway holds the client's handshake until this answer; it must precede every other command for it.
-            var rejection = state.Context.Rejection ?? (failed ? (500, "the application failed to authorize the handshake") : null);
+            var rejection = state.Rejection ?? (failed ? (500, "the application failed to authorize the handshake") : null);
             if (rejection is { } r)
             {
                 _clients.TryRemove(e.ClientId, out _);
-                state.Pending.Clear();
+                state.ClearPending();
                 await SendAsync([new Command { ClientId = e.ClientId, RejectHandshake = new RejectHandshakeCommand { Status = r.Status, Reason = r.Reason } }], cancellationToken).ConfigureAwait(false);
                 return AckWindow.Outcome.Closed;
             }
-            state.Pending.Insert(0, new Command { ClientId = e.ClientId, AcceptHandshake = new AcceptHandshakeCommand() });
+            state.InsertPendingFirst(new Command { ClientId = e.ClientId, AcceptHandshake = new AcceptHandshakeCommand() });
         }
-        var session = state.Context.Session;
-        if (session.Dirty)
+        var session = state.SessionIfAny;
+        if (session is { Dirty: true })
         {
             // Only the keys this callback set are merged, so a concurrent UpdateSession from the control API on other
             // keys is not overwritten; a removal needs the whole session replaced.
             if (session.Removed || session.Changed is null)
             {
-                state.Pending.Add(new Command { ClientId = e.ClientId, SetSession = new SetSessionCommand { Session = { session.Values } } });
+                state.AddPending(new Command { ClientId = e.ClientId, SetSession = new SetSessionCommand { Session = { session.Values } } });
             }
             else
             {
@@ -134,27 +132,26 @@ internal sealed partial class GatewayStreamSession
                         update.Session[k] = v;
                     }
                 }
-                state.Pending.Add(new Command { ClientId = e.ClientId, UpdateSession = update });
+                state.AddPending(new Command { ClientId = e.ClientId, UpdateSession = update });
             }
             session.ResetChanges();
         }
-        if (state.Pending.Count == 0)
+        if (state.PendingCount == 0)
         {
             return AckWindow.Outcome.Handled;
         }
-        Command[] pending = [.. state.Pending];
-        state.Pending.Clear();
+        var pending = state.TakePending();
         await SendAsync(pending, cancellationToken).ConfigureAwait(false);
         return AckWindow.Outcome.Handled;
     }
 
     /// <summary>Runs the application's callbacks for one event; true when one threw (logged and counted).</summary>
-    private async ValueTask<bool> RunCallbacksAsync(Event e, ClientState state)
+    private async ValueTask<bool> RunCallbacksAsync(Event e, ClientContext state)
     {
         using var activity = e.Traceparent.Length > 0 || WorkerMetrics.Source.HasListeners()
             ? WorkerMetrics.Source.StartActivity("push.worker." + e.KindCase.ToString().ToLowerInvariant(), System.Diagnostics.ActivityKind.Consumer, e.Traceparent.Length > 0 ? e.Traceparent : null)
             : null;
-        state.InCallback = true;
+        state.BeginCallback();
         var started = _time.GetTimestamp();
         var failed = false;
         try
@@ -163,8 +160,8 @@ internal sealed partial class GatewayStreamSession
             {
                 case Event.KindOneofCase.Connect:
                     var ce = e.Connect;
-                    await _events.OnConnectAsync(state.Context).ConfigureAwait(false);
-                    await _events.OnWebSocketConnectAsync(state.Context, new Handshake
+                    await _events.OnConnectAsync(state).ConfigureAwait(false);
+                    await _events.OnWebSocketConnectAsync(state, new Handshake
                     {
                         Path = ce.Path,
                         QueryString = ce.Query,
@@ -176,11 +173,11 @@ internal sealed partial class GatewayStreamSession
                     break;
                 case Event.KindOneofCase.Message:
                     var m = e.Message;
-                    await _events.OnMessageAsync(state.Context, m.DataCase == MessageEvent.DataOneofCase.Text ? new ClientMessage(m.Text, default, e.Redelivered) : new ClientMessage(null, m.Binary.Memory, e.Redelivered)).ConfigureAwait(false);
+                    await _events.OnMessageAsync(state, m.DataCase == MessageEvent.DataOneofCase.Text ? new ClientMessage(m.Text, default, e.Redelivered) : new ClientMessage(null, m.Binary.Memory, e.Redelivered)).ConfigureAwait(false);
                     break;
                 case Event.KindOneofCase.Resume:
                     var re = e.Resume;
-                    await _events.OnResumeAsync(state.Context, new ResumeInfo
+                    await _events.OnResumeAsync(state, new ResumeInfo
                     {
                         FromGatewayId = re.FromGatewayId,
                         Away = TimeSpan.FromMilliseconds(re.AwayMs),
@@ -191,7 +188,7 @@ internal sealed partial class GatewayStreamSession
                     }).ConfigureAwait(false);
                     break;
                 case Event.KindOneofCase.Close:
-                    await _events.OnCloseAsync(state.Context, e.Close.Code, e.Close.Reason).ConfigureAwait(false);
+                    await _events.OnCloseAsync(state, e.Close.Code, e.Close.Reason).ConfigureAwait(false);
                     break;
                 default:
                     break;
@@ -205,12 +202,8 @@ internal sealed partial class GatewayStreamSession
         }
         finally
         {
-            lock (state.Pending)
-            {
-                // From here on, sends from other threads go out as commands outside a callback.
-                state.InCallback = false;
-            }
-            state.Context.CanRejectHandshake = false;
+            state.EndCallback();
+            state.CanRejectHandshake = false;
             _metrics.Event(e.KindCase switch
             {
                 Event.KindOneofCase.Connect => "connect",

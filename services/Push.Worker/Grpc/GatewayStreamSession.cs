@@ -30,7 +30,7 @@ internal sealed partial class GatewayStreamSession
     private readonly CommandDropLog _queueFullLog;
     private readonly CommandDropLog _streamEndedLog;
     private readonly CommandDropLog _tooLargeLog;
-    private readonly ConcurrentDictionary<string, ClientState> _clients = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, ClientContext> _clients = new(StringComparer.Ordinal);
     private string _gatewayId = string.Empty;
     private PushControlClient? _control;
     private CancellationToken _callEnded;
@@ -61,6 +61,12 @@ internal sealed partial class GatewayStreamSession
     /// would fail the whole stream, so a command that could not travel even alone is dropped and counted instead.
     /// </summary>
     public const int MaxCommandBytes = Push.Hosting.GrpcLimits.StreamReceiveBytes - 64;
+
+    /// <summary>Id of the gateway (from its first message; the clients' <see cref="ClientContext.GatewayId"/>).</summary>
+    internal string GatewayId => _gatewayId;
+
+    /// <summary>The control API of the gateway (set with its first message, before any event is handled).</summary>
+    internal PushControlClient Control => _control!;
 
     /// <summary>The stream's command queue (tests look at it).</summary>
     internal CommandQueue Commands => _commands;
@@ -236,7 +242,7 @@ internal sealed partial class GatewayStreamSession
     }
 
     /// <summary>A command made outside a callback (a timer, another client's callback): queued now or counted.</summary>
-    private void SendOutsideCallback(Command command)
+    internal void SendOutsideCallback(Command command)
     {
         switch (_commands.TryWrite(command))
         {
