@@ -33,5 +33,22 @@ internal sealed class RoutingMetrics
     public void Decision(bool? hosts)
         => _decisions.Add(1, hosts switch { true => Asked, false => Skipped, null => Stale });
 
+    /// <summary>The decisions of one push about all its peers.</summary>
+    public void Decisions(int asked, int skipped, int stale)
+    {
+        if (asked > 0)
+        {
+            _decisions.Add(asked, Asked);
+        }
+        if (skipped > 0)
+        {
+            _decisions.Add(skipped, Skipped);
+        }
+        if (stale > 0)
+        {
+            _decisions.Add(stale, Stale);
+        }
+    }
+
     public void LeaseWaited() => _leaseWaits.Add(1);
 }

@@ -12,7 +12,7 @@ namespace Push.Gateway.Routing.Mesh;
 
 /// <summary>
 /// Keeps one Watch stream open to every other live gateway and a <see cref="PeerInterestView"/> of each: acknowledges
-/// what it applied (at once, and every quarter lease to keep the lease), drops a gateway's view when the membership
+/// what it applied (at once, and every half lease to keep the lease), drops a gateway's view when the membership
 /// drops it, and rebuilds a view from a new snapshot after any failure (stale meanwhile: that gateway gets every push).
 /// </summary>
 internal sealed partial class MeshInterestClient : IHostedService, IDisposable
@@ -207,7 +207,10 @@ internal sealed partial class MeshInterestClient : IHostedService, IDisposable
 
     private async Task WriteAcksAsync(IClientStreamWriter<WatchRequest> output, PeerInterestView view, ChannelReader<bool> ackNow, CancellationToken ct)
     {
-        var renew = _options.InterestLease / 4;
+        // Every half lease: a renewal's grant may come up to half a lease late before the view goes stale (which only
+        // costs pushes to that gateway). Not more often: every renewal is an acknowledgement and a grant on every
+        // peer pair, i.e. wake-ups of two idle processes (docs/routing.md "Idle cost").
+        var renew = _options.InterestLease / 2;
         while (!ct.IsCancellationRequested)
         {
             using (var wait = CancellationTokenSource.CreateLinkedTokenSource(ct))

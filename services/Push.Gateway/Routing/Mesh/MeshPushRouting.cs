@@ -45,11 +45,25 @@ internal sealed class MeshPushRouting : IPushRouting, IInterestView
     public async Task<(long Delivered, ClusterReach Reach)> SendAsync(RoutedPush push, ServerCallContext context, Func<long> local)
     {
         Func<string, bool>? mayHost = null;
+        DecisionTally? tally = null;
         if (push.Kind != RoutedKind.All)
         {
             InterestKind? kind = push.Kind switch { RoutedKind.Group => InterestKind.Group, RoutedKind.Uid => InterestKind.Uid, _ => null };
-            mayHost = id => MayHost(id, kind, push.Names);
+            // Counted once per call and decision, not once per peer (the counter is the same).
+            var t = tally = new DecisionTally();
+            mayHost = id => t.Add(_client.View(id)?.Hosts(kind, push.Names));
         }
+        // The scatter decides about every peer before its first await: the tally is complete when it returns its task.
+        var sent = ScatterAsync(push, context, local, mayHost);
+        if (tally is not null)
+        {
+            _metrics.Decisions(tally.Asked, tally.Skipped, tally.Stale);
+        }
+        return await sent.ConfigureAwait(false);
+    }
+
+    private async Task<(long Delivered, ClusterReach Reach)> ScatterAsync(RoutedPush push, ServerCallContext context, Func<long> local, Func<string, bool>? mayHost)
+    {
         switch (push.Request)
         {
             case SendToGroupRequest r:
@@ -74,6 +88,24 @@ internal sealed class MeshPushRouting : IPushRouting, IInterestView
                 }
             default:
                 throw new ArgumentException($"the mesh routing does not forward {push.Request.Descriptor.FullName}", nameof(push));
+        }
+    }
+
+    // Decisions of one call (the scatter makes them one after another, before its first await).
+    private sealed class DecisionTally
+    {
+        public int Asked;
+        public int Skipped;
+        public int Stale;
+
+        public bool Add(bool? hosts)
+        {
+            switch (hosts)
+            {
+                case true: Asked++; return true;
+                case false: Skipped++; return false;
+                default: Stale++; return true;
+            }
         }
     }
 }
