@@ -62,7 +62,8 @@ internal sealed class MemoryTrimPolicy(long minSurplusBytes)
 /// for the burst's allocation rate stay committed and resident for good (about 3 KiB per connection of a
 /// 10,000-connection burst, docs/memory.md). When the process has allocated next to nothing for a few seconds and
 /// holds such a surplus (<see cref="MemoryTrimPolicy"/>), this runs one compacting full GC that decommits it
-/// (<see cref="GCCollectionMode.Aggressive"/>): a pause of tens of ms per 10,000 connections, only while idle.
+/// (<see cref="GCCollectionMode.Aggressive"/>): a pause of tens of ms per 10,000 connections, only while idle. Then
+/// glibc's malloc arenas give their free memory back too (<see cref="NativeHeap.Trim"/>).
 /// </summary>
 internal sealed partial class MemoryTrimmer(IOptions<GatewayOptions> options, TimeProvider time, ILogger<MemoryTrimmer> logger) : BackgroundService
 {

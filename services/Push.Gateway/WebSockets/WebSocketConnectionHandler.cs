@@ -275,7 +275,8 @@ internal sealed partial class WebSocketConnectionHandler(
     }
 
     /// <summary>The connection's end: detached for a resume, or out of the table with its close event to the worker.</summary>
-    private async Task EndAsync(ClientConnection client, int code, string reason)
+    // A ValueTask: its awaiter is the one the receive loop's posts use already (one field less in RunAsync's state machine).
+    private async ValueTask EndAsync(ClientConnection client, int code, string reason)
     {
         if (resume.TryDetach(client, code, reason))
         {
@@ -455,6 +456,8 @@ internal sealed partial class WebSocketConnectionHandler(
                 // No token: a cancellable read would register a callback per read; the transport completes the pipe on close.
                 var result = await input.ReadAsync(CancellationToken.None).ConfigureAwait(false);
                 var buffer = result.Buffer;
+                // Only what is needed after the posts' awaits is kept: the ReadResult itself is not (state machine size).
+                var ended = result.IsCompleted || result.IsCanceled;
                 Volatile.Write(ref c.LastActivity, Environment.TickCount64);
                 Volatile.Write(ref c.MissedPings, 0);
                 try
@@ -590,7 +593,7 @@ internal sealed partial class WebSocketConnectionHandler(
                                 }
                         }
                     }
-                    if (result.IsCompleted || result.IsCanceled)
+                    if (ended)
                     {
                         closed = c.IsClosing && c.ServerCloseCode != 0 ? (c.ServerCloseCode, c.ServerCloseReason ?? "closed by server") : (CloseCodes.Abnormal, "connection lost");
                         return;
