@@ -147,13 +147,13 @@ public sealed class ClusterScenario(Options o, string dll, string work)
         double jitLeft = double.NaN;
         while (warm.Elapsed < TimeSpan.FromSeconds(60))
         {
-            double jit0 = JitSeconds(pids);
+            var jit0 = JitThreads(pids);
             foreach (var pushers in new[] { [gw1], others })
             {
                 await Scenarios.InFlightAsync(int.MaxValue, 64, i => pushers[i % pushers.Count].SendToGroupAsync(new SendToGroupRequest { Groups = { Room(i % groups) }, Text = Payload.Now(i) }, BenchCluster.Auth).ResponseAsync,
                     Stopwatch.GetTimestamp() + Stopwatch.Frequency).ConfigureAwait(false);
             }
-            jitLeft = JitSeconds(pids) - jit0;
+            jitLeft = JitSince(jit0, pids);
             if (jitLeft <= 0.010)
             {
                 break;
@@ -184,7 +184,7 @@ public sealed class ClusterScenario(Options o, string dll, string work)
             long asked = 0;
             double cpuStart = CpuSeconds(pids);
             double gw1Start = CpuSeconds([pids[0]]);
-            double jitStart = JitSeconds(pids);
+            var jitStart = JitThreads(pids);
             long t0 = Stopwatch.GetTimestamp();
             long deadline = t0 + (long)(o.ClusterSeconds * Stopwatch.Frequency);
             Console.Error.WriteLine($"  [cluster] {mode}, {n}, {placement}: measuring {o.ClusterSeconds:0.#} s (gateway pids {string.Join(' ', pids)})");
@@ -196,7 +196,7 @@ public sealed class ClusterScenario(Options o, string dll, string work)
             double seconds = Stopwatch.GetElapsedTime(t0).TotalSeconds;
             double cpu = CpuSeconds(pids) - cpuStart;
             double gw1Cpu = CpuSeconds([pids[0]]) - gw1Start;
-            double jit = JitSeconds(pids) - jitStart;
+            double jit = JitSince(jitStart, pids);
             long received = await WaitAsync(pool, ok * GroupSize, TimeSpan.FromSeconds(2)).ConfigureAwait(false);
             pool.Sink = null;
             double rate = ok / seconds;
@@ -246,11 +246,12 @@ public sealed class ClusterScenario(Options o, string dll, string work)
         _settle[(mode, n)] = sw.Elapsed.TotalSeconds;
     }
 
-    // User + system CPU time of the runtimes' background JIT threads (".NET Tiered Com", the tier-up compiler) of the
-    // processes (Linux /proc; 0 elsewhere), in seconds.
-    private static double JitSeconds(int[] pids)
+    // User + system CPU time of each of the runtimes' background JIT threads (".NET Tiered Com", the tier-up compiler)
+    // of the processes, by process and thread id (Linux /proc; empty elsewhere), in seconds. The runtime ends that
+    // thread when it has nothing to compile and starts a new one later: compare two readings with JitSince.
+    private static Dictionary<(int Pid, string Tid), double> JitThreads(int[] pids)
     {
-        double total = 0;
+        var threads = new Dictionary<(int, string), double>();
         foreach (int pid in pids)
         {
             try
@@ -265,13 +266,25 @@ public sealed class ClusterScenario(Options o, string dll, string work)
                         continue;
                     }
                     string[] f = stat[(close + 2)..].Split(' ');
-                    total += (long.Parse(f[11], CultureInfo.InvariantCulture) + long.Parse(f[12], CultureInfo.InvariantCulture)) / 100.0;
+                    threads[(pid, Path.GetFileName(task))] = (long.Parse(f[11], CultureInfo.InvariantCulture) + long.Parse(f[12], CultureInfo.InvariantCulture)) / 100.0;
                 }
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException)
             {
                 // not Linux, or the process (or thread) is gone: not counted
             }
+        }
+        return threads;
+    }
+
+    // JIT-thread CPU since `before`: threads still there count their growth, new ones all of theirs; a thread that
+    // ended in between loses its last part (so this is a lower bound).
+    private static double JitSince(Dictionary<(int Pid, string Tid), double> before, int[] pids)
+    {
+        double total = 0;
+        foreach (var (key, cpu) in JitThreads(pids))
+        {
+            total += cpu - before.GetValueOrDefault(key);
         }
         return total;
     }
